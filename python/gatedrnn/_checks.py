@@ -1,0 +1,53 @@
+"""Input validation shared by the layers: every message names the argument,
+what was expected and what was given."""
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _require_ndarray(a, name):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
+
+
+def check_weights(Wx, Wh, b):
+    """Validate LSTM weights; return (D, H, dtype).
+
+    Wx (D, 4H), Wh (H, 4H), b (4H,), one dtype: float32 or float64.
+    """
+    for name, a in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+        _require_ndarray(a, name)
+    if Wx.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"Wx must have dtype float32 or float64; got {Wx.dtype}")
+    for name, a in (("Wh", Wh), ("b", b)):
+        if a.dtype != Wx.dtype:
+            raise TypeError(f"{name} must have the dtype of Wx ({Wx.dtype}); got {a.dtype}")
+    if Wh.ndim != 2 or Wh.shape[1] != 4 * Wh.shape[0]:
+        raise ValueError(f"Wh must have shape (H, 4H); got {Wh.shape}")
+    H = Wh.shape[0]
+    if Wx.ndim != 2 or Wx.shape[1] != 4 * H:
+        raise ValueError(f"Wx must have shape (D, 4H) with 4H == Wh.shape[1] == {4 * H}; "
+                         f"got {Wx.shape}")
+    if b.shape != (4 * H,):
+        raise ValueError(f"b must have shape (4H,) == ({4 * H},); got {b.shape}")
+    return Wx.shape[0], H, Wx.dtype
+
+
+def check_array(a, name, dtype, shape, letters, why=""):
+    """Return `a` as a C-contiguous array (no copy when it already is one).
+
+    shape holds the required size of each axis, or None where any size goes;
+    letters names the axes for the message, e.g. "(N, T, D)".
+    """
+    _require_ndarray(a, name)
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, the dtype of the layer's weights; "
+                        f"got {a.dtype} (convert explicitly, e.g. {name}.astype(np.{dtype}))")
+    if a.ndim != len(shape) or any(want is not None and want != got
+                                   for want, got in zip(shape, a.shape)):
+        wanted = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        if len(shape) == 1:
+            wanted = wanted[:-1] + ",)"
+        detail = f" {why}" if why else ""
+        raise ValueError(f"{name} must have shape {letters} = {wanted}{detail}; got {a.shape}")
+    return np.ascontiguousarray(a)

@@ -1,0 +1,51 @@
+"""Gradient clipping by the joint L2 norm, as in the book's common/util.py."""
+import math
+
+import numpy as np
+
+from ._checks import FLOAT_DTYPES
+
+
+def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
+    """Scale ``grads`` in place so that their joint L2 norm is at most ``max_norm``.
+
+    The book's rule: with ``total_norm`` the L2 norm of all arrays together,
+    every array is multiplied by ``max_norm / (total_norm + 1e-6)`` when that
+    rate is below 1. The norm is accumulated in float64, so float32 and float64
+    arrays of any shape may be mixed in one list.
+
+    Returns the total norm before clipping, as a Python float.
+
+    Non-finite norm (a NaN or an infinity in some gradient): by default the
+    grads are left untouched and the non-finite norm is returned, so that the
+    caller can skip the update; with ``error_if_nonfinite=True`` a
+    ``FloatingPointError`` is raised instead. (The book's code would turn every
+    gradient into NaN or zeros in this case.)
+    """
+    if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
+        raise TypeError(f"grads must be a list or tuple of numpy arrays; got {type(grads).__name__}")
+    for k, g in enumerate(grads):
+        if not isinstance(g, np.ndarray):
+            raise TypeError(f"grads[{k}] must be a numpy.ndarray; got {type(g).__name__}")
+        if g.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"grads[{k}] must have dtype float32 or float64; got {g.dtype}")
+    if isinstance(max_norm, (bool, np.bool_)) or not isinstance(max_norm, (int, float, np.integer, np.floating)):
+        raise TypeError(f"max_norm must be a real number; got {type(max_norm).__name__}")
+    if not (math.isfinite(max_norm) and max_norm > 0):
+        raise ValueError(f"max_norm must be a positive finite number; got {max_norm}")
+
+    total_norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    if not math.isfinite(total_norm):
+        if error_if_nonfinite:
+            raise FloatingPointError(
+                f"the total norm of grads is {total_norm}; some gradient holds NaN or Inf")
+        return total_norm
+
+    rate = max_norm / (total_norm + 1e-6)
+    if rate < 1:
+        for k, g in enumerate(grads):
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only, but clip_grads scales grads in place")
+        for g in grads:
+            g *= rate
+    return total_norm

@@ -1,0 +1,110 @@
+"""`python -m gatedrnn demo`: prove the compiled layer right, then time it.
+
+1. Central finite differences (float64) against the compiled layer and the spec.
+2. The compiled layer against the spec at the book's Rnnlm size, both dtypes.
+3. A timing table, compiled against spec, forward+backward, medians of one run.
+"""
+import numpy as np
+
+from . import TimeLSTM, spec
+from ._timing import median_seconds
+from .gradcheck import numerical_gradient, relative_error
+
+GRAD_NAMES = ("dWx", "dWh", "db")
+
+
+def make_problem(N, T, D, H, dtype, seed=0, weight_scale=1.0):
+    """Weights as the book initialises them (randn / sqrt(fan-in)), times
+    weight_scale (large values saturate the gates); random inputs, non-zero
+    initial state and random upstream gradients."""
+    rng = np.random.default_rng(seed)
+
+    def r(*shape, scale=1.0):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    return dict(Wx=r(D, 4 * H, scale=weight_scale / np.sqrt(max(D, 1))),
+                Wh=r(H, 4 * H, scale=weight_scale / np.sqrt(max(H, 1))),
+                b=r(4 * H, scale=0.1 * weight_scale), xs=r(N, T, D),
+                h0=r(N, H, scale=0.5), c0=r(N, H, scale=0.5),
+                dhs=r(N, T, H), dc_T=r(N, H))
+
+
+def run_layer(cls, p, stateful_start=True):
+    """One forward and backward from (h0, c0); returns every output and gradient."""
+    layer = cls(p["Wx"], p["Wh"], p["b"], stateful=stateful_start)
+    layer.set_state(p["h0"], p["c0"])
+    hs = layer.forward(p["xs"])
+    c_T = layer.c.copy()
+    dxs = layer.backward(p["dhs"], dc_next=p["dc_T"])
+    out = dict(hs=hs, c_T=c_T, dxs=dxs, dh0=layer.dh, dc0=layer.dc)
+    out.update(zip(GRAD_NAMES, (g.copy() for g in layer.grads)))
+    return out
+
+
+def finite_difference_errors(cls, p, eps=1e-6):
+    """Relative error of each analytic gradient of
+    L = sum(hs * dhs) + sum(c_T * dc_T) against central differences."""
+    def loss():
+        layer = cls(p["Wx"], p["Wh"], p["b"], stateful=True)
+        layer.set_state(p["h0"], p["c0"])
+        hs = layer.forward(p["xs"])
+        return float(np.sum(hs * p["dhs"]) + np.sum(layer.c * p["dc_T"]))
+
+    analytic = run_layer(cls, p)
+    pairs = dict(dWx="Wx", dWh="Wh", db="b", dxs="xs", dh0="h0", dc0="c0")
+    return {g: relative_error(analytic[g], numerical_gradient(loss, p[x], eps))
+            for g, x in pairs.items()}
+
+
+def max_error_against_spec(N, T, D, H, dtype):
+    p = make_problem(N, T, D, H, dtype)
+    ours, ref = run_layer(TimeLSTM, p), run_layer(spec.TimeLSTM, p)
+    return max(relative_error(ours[k], ref[k]) for k in ref)
+
+
+def time_forward_backward(cls, p, repeat):
+    layer = cls(p["Wx"], p["Wh"], p["b"])
+
+    def step():
+        layer.forward(p["xs"])
+        layer.backward(p["dhs"])
+
+    return median_seconds(step, repeat=repeat, warmup=1)
+
+
+def main(quick=False):
+    print("gatedrnn demo: gradient checks, then timings (gate order f, g, i, o)\n")
+
+    p = make_problem(2, 3, 4, 5, np.float64, seed=1)
+    print("1. Central finite differences, float64, (N,T,D,H) = (2,3,4,5), non-zero h0/c0")
+    print(f"   {'':8s}" + "".join(f"{k:>10s}" for k in ("dWx", "dWh", "db", "dxs", "dh0", "dc0")))
+    worst = 0.0
+    for name, cls in (("compiled", TimeLSTM), ("spec", spec.TimeLSTM)):
+        errs = finite_difference_errors(cls, p)
+        worst = max(worst, *errs.values())
+        print(f"   {name:8s}" + "".join(f"{e:10.1e}" for e in errs.values()))
+
+    print("\n2. Compiled vs spec, every output and gradient, max relative error")
+    limits = {np.float32: 1e-5, np.float64: 1e-12}
+    ok = worst <= 1e-6
+    for dtype, limit in limits.items():
+        err = max_error_against_spec(20, 35, 100, 100, dtype)
+        ok &= err <= limit
+        print(f"   (20,35,100,100) {np.dtype(dtype).name:8s} {err:9.2e}  (limit {limit:.0e})")
+
+    print("\n3. Forward+backward time, median of one run (ms)")
+    sizes = [((20, 35, 100, 100), np.float32), ((20, 35, 100, 100), np.float64),
+             ((20, 35, 650, 650), np.float32)]
+    if quick:
+        sizes = sizes[:2]
+    print(f"   {'(N,T,D,H)':18s} {'dtype':8s} {'spec':>9s} {'gatedrnn':>9s} {'speed-up':>9s}")
+    for (N, T, D, H), dtype in sizes:
+        p = make_problem(N, T, D, H, dtype)
+        repeat = 3 if H > 300 else 7
+        t_spec = time_forward_backward(spec.TimeLSTM, p, repeat)
+        t_ours = time_forward_backward(TimeLSTM, p, repeat * 3)
+        print(f"   {str((N, T, D, H)):18s} {np.dtype(dtype).name:8s} {t_spec * 1e3:9.2f} "
+              f"{t_ours * 1e3:9.2f} {t_spec / t_ours:8.1f}x")
+
+    print("\nall checks passed" if ok else "\nA CHECK FAILED")
+    return 0 if ok else 1
