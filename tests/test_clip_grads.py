@@ -1,0 +1,79 @@
+"""clip_grads against the book's formula."""
+import numpy as np
+import pytest
+
+from gatedrnn import clip_grads, spec
+
+
+def book_clip_grads(grads, max_norm):
+    """The book's common/util.py clip_grads, written out in float64."""
+    total_norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads))
+    rate = max_norm / (total_norm + 1e-6)
+    if rate < 1:
+        for g in grads:
+            g *= rate
+    return total_norm
+
+
+def make_grads(rng, dtypes=(np.float32, np.float64, np.float32)):
+    shapes = [(7, 3), (5,), (2, 3, 4)]
+    return [rng.standard_normal(s).astype(dt) for s, dt in zip(shapes, dtypes)]
+
+
+@pytest.mark.parametrize("impl", [clip_grads, spec.clip_grads], ids=["gatedrnn", "spec"])
+def test_clips_like_the_book_with_mixed_dtypes(impl):
+    rng = np.random.default_rng(0)
+    grads = make_grads(rng)
+    expected = [g.copy() for g in grads]
+    expected_norm = book_clip_grads(expected, 0.25)
+    norm = impl(grads, 0.25)
+    assert norm == pytest.approx(expected_norm, rel=1e-12)
+    for g, e in zip(grads, expected):
+        assert g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+    clipped_norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads))
+    assert clipped_norm == pytest.approx(0.25, rel=1e-5)
+
+
+def test_returns_the_norm_and_leaves_grads_below_the_threshold():
+    rng = np.random.default_rng(1)
+    grads = make_grads(rng)
+    before = [g.copy() for g in grads]
+    expected = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads))
+    assert clip_grads(grads, expected * 2) == pytest.approx(expected, rel=1e-12)
+    for g, b in zip(grads, before):
+        np.testing.assert_array_equal(g, b)
+
+
+def test_float32_norm_is_accumulated_in_float64():
+    # A million float32 values of 1e-3 plus one of 1: float32 sums drift visibly.
+    grads = [np.full(1_000_000, 1e-3, np.float32), np.ones(1, np.float32)]
+    exact = np.sqrt(1_000_000 * float(np.float32(1e-3)) ** 2 + 1)
+    assert clip_grads(grads, 1e9) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_norm_leaves_grads_and_can_raise(bad):
+    grads = [np.ones(3), np.array([1.0, bad])]
+    before = [g.copy() for g in grads]
+    norm = clip_grads(grads, 1.0)
+    assert not np.isfinite(norm)
+    for g, b in zip(grads, before):
+        np.testing.assert_array_equal(g, b)
+    with pytest.raises(FloatingPointError, match="NaN or Inf"):
+        clip_grads(grads, 1.0, error_if_nonfinite=True)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match=r"grads\[1\].*float32 or float64.*int64"):
+        clip_grads([np.ones(2), np.ones(2, np.int64)], 1.0)
+    with pytest.raises(TypeError, match="grads must be a list"):
+        clip_grads(np.ones(3), 1.0)
+    with pytest.raises(ValueError, match="max_norm.*positive"):
+        clip_grads([np.ones(2)], -1.0)
+    with pytest.raises(TypeError, match="max_norm"):
+        clip_grads([np.ones(2)], "1")
+    frozen = np.ones(4)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match=r"grads\[0\] is read-only"):
+        clip_grads([frozen], 0.5)
