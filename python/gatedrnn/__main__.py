@@ -1,4 +1,4 @@
-"""Command line: `python -m gatedrnn [demo]`."""
+"""Command line: `python -m gatedrnn [demo | bench]`."""
 import argparse
 import sys
 
@@ -10,6 +10,11 @@ def build_parser():
     demo = commands.add_parser("demo", help="gradient-check the compiled layer and time it "
                                             "against the NumPy spec (the default)")
     demo.add_argument("--quick", action="store_true", help="skip the largest size")
+
+    from . import bench
+    bench.build_parser(commands.add_parser(
+        "bench", help="time TimeLSTM against the spec, PyTorch (if installed) and the BLAS",
+        description=bench.DESCRIPTION))
     return parser
 
 
@@ -18,6 +23,9 @@ def main(argv=None):
     if args.command in (None, "demo"):
         from . import demo
         return demo.main(quick=getattr(args, "quick", False))
+    if args.command == "bench":
+        from . import bench
+        return bench.main(args=args)
     raise AssertionError(args.command)
 
 
