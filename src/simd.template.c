@@ -62,7 +62,7 @@ static inline VEC FN(vload_n)(const TYPE *p, size_t n)
 #endif
 #else
     VEC v = {0};
-    memcpy(&v, p, n * sizeof(TYPE));
+    for (size_t l = 0; l < n; l++) v[l] = p[l];
     return v;
 #endif
 }
@@ -80,7 +80,7 @@ static inline void FN(vstore_n)(TYPE *p, VEC v, size_t n)
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), (__m512d)v);
 #endif
 #else
-    memcpy(p, &v, n * sizeof(TYPE));
+    for (size_t l = 0; l < n; l++) p[l] = v[l];
 #endif
 }
 
@@ -219,10 +219,7 @@ static void FN(pack_group)(TYPE *panel, const TYPE *W, size_t K, size_t H, size_
     for (size_t k = 0; k < K; k++) {
         const TYPE *w_k = W + k * 4 * H + g * GW;  // W[k, g*GW:]
         TYPE *p_k = panel + k * TILE_LD;
-        for (int q = 0; q < 4; q++) {
-            memcpy(p_k + q * GW, w_k + q * H, units * sizeof(TYPE));
-            for (size_t l = units; l < GW; l++) p_k[q * GW + l] = 0;
-        }
+        for (int q = 0; q < 4; q++) FN(vstore)(p_k + q * GW, FN(vload_n)(w_k + q * H, units));
     }
 }
 
@@ -346,11 +343,11 @@ static void FN(work_job)(void *plan, gr_team *team, int tid, int nthreads)
 static size_t FN(batch_slices)(size_t N, size_t H, int nthreads, int flags)
 {
     if (flags & GR_FLAG_SPLIT_COLUMNS) return 0;
-    size_t slices = (size_t)(nthreads > 0 ? nthreads : 1);
-    if (slices > N) slices = N;
-    if (slices <= 1 || (flags & GR_FLAG_SPLIT_ROWS)) return slices ? slices : 1;
-    size_t rows = N / slices, packed_bytes = H * (H + GW - 1) / GW * TILE_LD * sizeof(TYPE);
-    return rows >= 2 && (packed_bytes <= (768u << 10) || rows >= 8) ? slices : 0;
+    const size_t threads = nthreads > 1 ? (size_t)nthreads : 1;
+    if (threads == 1) return 1;
+    if (flags & GR_FLAG_SPLIT_ROWS) return N < threads ? (N ? N : 1) : threads;
+    size_t rows = N / threads, packed_bytes = H * (H + GW - 1) / GW * TILE_LD * sizeof(TYPE);
+    return rows >= 2 && (packed_bytes <= (768u << 10) || rows >= 8) ? threads : 0;
 }
 
 /* ---- forward ------------------------------------------------------------ */

@@ -247,11 +247,23 @@ cdef int _resolved_path():
     return _path if _path != GR_PATH_AUTO else gr_path_best()
 
 
-cdef _check_dtypes(arrays, dtype):
+cdef int _typenum(dtype) except -1:
+    if dtype == np.float32:
+        return cnp.NPY_FLOAT32
+    if dtype == np.float64:
+        return cnp.NPY_FLOAT64
+    raise TypeError(f"internal: unsupported dtype {dtype}")
+
+
+cdef _check_arrays(arrays, int typenum):
+    """Every array (None allowed) is a C-contiguous ndarray of `typenum`."""
     for a in arrays:
-        if a is not None and (a.dtype != dtype or not a.flags.c_contiguous):
-            raise TypeError(f"internal: expected C-contiguous {dtype} arrays; got "
-                            f"{a.dtype}, c_contiguous={a.flags.c_contiguous}")
+        if a is None:
+            continue
+        if (not isinstance(a, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum
+                or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
+            raise TypeError(f"internal: expected C-contiguous arrays of one float dtype; got "
+                            f"{type(a).__name__} {getattr(a, 'dtype', '')}")
 
 
 def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache, Workspace workspace=None,
@@ -263,10 +275,9 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache, Workspace workspace=Non
     cdef int path = _resolved_path(), status = 0
     flags |= _split_flags
     dtype = xs.dtype
-    _check_dtypes((xs, Wx, Wh, b, h0, c0), dtype)
-    cdef bint double_precision = dtype == np.float64
-    if not double_precision and dtype != np.float32:
-        raise TypeError(f"internal: unsupported dtype {dtype}")
+    cdef int typenum = _typenum(dtype)
+    _check_arrays((xs, Wx, Wh, b, h0, c0), typenum)
+    cdef bint double_precision = typenum == cnp.NPY_FLOAT64
     if workspace is None:
         workspace = Workspace()
     # GEMM-only runs (benchmarks) read hs as h_{t-1} without writing it.
@@ -317,10 +328,9 @@ def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db,
     cdef int path = _resolved_path(), status = 0
     flags |= _split_flags
     dtype = xs.dtype
-    _check_dtypes((dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db), dtype)
-    cdef bint double_precision = dtype == np.float64
-    if not double_precision and dtype != np.float32:
-        raise TypeError(f"internal: unsupported dtype {dtype}")
+    cdef int typenum = _typenum(dtype)
+    _check_arrays((dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db), typenum)
+    cdef bint double_precision = typenum == cnp.NPY_FLOAT64
     if gates.shape != (N, T, 4 * H) or cs.shape != (N, T, H):
         raise ValueError(f"internal: a cache of shapes {gates.shape}, {cs.shape} for "
                          f"(N, T, D, H) = {(N, T, D, H)}")

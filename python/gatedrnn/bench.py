@@ -221,10 +221,9 @@ def blas_threads(n):
     return limits, described
 
 
-def sgemm_peak(budget):
-    """GFLOP/s of SciPy's sgemm at 2048^3 (the BLAS our BLAS path calls)."""
+def sgemm_peak(budget, n=2048):
+    """GFLOP/s of SciPy's sgemm at n^3 (the BLAS our BLAS path calls)."""
     from scipy.linalg import blas
-    n = 2048
     rng = np.random.default_rng(0)
     a = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
     b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
@@ -330,10 +329,9 @@ def small_call(budget):
     return {k: v * 1e6 for k, v in t.items()}
 
 
-def scaling(budget, quick):
+def scaling(budget, quick, D=650, H=650):
     """forward+backward time per step and per sequence as T and N grow, with the
     memory the layer keeps: the cache (values per N*T*H) and the workspace."""
-    D = H = 650
     rows = []
     Ts = [35, 140, 700] if quick else [35, 70, 140, 350, 700]
     Ns = [1, 5, 20, 80] if quick else [1, 2, 5, 10, 20, 40, 80]
@@ -362,7 +360,9 @@ def scaling(budget, quick):
 
 
 def print_scaling(rows):
-    print("\nscaling, float32, D = H = 650, forward+backward (linear: constant per step / per sequence)")
+    D, H = rows[0]["size"][2:]
+    print(f"\nscaling, float32, D = {D}, H = {H}, forward+backward (linear: constant per step and "
+          f"per sequence)")
     print(f"  {'(N,T,D,H)':18s} {'ms':>8s} {'us/step':>8s} {'us/seq':>8s} {'cache/NTH':>9s} "
           f"{'train MB':>8s} {'infer MB':>8s} {'infer cache':>11s} {'peak MB':>8s}")
     for r in rows:
@@ -429,6 +429,8 @@ def build_parser(parser=None):
                              "issue's five, float64 for the first two)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of timed calls per contender and size (default 0.6)")
+    parser.add_argument("--peak-size", type=int, default=2048,
+                        help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
     return parser
 
 
@@ -462,8 +464,8 @@ def main(argv=None, args=None):
     print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
           f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
     sys.stdout.flush()
-    peak = sgemm_peak(budget)
-    print(f"BLAS peak: SciPy sgemm 2048^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
+    peak = sgemm_peak(budget, args.peak_size)
+    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
     sys.stdout.flush()
 
     rows = []
