@@ -143,7 +143,7 @@ def test_denormal_gradients_match_spec_and_fp_state_is_restored(path, restore_ke
 
 
 def test_inference_keeps_no_cache_and_its_workspace_does_not_grow_with_T(dtype):
-    """Inference computes the input projection in chunks of about 256 rows."""
+    """Inference computes the input projection in chunks of about 1024 rows."""
     N, D, H = 3, 8, 20
     sizes = []
     for T in (350, 1400):
