@@ -207,6 +207,23 @@ static inline void FN(share)(size_t n, int tid, int nthreads, size_t *lo, size_t
 
 static inline size_t FN(min)(size_t a, size_t b) { return a < b ? a : b; }
 
+/*
+ * Column panels: ncols columns cut into ceil(vectors / 4) panels of as even a
+ * number of vectors as possible (3 or 4 when there are enough), so that no
+ * product ends with a narrow, slow panel. Panel p starts at column *c0 and
+ * has *nv vectors holding *width columns (the last vector may be partial).
+ */
+static inline size_t FN(count_panels)(size_t ncols) { return ((ncols + GW - 1) / GW + 3) / 4; }
+
+static inline void FN(panel)(size_t ncols, size_t p, size_t *c0, size_t *width, size_t *nv)
+{
+    const size_t vectors = (ncols + GW - 1) / GW;
+    size_t v0;
+    FN(block)(vectors, FN(count_panels)(ncols), p, &v0, nv);
+    *c0 = v0 * GW;
+    *width = FN(min)(*nv * GW, ncols - *c0);
+}
+
 /* ---- packing ------------------------------------------------------------ */
 
 /*
@@ -260,17 +277,18 @@ static inline void FN(transpose_block)(const TYPE *src, size_t lds, size_t rows,
 }
 
 /*
- * Column panels of W^T, for W (R, K) row-major: panel p holds columns
- * c = p*4*GW .. of W^T (rows of W), as many as 4 vectors, zero-padded:
- *   panel[k, c'] = W[p*4*GW + c', k]    (K rows of nv*GW, nv = the panel's vectors)
+ * Column panels of W^T, for W (R, K) row-major: panel p (see FN(panel))
+ * holds columns c0 .. c0 + width of W^T (rows of W), zero-padded:
+ *   panel[k, c'] = W[c0 + c', k]    (K rows of nv*GW; panels K*4*GW apart)
  */
 static void FN(pack_transposed)(TYPE *panels, const TYPE *W, size_t R, size_t K, size_t p_lo,
                                 size_t p_hi)
 {
     for (size_t p = p_lo; p < p_hi; p++) {
         TYPE *panel = panels + p * K * TILE_LD;
-        const size_t r0 = p * TILE_LD, width = FN(min)(TILE_LD, R - r0);
-        const size_t nv = (width + GW - 1) / GW, ld = nv * GW, k_full = K / GW * GW;
+        size_t r0, width, nv;
+        FN(panel)(R, p, &r0, &width, &nv);
+        const size_t ld = nv * GW, k_full = K / GW * GW;
         for (size_t v = 0; v < nv; v++) {
             const size_t rows = FN(min)(GW, width - v * GW);
             const TYPE *w = W + (r0 + v * GW) * K;  // W[r0 + v*GW:, :]
@@ -415,7 +433,7 @@ typedef struct FN(product) {
 static size_t FN(product_items)(const FN(product) *p)
 {
     if (p->M == 0 || p->ncols == 0) return 0;
-    size_t panels = (p->ncols + TILE_LD - 1) / TILE_LD;
+    size_t panels = FN(count_panels)(p->ncols);
     size_t blocks = FN(count_blocks)(p->M, MR) * (p->segments ? p->segments : 1);
     return panels * ((blocks + SPAN - 1) / SPAN);
 }
@@ -425,8 +443,8 @@ static void FN(product_item)(const FN(product) *p, size_t item)
     const size_t nb = FN(count_blocks)(p->M, MR), blocks = nb * (p->segments ? p->segments : 1);
     const size_t spans = (blocks + SPAN - 1) / SPAN;
     const size_t panel = item / spans, b_lo = item % spans * SPAN, b_hi = FN(min)(blocks, b_lo + SPAN);
-    const size_t c0 = panel * TILE_LD, width = FN(min)(TILE_LD, p->ncols - c0);
-    const size_t nv = (width + GW - 1) / GW;
+    size_t c0, width, nv;
+    FN(panel)(p->ncols, panel, &c0, &width, &nv);
     const int full = width == nv * GW;
     const int from_tail = !p->packed && !full && p->tail;
     const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : from_tail ? p->tail : p->B + c0;
@@ -461,8 +479,8 @@ static void FN(product_item)(const FN(product) *p, size_t item)
  * tail[k, c] = W[k, c0 + c], rows nv*GW wide (see product.tail). */
 static void FN(pack_tail_panel)(TYPE *tail, const TYPE *W, size_t K, size_t ncols)
 {
-    const size_t c0 = (ncols - 1) / TILE_LD * TILE_LD, width = ncols - c0;
-    const size_t nv = (width + GW - 1) / GW;
+    size_t c0, width, nv;
+    FN(panel)(ncols, FN(count_panels)(ncols) - 1, &c0, &width, &nv);
     for (size_t k = 0; k < K; k++)
         for (size_t v = 0; v < nv; v++)
             FN(vstore)(tail + k * nv * GW + v * GW,
@@ -616,7 +634,7 @@ static size_t FN(forward_items)(const void *ctx, size_t phase)
     const size_t t0 = c * f->Tc;
     if (t0 >= f->T) return 0;
     if (k == 0) return FN(input_items)(f, t0, 0, f->N);
-    return k <= FN(min)(f->Tc, f->T - t0) ? f->G * f->nb : 0;
+    return k <= FN(min)(f->Tc, f->T - t0) ? f->G : 0;
 }
 
 static size_t FN(forward_phases)(const FN(forward) *f)
@@ -666,9 +684,12 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
         FN(input_item)(f, t0, 0, f->N, item);
         return;
     }
-    size_t n0, mr;
-    FN(block)(f->N, f->nb, item % f->nb, &n0, &mr);
-    FN(step_tile)(f, t0 + k - 1, t0, item / f->nb, n0, mr);
+    // A group's panel of Wh serves every row block (from L2 after the first).
+    for (size_t blk = 0; blk < f->nb; blk++) {
+        size_t n0, mr;
+        FN(block)(f->N, f->nb, blk, &n0, &mr);
+        FN(step_tile)(f, t0 + k - 1, t0, item, n0, mr);
+    }
 }
 
 int FN(gr_simd_forward)(const gr_forward_args *args)
@@ -724,8 +745,8 @@ static size_t FN(backward_layout)(size_t N, size_t T, size_t D, size_t H, FN(bac
 {
     (void)N, (void)T;
     size_t offset = 0, H4 = 4 * H;
-    w->PH = (H + TILE_LD - 1) / TILE_LD;
-    w->PD = (D + TILE_LD - 1) / TILE_LD;
+    w->PH = FN(count_panels)(H);
+    w->PD = FN(count_panels)(D);
     if (H && H4 / 4 != H) return SIZE_MAX;
     *off_pwh = gr_take(&offset, w->PH * TILE_LD, H4 * sizeof(TYPE));
     *off_pwx = gr_take(&offset, w->PD * TILE_LD, H4 * sizeof(TYPE));
@@ -740,7 +761,8 @@ static size_t FN(backward_layout)(size_t N, size_t T, size_t D, size_t H, FN(bac
 static void FN(backstep_tile)(const FN(backward) *w, size_t t, size_t p, size_t n0, size_t mr)
 {
     const size_t T = w->T, H = w->H, H4 = 4 * H;
-    const size_t u0 = p * TILE_LD, width = FN(min)(TILE_LD, H - u0), nv = (width + GW - 1) / GW;
+    size_t u0, width, nv;
+    FN(panel)(H, p, &u0, &width, &nv);
     FN(tile_buffer) buf;
     if (t + 1 < T) {
         const TYPE *dA_next = w->gates + (n0 * T + t + 1) * H4;  // dA[n0, t+1, :], rows T*4H apart
@@ -789,7 +811,8 @@ static void FN(backstep_tile)(const FN(backward) *w, size_t t, size_t p, size_t 
 static void FN(first_state_tile)(const FN(backward) *w, size_t p, size_t n0, size_t mr)
 {
     const size_t T = w->T, H = w->H, H4 = 4 * H;
-    const size_t u0 = p * TILE_LD, width = FN(min)(TILE_LD, H - u0), nv = (width + GW - 1) / GW;
+    size_t u0, width, nv;
+    FN(panel)(H, p, &u0, &width, &nv);
     FN(tile_buffer) buf;
     FN(tiles)[nv - 1][mr - 1](H4, w->gates + n0 * T * H4, T * H4, 1, w->pwh + p * H4 * TILE_LD,
                               nv * GW, GW, (TYPE *)buf.v, TILE_LD, 0);
@@ -840,7 +863,7 @@ static size_t FN(backward_items)(const void *ctx, size_t phase)
     const FN(backward) *w = ctx;
     const size_t recurrence = w->slices ? 1 : w->T + 1;
     if (phase == 0) return w->PH + w->PD;
-    if (phase <= recurrence) return w->slices ? w->slices : w->PH * w->nb;
+    if (phase <= recurrence) return w->slices ? w->slices : w->PH;
     if (phase == recurrence + 1) {
         size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS;
         for (int k = 0; k < 3; k++) items += FN(product_items)(&w->products[k]);
@@ -865,10 +888,12 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
             FN(backward_slice)(w, n_lo, n_hi);
             return;
         }
-        size_t n0, mr;
-        FN(block)(w->N, w->nb, item % w->nb, &n0, &mr);
-        if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, item / w->nb, n0, mr);
-        else FN(first_state_tile)(w, item / w->nb, n0, mr);
+        for (size_t blk = 0; blk < w->nb; blk++) {  // a panel serves every row block
+            size_t n0, mr;
+            FN(block)(w->N, w->nb, blk, &n0, &mr);
+            if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, item, n0, mr);
+            else FN(first_state_tile)(w, item, n0, mr);
+        }
         return;
     }
     for (int k = 0; k < 3; k++) {

@@ -2,9 +2,10 @@
 CPU LSTM (when torch is importable) and the BLAS of this machine.
 
 Everything runs in one process with one thread count for everyone (printed).
-Contenders run in alternating blocks of calls after a warm-up, and the table
-shows medians, so that ratios compare runs made side by side. Times are wall
-clock; nothing here is a test (tests never assert on time).
+Contenders take turns in blocks of back-to-back calls after a warm-up, with a
+short pause before each block (see compare()), and the tables show medians,
+so that ratios compare runs made side by side. Times are wall clock; nothing
+here is a test (tests never assert on time).
 
 FLOP counts: a forward is 2*N*T*(D+H)*4H (the two products; the gates are not
 counted), a forward+backward three times that.
@@ -58,21 +59,28 @@ def time_calls(fn, calls):
     return times
 
 
-def compare(contenders, budget):
-    """Median seconds per call of each contender (a dict name -> fn), run in
-    alternating blocks of about 20 ms until each has had about `budget`
-    seconds and at least 3 calls."""
+def compare(contenders, budget, pause=0.03):
+    """Median seconds per call of each contender (a dict name -> fn).
+
+    Contenders take turns in blocks of back-to-back calls (about 50 ms, at
+    least one call) until each has had about `budget` seconds and 5 calls.
+    Before each block the process sleeps `pause` seconds: thread pools that
+    spin after their work (libgomp's in torch, OpenBLAS's in NumPy, ours)
+    then have gone idle, so that each contender is timed as it runs on its
+    own, not slowed by the previous one's spinning threads.
+    """
     estimate = {}
     for name, fn in contenders.items():
-        fn()  # warm-up: allocations, page faults, thread start, packing paths
+        fn()  # warm-up: allocations, page faults, thread start
         estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
-    block = {name: max(1, int(0.02 / t)) for name, t in estimate.items()}
+    block = {name: max(1, int(0.05 / t)) for name, t in estimate.items()}
     samples = {name: [] for name in contenders}
     spent = {name: 0.0 for name in contenders}
-    while any(spent[n] < budget or len(samples[n]) < 3 for n in contenders):
+    while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
         for name, fn in contenders.items():
-            if spent[name] >= budget and len(samples[name]) >= 3:
+            if spent[name] >= budget and len(samples[name]) >= 5:
                 continue
+            time.sleep(pause)
             times = time_calls(fn, block[name])
             samples[name] += times
             spent[name] += sum(times)
