@@ -40,6 +40,8 @@ typedef ITYPE IVEC __attribute__((vector_size(VBYTES)));
 
 /* ---- vectors ------------------------------------------------------------ */
 
+static inline size_t FN(min)(size_t a, size_t b) { return a < b ? a : b; }
+
 static inline VEC FN(vload)(const TYPE *p)
 {
     VEC v;
@@ -183,6 +185,89 @@ typedef struct FN(tile_buffer) {
 } FN(tile_buffer);
 #define TILE_LD (4 * GW)
 
+/* ---- the dot-product micro-kernel (small row counts, no packing) ----------- */
+
+/* The sum of the lanes of v, as a tree of halvings (a fixed order). */
+static inline TYPE FN(vsum)(VEC v)
+{
+#if VBYTES / TYPE_BYTES == 16
+    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+#elif VBYTES / TYPE_BYTES == 8
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#elif VBYTES / TYPE_BYTES == 4
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#elif VBYTES / TYPE_BYTES == 2
+    v += __builtin_shufflevector(v, v, 1, 0);
+#endif
+    return v[0];
+}
+
+/*
+ * C[i*ldc + j] = sum_k A[i*lda + k] * B[j*ldb + k] for i < MA, j < NB: dot
+ * products of rows, vectors along k, summed across lanes at the end. For
+ * products with a few rows of A, where packing B would cost more than the
+ * product (dh = dA @ Wh^T and dxs = dA @ Wx^T read Wh and Wx in place).
+ */
+typedef void (*FN(dot_fn))(size_t K, const TYPE *A, size_t lda, const TYPE *B, size_t ldb,
+                           TYPE *C, size_t ldc);
+
+#define DEFINE_DOT(MA, NB)                                                                  \
+    static void FN(CAT(CAT(CAT(dot_, MA), x), NB))(size_t K, const TYPE *restrict A,        \
+                                                   size_t lda, const TYPE *restrict B,      \
+                                                   size_t ldb, TYPE *restrict C, size_t ldc) \
+    {                                                                                       \
+        VEC acc[MA][NB];                                                                    \
+        for (int i = 0; i < MA; i++)                                                        \
+            for (int j = 0; j < NB; j++) acc[i][j] = (VEC){0};                              \
+        size_t k = 0;                                                                       \
+        for (; k + GW <= K; k += GW) {                                                      \
+            VEC a[MA], b[NB];                                                               \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MA; i++) a[i] = FN(vload)(A + i * lda + k); \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NB; j++) b[j] = FN(vload)(B + j * ldb + k); \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MA; i++)                           \
+                _Pragma("GCC unroll 8") for (int j = 0; j < NB; j++) acc[i][j] += a[i] * b[j]; \
+        }                                                                                   \
+        if (k < K) { /* the last, partial vector */                                         \
+            VEC a[MA], b[NB];                                                               \
+            for (int i = 0; i < MA; i++) a[i] = FN(vload_n)(A + i * lda + k, K - k);        \
+            for (int j = 0; j < NB; j++) b[j] = FN(vload_n)(B + j * ldb + k, K - k);        \
+            for (int i = 0; i < MA; i++)                                                    \
+                for (int j = 0; j < NB; j++) acc[i][j] += a[i] * b[j];                      \
+        }                                                                                   \
+        for (int i = 0; i < MA; i++)                                                        \
+            for (int j = 0; j < NB; j++) C[i * ldc + j] = FN(vsum)(acc[i][j]);              \
+    }
+
+#define DOT_MA 4 /* rows of A per dot tile: the dot paths serve at most this many */
+#define DOT_NB 6 /* rows of B per dot tile */
+#define DOTS_FOR(MA) DEFINE_DOT(MA, 1) DEFINE_DOT(MA, 2) DEFINE_DOT(MA, 3) \
+                     DEFINE_DOT(MA, 4) DEFINE_DOT(MA, 5) DEFINE_DOT(MA, 6)
+DOTS_FOR(1)
+DOTS_FOR(2)
+DOTS_FOR(3)
+DOTS_FOR(4)
+#define DOT_ROW(MA) {FN(CAT(CAT(dot_, MA), x1)), FN(CAT(CAT(dot_, MA), x2)), \
+                     FN(CAT(CAT(dot_, MA), x3)), FN(CAT(CAT(dot_, MA), x4)), \
+                     FN(CAT(CAT(dot_, MA), x5)), FN(CAT(CAT(dot_, MA), x6))}
+
+/* dots[MA - 1][NB - 1] */
+static const FN(dot_fn) FN(dots)[DOT_MA][DOT_NB] = {DOT_ROW(1), DOT_ROW(2), DOT_ROW(3),
+                                                    DOT_ROW(4)};
+
+/* C (M, ncols) = A (M, K) @ B^T for B (ncols, K), rows lda, ldb, ldc apart, M <= DOT_MA. */
+static void FN(dot_rows)(size_t M, size_t ncols, size_t K, const TYPE *A, size_t lda,
+                         const TYPE *B, size_t ldb, TYPE *C, size_t ldc)
+{
+    for (size_t j = 0; j < ncols; j += DOT_NB)
+        FN(dots)[M - 1][FN(min)(DOT_NB, ncols - j) - 1](K, A, lda, B + j * ldb, ldb, C + j, ldc);
+}
+
 /* ---- partitions ---------------------------------------------------------- */
 
 static inline size_t FN(count_blocks)(size_t M, size_t max_rows)
@@ -204,8 +289,6 @@ static inline void FN(share)(size_t n, int tid, int nthreads, size_t *lo, size_t
     *lo = n / nthreads * tid + (n % nthreads < (size_t)tid ? n % nthreads : (size_t)tid);
     *hi = *lo + n / nthreads + ((size_t)tid < n % nthreads);
 }
-
-static inline size_t FN(min)(size_t a, size_t b) { return a < b ? a : b; }
 
 /*
  * Column panels: ncols columns cut into ceil(vectors / 4) panels of as even a
@@ -726,13 +809,16 @@ int FN(gr_simd_forward)(const gr_forward_args *args)
 
 /* ---- backward ----------------------------------------------------------- */
 
-#define DB_COLUMNS 256 /* columns of db per item */
+#define DB_COLUMNS 256     /* columns of db per item */
+#define DOT_ROWS_DXS 64    /* dxs as dot products when N*T is at most this */
+#define DXS_DOT_COLUMNS 48 /* columns of dxs per dot item */
 
 typedef struct FN(backward) {
     TYPE *dxs, *dWx, *dWh, *db, *dh, *dc, *gates, *cs;
     const TYPE *dhs, *xs, *Wx, *Wh, *h0, *c0;
     size_t N, T, D, H;
     size_t PH, PD;            /* panels of Wh^T over H and of Wx^T over D */
+    int dot_h, dot_x;         /* dh, dxs as dot products of rows (Wh, Wx unpacked) */
     TYPE *pwh, *pwx;          /* the packed panels: K = 4H rows each */
     size_t slices;            /* batch slices, or 0: the steps split by columns */
     size_t nb;                /* row blocks of N (splitting columns) */
@@ -747,9 +833,14 @@ static size_t FN(backward_layout)(size_t N, size_t T, size_t D, size_t H, FN(bac
     size_t offset = 0, H4 = 4 * H;
     w->PH = FN(count_panels)(H);
     w->PD = FN(count_panels)(D);
+    // With a few rows, packing Wh^T or Wx^T costs more than the products
+    // save: they become dot products of rows (a choice by size alone, so
+    // that every thread count computes the same sums).
+    w->dot_h = N <= DOT_MA;
+    w->dot_x = N * T <= DOT_ROWS_DXS;
     if (H && H4 / 4 != H) return SIZE_MAX;
-    *off_pwh = gr_take(&offset, w->PH * TILE_LD, H4 * sizeof(TYPE));
-    *off_pwx = gr_take(&offset, w->PD * TILE_LD, H4 * sizeof(TYPE));
+    *off_pwh = gr_take(&offset, w->dot_h ? 0 : w->PH * TILE_LD, H4 * sizeof(TYPE));
+    *off_pwx = gr_take(&offset, w->dot_x ? 0 : w->PD * TILE_LD, H4 * sizeof(TYPE));
     return offset;
 }
 
@@ -766,8 +857,11 @@ static void FN(backstep_tile)(const FN(backward) *w, size_t t, size_t p, size_t 
     FN(tile_buffer) buf;
     if (t + 1 < T) {
         const TYPE *dA_next = w->gates + (n0 * T + t + 1) * H4;  // dA[n0, t+1, :], rows T*4H apart
-        FN(tiles)[nv - 1][mr - 1](H4, dA_next, T * H4, 1, w->pwh + p * H4 * TILE_LD, nv * GW,
-                                  GW, (TYPE *)buf.v, TILE_LD, 0);
+        if (w->dot_h)
+            FN(dot_rows)(mr, width, H4, dA_next, T * H4, w->Wh + u0 * H4, H4, (TYPE *)buf.v, TILE_LD);
+        else
+            FN(tiles)[nv - 1][mr - 1](H4, dA_next, T * H4, 1, w->pwh + p * H4 * TILE_LD,
+                                      nv * GW, GW, (TYPE *)buf.v, TILE_LD, 0);
     } else {
         for (size_t i = 0; i < mr; i++)
             for (size_t v = 0; v < nv; v++)
@@ -814,8 +908,13 @@ static void FN(first_state_tile)(const FN(backward) *w, size_t p, size_t n0, siz
     size_t u0, width, nv;
     FN(panel)(H, p, &u0, &width, &nv);
     FN(tile_buffer) buf;
-    FN(tiles)[nv - 1][mr - 1](H4, w->gates + n0 * T * H4, T * H4, 1, w->pwh + p * H4 * TILE_LD,
-                              nv * GW, GW, (TYPE *)buf.v, TILE_LD, 0);
+    if (w->dot_h)
+        FN(dot_rows)(mr, width, H4, w->gates + n0 * T * H4, T * H4, w->Wh + u0 * H4, H4,
+                     (TYPE *)buf.v, TILE_LD);
+    else
+        FN(tiles)[nv - 1][mr - 1](H4, w->gates + n0 * T * H4, T * H4, 1,
+                                  w->pwh + p * H4 * TILE_LD, nv * GW, GW, (TYPE *)buf.v,
+                                  TILE_LD, 0);
     for (size_t i = 0; i < mr; i++) {
         memcpy(w->dh + (n0 + i) * H + u0, buf.v[i], width * sizeof(TYPE));
         if (!w->gemm_only)
@@ -856,16 +955,31 @@ static void FN(db_item)(const FN(backward) *w, size_t item)
     for (size_t c = 0; c < width; c++) w->db[c0 + c] = w->gemm_only ? 0 : (TYPE)sum[c];
 }
 
+/* dxs = dA @ Wx^T as dot products (few rows): items of DXS_DOT_COLUMNS columns. */
+static size_t FN(dxs_dot_items)(const FN(backward) *w)
+{
+    return w->dot_x ? (w->D + DXS_DOT_COLUMNS - 1) / DXS_DOT_COLUMNS : 0;
+}
+
+static void FN(dxs_dot_item)(const FN(backward) *w, size_t item)
+{
+    const size_t NT = w->N * w->T, H4 = 4 * w->H, d0 = item * DXS_DOT_COLUMNS;
+    const size_t width = FN(min)(DXS_DOT_COLUMNS, w->D - d0);
+    for (size_t r = 0; r < NT; r += DOT_MA)
+        FN(dot_rows)(FN(min)(DOT_MA, NT - r), width, H4, w->gates + r * H4, H4,
+                     w->Wx + d0 * H4, H4, w->dxs + r * w->D + d0, w->D);
+}
+
 /* Phases: packing; the recurrence (one phase of slices, or a phase per step
  * and one for dh0); the batched products and db, as one phase. */
 static size_t FN(backward_items)(const void *ctx, size_t phase)
 {
     const FN(backward) *w = ctx;
     const size_t recurrence = w->slices ? 1 : w->T + 1;
-    if (phase == 0) return w->PH + w->PD;
+    if (phase == 0) return (w->dot_h ? 0 : w->PH) + (w->dot_x ? 0 : w->PD);
     if (phase <= recurrence) return w->slices ? w->slices : w->PH;
     if (phase == recurrence + 1) {
-        size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS;
+        size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS + FN(dxs_dot_items)(w);
         for (int k = 0; k < 3; k++) items += FN(product_items)(&w->products[k]);
         return items;
     }
@@ -877,8 +991,9 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
     const FN(backward) *w = ctx;
     const size_t H4 = 4 * w->H, recurrence = w->slices ? 1 : w->T + 1;
     if (phase == 0) {
-        if (item < w->PH) FN(pack_transposed)(w->pwh, w->Wh, w->H, H4, item, item + 1);
-        else FN(pack_transposed)(w->pwx, w->Wx, w->D, H4, item - w->PH, item - w->PH + 1);
+        const size_t ph = w->dot_h ? 0 : w->PH;
+        if (item < ph) FN(pack_transposed)(w->pwh, w->Wh, w->H, H4, item, item + 1);
+        else FN(pack_transposed)(w->pwx, w->Wx, w->D, H4, item - ph, item - ph + 1);
         return;
     }
     if (phase <= recurrence) {
@@ -904,7 +1019,11 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
         }
         item -= items;
     }
-    FN(db_item)(w, item);
+    if (item < FN(dxs_dot_items)(w)) {
+        FN(dxs_dot_item)(w, item);
+        return;
+    }
+    FN(db_item)(w, item - FN(dxs_dot_items)(w));
 }
 
 int FN(gr_simd_backward)(const gr_backward_args *args)
@@ -938,7 +1057,8 @@ int FN(gr_simd_backward)(const gr_backward_args *args)
     w.slices = FN(batch_slices)(N, H, args->nthreads, args->flags);
     w.nb = FN(count_blocks)(N, MR);
     // After the recurrence cs holds h_{t-1}: the operand of dWh.
-    w.products[0] = (FN(product)){NT, H4, D, w.gates, H4, 1, w.pwx, 1, 0, w.dxs, D, NULL, 1, 0, 0};
+    w.products[0] = (FN(product)){w.dot_x ? 0 : NT, H4, D, w.gates, H4, 1, w.pwx, 1, 0, w.dxs, D,
+                                  NULL, 1, 0, 0};
     w.products[1] = (FN(product)){D, NT, H4, w.xs, 1, D, w.gates, 0, H4, w.dWx, H4, NULL, 1, 0, 0};
     w.products[2] = (FN(product)){H, NT, H4, w.cs, 1, H, w.gates, 0, H4, w.dWh, H4, NULL, 1, 0, 0};
     FN(plan) plan = {&w, FN(backward_items), FN(backward_run), 0};
@@ -976,4 +1096,11 @@ int FN(gr_simd_threads)(int backward, size_t N, size_t T, size_t D, size_t H)
 #undef ZIP_HI
 #undef SPAN
 #undef DB_COLUMNS
+#undef DOT_ROWS_DXS
+#undef DXS_DOT_COLUMNS
+#undef DOT_MA
+#undef DOT_NB
+#undef DOTS_FOR
+#undef DOT_ROW
+#undef DEFINE_DOT
 #undef TILE_LD
