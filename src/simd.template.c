@@ -93,18 +93,48 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
     return (VEC)((mask & (IVEC)a) | (~mask & (IVEC)b));
 }
 
+/* 1 / x: the divider on baseline and AVX2 double; else an approximate
+ * reciprocal and Newton steps to full precision (half the latency). */
+static inline VEC FN(vrecip)(VEC x)
+{
+    const VEC two = FN(vsplat)(2);
+#if VBYTES == 64 && defined(__AVX512F__) && IS_FLOAT
+    VEC r = (VEC)_mm512_rcp14_ps((__m512)x);  // 14 bits
+    return r * (two - x * r);                  // 28 bits
+#elif VBYTES == 64 && defined(__AVX512F__)
+    VEC r = (VEC)_mm512_rcp14_pd((__m512d)x);
+    r = r * (two - x * r);
+    r = r * (two - x * r);
+    return r * (two - x * r);                  // 14 -> 28 -> 56 bits
+#elif VBYTES == 32 && defined(__AVX__) && IS_FLOAT
+    VEC r = (VEC)_mm256_rcp_ps((__m256)x);     // 12 bits
+    r = r * (two - x * r);
+    return r * (two - x * r);                  // 24 bits
+#else
+    (void)two;
+    return FN(vsplat)(1) / x;
+#endif
+}
+
+/* -|x|: the sign bit set. */
+static inline VEC FN(vneg_abs)(VEC x)
+{
+    const IVEC sign = (IVEC){0} + ((ITYPE)1 << (8 * sizeof(TYPE) - 1));
+    return (VEC)((IVEC)x | sign);
+}
+
 /*
  * exp(x) for x <= 0, as exp_nonpositive() of the BLAS path: x = k ln2 + r,
  * a Taylor polynomial in r, and 2^k put into the exponent bits. Arguments
- * below EXP_MIN are raised to it (no denormal results); NaN passes through.
- * The rounding constant leaves k in the low mantissa bits, so k is read as
- * an integer without a float-to-int conversion.
+ * below EXP_MIN are raised to it (no denormal results); NaN passes through
+ * (the comparison is false for NaN). The rounding constant leaves k in the
+ * low mantissa bits, so k is read as an integer without a conversion.
  */
 static inline VEC FN(vexp_nonpositive)(VEC x)
 {
     static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     const VEC lowest = FN(vsplat)(EXP_MIN), magic = FN(vsplat)(ROUNDING_MAGIC);
-    VEC clamped = FN(vselect)(x > lowest, x, lowest);  // NaN -> EXP_MIN
+    VEC clamped = FN(vselect)(x < lowest, lowest, x);
     VEC shifted = clamped * (TYPE)1.4426950408889634 + magic;
     IVEC k_int = (IVEC)shifted - (IVEC)magic;
     VEC k = shifted - magic;
@@ -112,23 +142,23 @@ static inline VEC FN(vexp_nonpositive)(VEC x)
     VEC poly = FN(vsplat)(inverse_factorials[EXP_DEGREE]);
 #pragma GCC unroll 16
     for (int d = EXP_DEGREE - 1; d >= 0; d--) poly = poly * r + inverse_factorials[d];
-    VEC two_to_k = (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
-    return FN(vselect)(x == x, poly * two_to_k, x);
+    return poly * (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
 }
 
+/* 1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows. */
 static inline VEC FN(vsigmoid)(VEC x)
 {
-    const VEC one = FN(vsplat)(1);
-    VEC e = FN(vexp_nonpositive)(FN(vselect)(x < 0, x, -x));
-    VEC r = one / (one + e);
+    VEC e = FN(vexp_nonpositive)(FN(vneg_abs)(x));
+    VEC r = FN(vrecip)(FN(vsplat)(1) + e);
     return FN(vselect)(x >= 0, r, e * r);
 }
 
+/* tanh from exp(-2|x|), with the sign of x. */
 static inline VEC FN(vtanh)(VEC x)
 {
     const VEC one = FN(vsplat)(1);
-    VEC e = FN(vexp_nonpositive)(FN(vselect)(x < 0, x + x, -(x + x)));
-    VEC t = (one - e) / (one + e);
+    VEC e = FN(vexp_nonpositive)(FN(vneg_abs)(x + x));
+    VEC t = (one - e) * FN(vrecip)(one + e);
     return FN(vselect)(x < 0, -t, t);
 }
 

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
