@@ -62,8 +62,8 @@ def time_calls(fn, calls):
 def compare(contenders, budget, pause=0.03):
     """Median seconds per call of each contender (a dict name -> fn).
 
-    Contenders take turns in blocks of back-to-back calls (about 50 ms, at
-    least one call) until each has had about `budget` seconds and 5 calls.
+    Contenders take turns in blocks of back-to-back calls (about 100 ms, at
+    least 3 calls) until each has had about `budget` seconds and 5 calls.
     Before each block the process sleeps `pause` seconds: thread pools that
     spin after their work (libgomp's in torch, OpenBLAS's in NumPy, ours)
     then have gone idle, so that each contender is timed as it runs on its
@@ -73,7 +73,7 @@ def compare(contenders, budget, pause=0.03):
     for name, fn in contenders.items():
         fn()  # warm-up: allocations, page faults, thread start
         estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
-    block = {name: max(1, int(0.05 / t)) for name, t in estimate.items()}
+    block = {name: max(3, int(0.1 / t)) for name, t in estimate.items()}
     samples = {name: [] for name in contenders}
     spent = {name: 0.0 for name in contenders}
     while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
@@ -385,6 +385,43 @@ def print_scaling(rows):
           "forward+backward (inputs excluded).")
 
 
+def interference(torch, budget):
+    """forward+backward right after another library's call, whose thread pool
+    then spins for a while (NumPy's OpenBLAS after a matmul, torch's libgomp
+    after an LSTM call) and competes with ours for the cores."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((512, 512), dtype=np.float32)
+    rows = []
+    for size in [(20, 35, 100, 100), (20, 35, 650, 650)]:
+        p = make_problem(*size, np.float32)
+        ours = Ours(p)
+        tw = Torch(torch, p) if torch is not None else None
+        before = {"alone": None, "after a NumPy matmul": lambda: a @ a}
+        if tw is not None:
+            before["after a torch LSTM call"] = tw.forward_no_grad
+        row = {"size": size}
+        for name, prefix in before.items():
+            def call(prefix=prefix):
+                if prefix:
+                    prefix()
+                start = time.perf_counter()
+                ours.forward_backward()
+                return time.perf_counter() - start
+            call()
+            times = []
+            while sum(times) < budget or len(times) < 5:
+                time.sleep(0.03)
+                times.append(call())
+            row[name] = statistics.median(times)
+        rows.append(row)
+    print("\ninterference: ours forward+backward right after another library's call, median ms")
+    names = [k for k in rows[0] if k != "size"]
+    print(f"  {'(N,T,D,H)':18s}" + "".join(f"{k:>26s}" for k in names))
+    for r in rows:
+        print(f"  {str(r['size']):18s}" + "".join(f"{fmt_ms(r[k]):>26s}" for k in names))
+    return rows
+
+
 def print_targets(rows, small, peak_note):
     print("\ntargets (one run; forward+backward float32 unless said)")
     met_all = True
@@ -432,6 +469,8 @@ def build_parser(parser=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
+    parser.add_argument("--no-interference", action="store_true",
+                        help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: the "
                              "issue's five, float64 for the first two)")
@@ -495,6 +534,8 @@ def main(argv=None, args=None):
               f"{small['forward_backward']:.1f} us")
     if not args.no_scaling:
         print_scaling(scaling(budget / 2, args.quick))
+    if not args.no_interference:
+        interference(torch, budget / 2)
     note = ("of peak > 1: the kernels use AVX-512, the BLAS's sgemm runs "
             f"{'its ' + os.environ['OPENBLAS_CORETYPE'] + ' (AVX2) kernels' if os.environ.get('OPENBLAS_CORETYPE') else 'its own kernels'}"
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
