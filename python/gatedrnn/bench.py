@@ -387,8 +387,8 @@ def print_scaling(rows):
 
 def interference(torch, budget):
     """forward+backward right after another library's call, whose thread pool
-    then spins for a while (NumPy's OpenBLAS after a matmul, torch's libgomp
-    after an LSTM call) and competes with ours for the cores."""
+    may then keep a core busy for a while (NumPy's OpenBLAS busy-waits up to
+    ~0.1 s after a matmul; torch's libgomp spins for milliseconds)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((512, 512), dtype=np.float32)
     rows = []
@@ -396,29 +396,35 @@ def interference(torch, budget):
         p = make_problem(*size, np.float32)
         ours = Ours(p)
         tw = Torch(torch, p) if torch is not None else None
-        before = {"alone": None, "after a NumPy matmul": lambda: a @ a}
+        contenders = {"gatedrnn": ours.forward_backward}
         if tw is not None:
-            before["after a torch LSTM call"] = tw.forward_no_grad
-        row = {"size": size}
-        for name, prefix in before.items():
-            def call(prefix=prefix):
-                if prefix:
-                    prefix()
-                start = time.perf_counter()
-                ours.forward_backward()
-                return time.perf_counter() - start
-            call()
-            times = []
-            while sum(times) < budget or len(times) < 5:
-                time.sleep(0.03)
-                times.append(call())
-            row[name] = statistics.median(times)
-        rows.append(row)
-    print("\ninterference: ours forward+backward right after another library's call, median ms")
-    names = [k for k in rows[0] if k != "size"]
-    print(f"  {'(N,T,D,H)':18s}" + "".join(f"{k:>26s}" for k in names))
+            contenders["torch"] = tw.forward_backward
+        for who, fn in contenders.items():
+            before = {"alone": None, "after a NumPy matmul": lambda: a @ a}
+            if tw is not None:
+                before["after the other's call"] = (tw.forward_no_grad if who == "gatedrnn"
+                                                    else ours.forward)
+            row = {"size": size, "who": who}
+            for name, prefix in before.items():
+                def call(prefix=prefix, fn=fn):
+                    if prefix:
+                        prefix()
+                    start = time.perf_counter()
+                    fn()
+                    return time.perf_counter() - start
+                call()
+                times = []
+                while sum(times) < budget or len(times) < 5:
+                    time.sleep(0.03)
+                    times.append(call())
+                row[name] = statistics.median(times)
+            rows.append(row)
+    print("\ninterference: forward+backward right after another library's call, median ms")
+    names = [k for k in rows[0] if k not in ("size", "who")]
+    print(f"  {'(N,T,D,H)':18s} {'':9s}" + "".join(f"{k:>24s}" for k in names))
     for r in rows:
-        print(f"  {str(r['size']):18s}" + "".join(f"{fmt_ms(r[k]):>26s}" for k in names))
+        print(f"  {str(r['size']):18s} {r['who']:9s}"
+              + "".join(f"{fmt_ms(r[k]):>24s}" for k in names))
     return rows
 
 
