@@ -32,7 +32,8 @@
 #define FN(name) CAT(CAT(name, CAT(_, SFX)), CAT(_, ISA))
 #define VEC FN(vec)
 #define IVEC FN(ivec)
-#define KC 512 /* K block of the batched products: a B panel block stays in L2 */
+#define KC 512 /* K block of products over packed B: a panel block stays in L2 */
+#define KW 512 /* K block of the weight gradients: blocks of xs, h and dA stay in L3 */
 #define CHUNK_ROWS 1024 /* inference: rows of the input projection per chunk */
 
 typedef TYPE VEC __attribute__((vector_size(VBYTES)));
@@ -518,13 +519,15 @@ static size_t FN(batch_slices)(size_t N, size_t H, int nthreads, int flags)
 /* ---- products with a plain output ------------------------------------------ */
 
 /*
- * C (M, ncols) = A (M, K) @ B (K, ncols), A[i, k] = A[i*rs + k*cs]. B is
- * either packed by pack_transposed() (panel p at B + p*K*4*GW) or a
- * row-major matrix with rows ldb apart (panel p at B + p*4*GW). A partial
- * last vector of an unpacked B reads up to GW - 1 elements past column ncols:
- * the caller makes them readable, or gives the last panel packed as `tail`
- * (pack_columns). An item is one panel of columns and up to SPAN row blocks;
- * K goes in near-equal blocks of at most KC, each of which stays in L2 while
+ * C (M, ncols) (+)= A (M, K) @ B (K, ncols) over K rows [k_lo, k_lo + k_len)
+ * (a product over a large K runs as several, one per block of K, each adding
+ * to C: then every block of A and B is read from memory once, not once per
+ * panel). A[i, k] = A[i*rs + k*cs]; rows of A and C come in segments of M.
+ * B is packed by pack_transposed() (panel p at B + p*K*4*GW) or row-major
+ * with rows ldb apart (panel p at B + p*4*GW); the last vector of an unpacked
+ * B may read GW - 1 elements past column ncols, so the caller makes them
+ * readable or passes the last panel packed as `tail` (pack_tail_panel). K
+ * goes in near-equal blocks of at most KC, each of which stays in L2 while
  * the row blocks pass.
  */
 typedef struct FN(product) {
@@ -539,53 +542,88 @@ typedef struct FN(product) {
     const TYPE *tail;         /* or NULL */
     size_t segments;          /* 0 means 1: segment s is A + s*seg_a, C + s*seg_c */
     size_t seg_a, seg_c;
+    size_t k_lo, k_len;       /* the rows of K this product covers; adds to C past k = 0 */
 } FN(product);
 
-#define SPAN 8
+/* The length of near-equal blocks of at most `most` that cover K. */
+static inline size_t FN(k_block)(size_t K, size_t most)
+{
+    const size_t blocks = (K + most - 1) / most;
+    return blocks ? (K + blocks - 1) / blocks : 1;
+}
+
+/* Row blocks per item: at most 8, so that an item's rows of A stay in L2; with
+ * packed B, where an item spans every panel, fewer, for some 32 items. */
+static inline size_t FN(span)(const FN(product) *p, size_t blocks)
+{
+    size_t span = p->packed ? blocks / 32 : 8;
+    return span < 1 ? 1 : span > 8 ? 8 : span;
+}
+
+static inline size_t FN(product_blocks)(const FN(product) *p)
+{
+    return FN(count_blocks)(p->M, MR) * (p->segments ? p->segments : 1);
+}
 
 static size_t FN(product_items)(const FN(product) *p)
 {
     if (p->M == 0 || p->ncols == 0) return 0;
-    size_t panels = FN(count_panels)(p->ncols);
-    size_t blocks = FN(count_blocks)(p->M, MR) * (p->segments ? p->segments : 1);
-    return panels * ((blocks + SPAN - 1) / SPAN);
+    const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
+    const size_t spans = (blocks + span - 1) / span;
+    // Packed B: an item is a span of rows across every panel (A in L2, B in L3).
+    // Unpacked B: a panel and a span (the panel's rows of B in L2).
+    return p->packed ? spans : FN(count_panels)(p->ncols) * spans;
+}
+
+/* Row block x, columns [c0, c0 + width) in nv vectors, K rows [k0, k0 + kn). */
+static void FN(product_tile)(const FN(product) *p, size_t x, size_t k0, size_t kn,
+                             const TYPE *Bk, size_t ldb, size_t c0, size_t width, size_t nv)
+{
+    const size_t nb = FN(count_blocks)(p->M, MR), seg = x / nb;
+    size_t r0, mr;
+    FN(block)(p->M, nb, x % nb, &r0, &mr);
+    const TYPE *A = p->A + seg * p->seg_a + r0 * p->rs + k0 * p->cs;
+    TYPE *C = p->C + seg * p->seg_c + r0 * p->ldc + c0;
+    if (width == nv * GW) {
+        FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, C, p->ldc, k0 > 0);
+        return;
+    }
+    FN(tile_buffer) buf;  // a partial last vector goes through here
+    TYPE *t = (TYPE *)buf.v;
+    if (k0 > 0)
+        for (size_t i = 0; i < mr; i++) memcpy(t + i * TILE_LD, C + i * p->ldc, width * sizeof(TYPE));
+    FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, t, TILE_LD, k0 > 0);
+    for (size_t i = 0; i < mr; i++) memcpy(C + i * p->ldc, t + i * TILE_LD, width * sizeof(TYPE));
+}
+
+/* Columns of one panel for row blocks [b_lo, b_hi), over the product's K rows. */
+static void FN(product_panel)(const FN(product) *p, size_t panel, size_t b_lo, size_t b_hi)
+{
+    size_t c0, width, nv;
+    FN(panel)(p->ncols, panel, &c0, &width, &nv);
+    const int from_tail = !p->packed && width != nv * GW && p->tail;
+    const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : from_tail ? p->tail : p->B + c0;
+    const size_t ldb = p->packed || from_tail ? nv * GW : p->ldb;
+    const size_t k_blocks = (p->k_len + KC - 1) / KC;
+    const size_t kc = k_blocks ? (p->k_len + k_blocks - 1) / k_blocks : 1;
+    for (size_t k0 = p->k_lo; k0 == p->k_lo || k0 < p->k_lo + p->k_len; k0 += kc) {
+        const size_t kn = FN(min)(kc, p->k_lo + p->k_len - k0);
+        for (size_t x = b_lo; x < b_hi; x++)
+            FN(product_tile)(p, x, k0, kn, B + k0 * ldb, ldb, c0, width, nv);
+    }
 }
 
 static void FN(product_item)(const FN(product) *p, size_t item)
 {
-    const size_t nb = FN(count_blocks)(p->M, MR), blocks = nb * (p->segments ? p->segments : 1);
-    const size_t spans = (blocks + SPAN - 1) / SPAN;
-    const size_t panel = item / spans, b_lo = item % spans * SPAN, b_hi = FN(min)(blocks, b_lo + SPAN);
-    size_t c0, width, nv;
-    FN(panel)(p->ncols, panel, &c0, &width, &nv);
-    const int full = width == nv * GW;
-    const int from_tail = !p->packed && !full && p->tail;
-    const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : from_tail ? p->tail : p->B + c0;
-    const size_t ldb = p->packed || from_tail ? nv * GW : p->ldb;
-    const size_t k_blocks = (p->K + KC - 1) / KC, kc = k_blocks ? (p->K + k_blocks - 1) / k_blocks : 1;
-    for (size_t k0 = 0; k0 == 0 || k0 < p->K; k0 += kc) {
-        const size_t kn = FN(min)(kc, p->K - k0);
-        for (size_t x = b_lo; x < b_hi; x++) {
-            size_t r0, mr, seg = x / nb;
-            FN(block)(p->M, nb, x % nb, &r0, &mr);
-            const TYPE *A = p->A + seg * p->seg_a + r0 * p->rs + k0 * p->cs;
-            TYPE *C = p->C + seg * p->seg_c + r0 * p->ldc + c0;
-            if (full) {
-                FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, C,
-                                          p->ldc, k0 > 0);
-                continue;
-            }
-            FN(tile_buffer) buf;  // a partial last vector goes through here
-            TYPE *t = (TYPE *)buf.v;
-            if (k0 > 0)
-                for (size_t i = 0; i < mr; i++)
-                    memcpy(t + i * TILE_LD, C + i * p->ldc, width * sizeof(TYPE));
-            FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, t, TILE_LD,
-                                      k0 > 0);
-            for (size_t i = 0; i < mr; i++)
-                memcpy(C + i * p->ldc, t + i * TILE_LD, width * sizeof(TYPE));
-        }
+    const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
+    const size_t spans = (blocks + span - 1) / span, s = item % spans;
+    const size_t b_lo = s * span, b_hi = FN(min)(blocks, b_lo + span);
+    if (!p->packed) {
+        FN(product_panel)(p, item / spans, b_lo, b_hi);
+        return;
     }
+    for (size_t panel = 0; panel < FN(count_panels)(p->ncols); panel++)
+        FN(product_panel)(p, panel, b_lo, b_hi);
 }
 
 /* The last column panel of W (K, ncols) if its last vector is partial, zero-padded:
@@ -613,7 +651,7 @@ typedef struct FN(forward) {
     TYPE *ph;                 /* the packed group panels of Wh */
     TYPE *x_tail;             /* Wx's last column panel, when its last vector is partial */
     TYPE *scratch;            /* inference: pre-activations of a chunk (N, Tc, 4H) */
-    size_t Tc;                /* time steps per chunk (T in training) */
+    size_t Tc;                /* time steps per chunk of the input projection */
     size_t slices;            /* batch slices, or 0: the steps split by columns */
     size_t nb;                /* row blocks of N (splitting columns) */
     int train, gemm_only;
@@ -631,12 +669,13 @@ static size_t FN(forward_layout)(size_t N, size_t T, size_t D, size_t H, int tra
     f->pack_h = T >= 2;
     *off_ph = gr_take(&offset, H * (f->pack_h ? G : H % GW ? 1 : 0) * TILE_LD, sizeof(TYPE));
     *off_x_tail = gr_take(&offset, FN(has_partial_vector)(4 * H) ? D * TILE_LD : 0, sizeof(TYPE));
-    // Inference computes the input projection in chunks of time steps, so
-    // its scratch holds about CHUNK_ROWS rows (at least MR per sequence), not
-    // N*T: nothing of size T is kept.
+    // The input projection runs in chunks of time steps, about CHUNK_ROWS rows
+    // (at least MR per sequence), each just before the steps that use it: the
+    // chunk is still in cache then, and inference keeps a chunk of scratch,
+    // nothing of size T.
     size_t Tc = (CHUNK_ROWS + N - 1) / N;
     Tc = (Tc + MR - 1) / MR * MR;  // whole row blocks per sequence
-    f->Tc = train ? T : FN(min)(T, Tc);
+    f->Tc = FN(min)(T, Tc);
     *off_scratch = gr_take(&offset, train ? 0 : N * f->Tc * 4 * H, sizeof(TYPE));
     return offset;
 }
@@ -709,19 +748,22 @@ static void FN(step_tile)(const FN(forward) *f, size_t t, size_t t0, size_t g, s
 }
 
 /*
- * The input projection x_t @ Wx of the chunk at t0 for sequences [n_lo, n_hi):
- * training, rows [n_lo*T, n_hi*T) of xs into gates; inference, the chunk's tc
- * rows of each sequence (one segment each) into its scratch.
+ * The input projection x_t @ Wx of the chunk at t0 for sequences [n_lo, n_hi),
+ * into gates (training) or the chunk's scratch (inference): the chunk's tc
+ * rows of each sequence are a segment, or, when the chunk is the whole
+ * sequence, all the rows are one segment.
  */
 static FN(product) FN(input_product)(const FN(forward) *f, size_t t0, size_t n_lo, size_t n_hi)
 {
-    const size_t H4 = 4 * f->H, D = f->D;
-    if (f->train)
-        return (FN(product)){(n_hi - n_lo) * f->T, D, H4, f->xs + n_lo * f->T * D, D, 1, f->Wx,
-                             0, H4, f->gates + n_lo * f->T * H4, H4, f->x_tail, 1, 0, 0};
-    return (FN(product)){FN(min)(f->Tc, f->T - t0), D, H4, f->xs + (n_lo * f->T + t0) * D, D,
-                         1, f->Wx, 0, H4, f->scratch + n_lo * f->Tc * H4, H4, f->x_tail,
-                         n_hi - n_lo, f->T * D, f->Tc * H4};
+    const size_t H4 = 4 * f->H, D = f->D, T = f->T, tc = FN(min)(f->Tc, T - t0);
+    const size_t ld_seq = f->train ? T * H4 : f->Tc * H4;  // gx rows from one sequence to the next
+    TYPE *C = FN(gx_row)(f, n_lo, t0, t0);
+    const TYPE *A = f->xs + (n_lo * T + t0) * D;
+    if (tc == T)
+        return (FN(product)){(n_hi - n_lo) * T, D, H4, A, D, 1, f->Wx, 0, H4, C, H4, f->x_tail,
+                             1, 0, 0, 0, D};
+    return (FN(product)){tc, D, H4, A, D, 1, f->Wx, 0, H4, C, H4, f->x_tail, n_hi - n_lo, T * D,
+                         ld_seq, 0, D};
 }
 
 static size_t FN(input_items)(const FN(forward) *f, size_t t0, size_t n_lo, size_t n_hi)
@@ -853,6 +895,7 @@ typedef struct FN(backward) {
     size_t slices;            /* batch slices, or 0: the steps split by columns */
     size_t nb;                /* row blocks of N (splitting columns) */
     FN(product) products[3];  /* dxs, dWx, dWh */
+    size_t kw, nkw;           /* the weight gradients' blocks of K = N*T: length, count */
     int gemm_only;
 } FN(backward);
 
@@ -1002,18 +1045,39 @@ static void FN(dxs_dot_item)(const FN(backward) *w, size_t item)
 
 /* Phases: packing; the recurrence (one phase of slices, or a phase per step
  * and one for dh0); the batched products and db, as one phase. */
+/* The weight gradients' product `which` (0: dWx, 1: dWh) over K block k. */
+static FN(product) FN(weight_product)(const FN(backward) *w, int which, size_t k)
+{
+    FN(product) p = w->products[1 + which];
+    p.k_lo = k * w->kw;
+    p.k_len = FN(min)(w->kw, p.K - p.k_lo);
+    return p;
+}
+
+static size_t FN(weight_items)(const FN(backward) *w, size_t k)
+{
+    FN(product) x = FN(weight_product)(w, 0, k), h = FN(weight_product)(w, 1, k);
+    return FN(product_items)(&x) + FN(product_items)(&h);
+}
+
+/*
+ * Phases: packing; the recurrence (one phase of slices, or a phase per step
+ * and one for dh0); then the weight gradients one block of K = N*T rows at a
+ * time (a phase each, adding up), with dxs and db in the first of them.
+ */
 static size_t FN(backward_items)(const void *ctx, size_t phase)
 {
     const FN(backward) *w = ctx;
     const size_t recurrence = w->slices ? 1 : w->T + 1;
     if (phase == 0) return (w->dot_h ? 0 : w->PH) + (w->dot_x ? 0 : w->PD);
     if (phase <= recurrence) return w->slices ? w->slices : w->PH;
-    if (phase == recurrence + 1) {
-        size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS + FN(dxs_dot_items)(w);
-        for (int k = 0; k < 3; k++) items += FN(product_items)(&w->products[k]);
-        return items;
-    }
-    return 0;
+    const size_t k = phase - recurrence - 1;
+    if (k >= w->nkw) return 0;
+    size_t items = FN(weight_items)(w, k);
+    if (k == 0)
+        items += FN(product_items)(&w->products[0]) + FN(dxs_dot_items)(w)
+                 + (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS;
+    return items;
 }
 
 static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
@@ -1041,14 +1105,22 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
         }
         return;
     }
-    for (int k = 0; k < 3; k++) {
-        size_t items = FN(product_items)(&w->products[k]);
+    const size_t k = phase - recurrence - 1;
+    for (int which = 0; which < 2; which++) {
+        FN(product) p = FN(weight_product)(w, which, k);
+        size_t items = FN(product_items)(&p);
         if (item < items) {
-            FN(product_item)(&w->products[k], item);
+            FN(product_item)(&p, item);
             return;
         }
         item -= items;
     }
+    size_t items = FN(product_items)(&w->products[0]);
+    if (item < items) {
+        FN(product_item)(&w->products[0], item);
+        return;
+    }
+    item -= items;
     if (item < FN(dxs_dot_items)(w)) {
         FN(dxs_dot_item)(w, item);
         return;
@@ -1088,11 +1160,15 @@ int FN(gr_simd_backward)(const gr_backward_args *args)
     w.nb = FN(count_blocks)(N, MR);
     // After the recurrence cs holds h_{t-1}: the operand of dWh.
     w.products[0] = (FN(product)){w.dot_x ? 0 : NT, H4, D, w.gates, H4, 1, w.pwx, 1, 0, w.dxs, D,
-                                  NULL, 1, 0, 0};
-    w.products[1] = (FN(product)){D, NT, H4, w.xs, 1, D, w.gates, 0, H4, w.dWx, H4, NULL, 1, 0, 0};
-    w.products[2] = (FN(product)){H, NT, H4, w.cs, 1, H, w.gates, 0, H4, w.dWh, H4, NULL, 1, 0, 0};
+                                  NULL, 1, 0, 0, 0, H4};
+    w.products[1] = (FN(product)){D, NT, H4, w.xs, 1, D, w.gates, 0, H4, w.dWx, H4, NULL, 1, 0, 0,
+                                  0, NT};
+    w.products[2] = (FN(product)){H, NT, H4, w.cs, 1, H, w.gates, 0, H4, w.dWh, H4, NULL, 1, 0, 0,
+                                  0, NT};
+    w.nkw = (NT + KW - 1) / KW;
+    w.kw = FN(k_block)(NT, KW);
     FN(plan) plan = {&w, FN(backward_items), FN(backward_run), 0};
-    plan.total = FN(count_items)(&plan, (w.slices ? 1 : T + 1) + 2);
+    plan.total = FN(count_items)(&plan, (w.slices ? 1 : T + 1) + 1 + w.nkw);
     gr_run_job(FN(work_job), &plan, args->nthreads);
     return GR_OK;
 }
@@ -1121,10 +1197,10 @@ int FN(gr_simd_threads)(int backward, size_t N, size_t T, size_t D, size_t H)
 #undef VEC
 #undef IVEC
 #undef KC
+#undef KW
 #undef CHUNK_ROWS
 #undef ZIP_LO
 #undef ZIP_HI
-#undef SPAN
 #undef DB_COLUMNS
 #undef DOT_ROWS_DXS
 #undef DXS_DOT_COLUMNS

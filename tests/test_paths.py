@@ -88,6 +88,9 @@ def test_every_path_at_the_book_size_and_a_long_sequence(path, dtype, restore_ke
     _kernels.set_path(path)
     assert_close_to_spec(make_problem(20, 35, 100, 100, dtype), dtype, path)
     assert_close_to_spec(make_problem(3, 120, 10, 21, dtype, seed=5), dtype, f"{path}, T=120")
+    # N*T = 1200 rows: several chunks of the input projection, several K
+    # blocks of the weight gradients.
+    assert_close_to_spec(make_problem(2, 600, 5, 7, dtype, seed=6), dtype, f"{path}, T=600")
 
 
 @pytest.mark.parametrize("path", path_params(["blas"] + SIMD_PATHS))
