@@ -805,12 +805,14 @@ static void FN(forward_slice)(const FN(forward) *f, size_t n_lo, size_t n_hi)
         const size_t items = FN(input_items)(f, t0, n_lo, n_hi);
         for (size_t item = 0; item < items; item++) FN(input_item)(f, t0, n_lo, n_hi, item);
         for (size_t t = t0; t < FN(min)(t0 + f->Tc, f->T); t++)
-            for (size_t g = 0; g < G; g++)
+            for (size_t x = 0; x < G; x++) {
+                const size_t g = t % 2 ? G - 1 - x : x;  // odd steps backwards (see forward_run)
                 for (size_t blk = 0; blk < nb; blk++) {
                     size_t n0, mr;
                     FN(block)(rows, nb, blk, &n0, &mr);
                     FN(step_tile)(f, t, t0, g, n_lo + n0, mr);
                 }
+            }
     }
 }
 
@@ -840,10 +842,13 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
         return;
     }
     // A group's panel of Wh serves every row block (from L2 after the first).
+    // Odd steps go through the groups backwards: a step starts with the
+    // panels that the last one used last, which may still be in L2.
+    const size_t t = t0 + k - 1, g = t % 2 ? f->G - 1 - item : item;
     for (size_t blk = 0; blk < f->nb; blk++) {
         size_t n0, mr;
         FN(block)(f->N, f->nb, blk, &n0, &mr);
-        FN(step_tile)(f, t0 + k - 1, t0, item, n0, mr);
+        FN(step_tile)(f, t, t0, g, n0, mr);
     }
 }
 
@@ -1000,18 +1005,15 @@ static void FN(first_state_tile)(const FN(backward) *w, size_t p, size_t n0, siz
 static void FN(backward_slice)(const FN(backward) *w, size_t n_lo, size_t n_hi)
 {
     const size_t rows = n_hi - n_lo, nb = FN(count_blocks)(rows, MR);
-    for (size_t t = w->T; t-- > 0;)
-        for (size_t p = 0; p < w->PH; p++)
+    for (size_t k = 0; k <= w->T; k++)  // steps T-1 .. 0, then dh0
+        for (size_t x = 0; x < w->PH; x++) {
+            const size_t p = k % 2 ? w->PH - 1 - x : x;  // alternate directions, as backward_run
             for (size_t blk = 0; blk < nb; blk++) {
                 size_t n0, mr;
                 FN(block)(rows, nb, blk, &n0, &mr);
-                FN(backstep_tile)(w, t, p, n_lo + n0, mr);
+                if (k < w->T) FN(backstep_tile)(w, w->T - 1 - k, p, n_lo + n0, mr);
+                else FN(first_state_tile)(w, p, n_lo + n0, mr);
             }
-    for (size_t p = 0; p < w->PH; p++)
-        for (size_t blk = 0; blk < nb; blk++) {
-            size_t n0, mr;
-            FN(block)(rows, nb, blk, &n0, &mr);
-            FN(first_state_tile)(w, p, n_lo + n0, mr);
         }
 }
 
@@ -1097,11 +1099,14 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
             FN(backward_slice)(w, n_lo, n_hi);
             return;
         }
-        for (size_t blk = 0; blk < w->nb; blk++) {  // a panel serves every row block
+        // A panel serves every row block; odd phases go through the panels
+        // backwards, to start with those still in L2.
+        const size_t p = phase % 2 ? w->PH - 1 - item : item;
+        for (size_t blk = 0; blk < w->nb; blk++) {
             size_t n0, mr;
             FN(block)(w->N, w->nb, blk, &n0, &mr);
-            if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, item, n0, mr);
-            else FN(first_state_tile)(w, item, n0, mr);
+            if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, p, n0, mr);
+            else FN(first_state_tile)(w, p, n0, mr);
         }
         return;
     }
