@@ -39,6 +39,12 @@ def test_scaling_reports_a_bounded_cache(capsys):
     assert "us/step" in capsys.readouterr().out
 
 
+def test_interference_runs_without_torch(capsys):
+    rows = bench.interference(None, 0.0)
+    bench.print_interference(rows)
+    assert "after a NumPy matmul" in capsys.readouterr().out
+
+
 def test_torch_weights_are_permuted_to_its_gate_order():
     torch = pytest.importorskip("torch")
     p = bench.make_problem(2, 4, 3, 5, np.float64)

@@ -253,7 +253,8 @@ def fmt_ratio(r):
     return "-" if r is None else f"{r:.2f}"
 
 
-def run_size(size, dtype, torch, budget, spec_budget, with_spec, with_gemm_only):
+def run_size(size, dtype, torch, budget, with_gemm_only):
+    """Ours against torch (when given) at one size: forward+backward, forward."""
     N, T, D, H = size
     p = make_problem(N, T, D, H, dtype)
     ours = Ours(p)
@@ -276,10 +277,17 @@ def run_size(size, dtype, torch, budget, spec_budget, with_spec, with_gemm_only)
     if with_gemm_only:
         row.update(compare({"gemm_fb": ours.gemm_only,
                             "gemm_fwd": lambda: ours.gemm_only(backward=False)}, budget / 2))
-    if with_spec:
-        sp = Spec(p)
-        row.update(compare({"spec_fb": sp.forward_backward, "spec_fwd": sp.forward}, spec_budget))
     return row
+
+
+def add_spec(row, budget):
+    """The spec's times at the row's size (timed after every torch run: NumPy
+    work leaves this process in a state where torch runs slower)."""
+    p = make_problem(*row["size"], np.dtype(row["dtype"]).type)
+    sp = Spec(p)
+    if forward_flops(*row["size"]) >= 1e9:
+        budget /= 2
+    row.update(compare({"spec_fb": sp.forward_backward, "spec_fwd": sp.forward}, budget))
 
 
 def print_tables(rows, peak, torch):
@@ -419,13 +427,17 @@ def interference(torch, budget):
                     times.append(call())
                 row[name] = statistics.median(times)
             rows.append(row)
-    print("\ninterference: forward+backward right after another library's call, median ms")
+    return rows
+
+
+def print_interference(rows):
+    print("\ninterference: forward+backward right after another library's call (a 30 ms pause "
+          "before\neach, as in the 'alone' column), median ms")
     names = [k for k in rows[0] if k not in ("size", "who")]
     print(f"  {'(N,T,D,H)':18s} {'':9s}" + "".join(f"{k:>24s}" for k in names))
     for r in rows:
         print(f"  {str(r['size']):18s} {r['who']:9s}"
               + "".join(f"{fmt_ms(r[k]):>24s}" for k in names))
-    return rows
 
 
 def print_targets(rows, small, peak_note):
@@ -524,15 +536,19 @@ def main(argv=None, args=None):
     rows = []
     for dtype, group in ((np.float32, sizes), (np.float64, f64_sizes)):
         for size in group:
-            spec_budget = budget if forward_flops(*size) < 1e9 else budget / 2
             rows.append(run_size(size, dtype, torch if dtype == np.float32 else None, budget,
-                                 spec_budget, not args.no_spec, dtype == np.float32))
-            r = rows[-1]
-            err = r.get("torch_error")
+                                 dtype == np.float32))
+            err = rows[-1].get("torch_error")
             print(f"  timed {str(size):18s} {np.dtype(dtype).name:8s}"
                   + ("" if err is None else f"  (|hs - torch hs| / max|torch hs| = {err:.1e})"))
             sys.stdout.flush()
+    inter = None if args.no_interference else interference(torch, budget / 2)
+    if not args.no_spec:
+        for row in rows:
+            add_spec(row, budget)
     print_tables(rows, peak, torch)
+    if inter:
+        print_interference(inter)
     small = small_call(budget) if SMALL in sizes else None
     if small:
         print(f"\nsingle small call {SMALL} float32: forward {small['forward']:.1f} us "
@@ -540,8 +556,6 @@ def main(argv=None, args=None):
               f"{small['forward_backward']:.1f} us")
     if not args.no_scaling:
         print_scaling(scaling(budget / 2, args.quick))
-    if not args.no_interference:
-        interference(torch, budget / 2)
     note = ("of peak > 1: the kernels use AVX-512, the BLAS's sgemm runs "
             f"{'its ' + os.environ['OPENBLAS_CORETYPE'] + ' (AVX2) kernels' if os.environ.get('OPENBLAS_CORETYPE') else 'its own kernels'}"
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
