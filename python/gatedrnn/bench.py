@@ -187,6 +187,21 @@ class Torch:
         hs.backward(self.dhs)
 
 
+def fastest_torch(torch, p, candidates=3):
+    """The fastest of a few torch LSTMs built alike. In one process the same
+    nn.LSTM, built anew, runs forward+backward at (20,35,650,650) in either
+    about 37 or about 55 ms here, stable for an instance (we did not find
+    why). Keeping the fastest makes our ratios conservative."""
+    best, best_time = None, None
+    for _ in range(candidates):
+        tw = Torch(torch, p)
+        tw.forward_backward()
+        t = statistics.median(time_calls(tw.forward_backward, 3))
+        if best is None or t < best_time:
+            best, best_time = tw, t
+    return best
+
+
 # ---- the machine ----------------------------------------------------------------
 
 def cpu_name():
@@ -260,7 +275,7 @@ def run_size(size, dtype, torch, budget, with_gemm_only):
     ours = Ours(p)
     row = {"size": size, "dtype": np.dtype(dtype).name}
 
-    tw = Torch(torch, p) if torch is not None else None
+    tw = fastest_torch(torch, p) if torch is not None else None
     if tw is not None:
         hs = ours.layer.forward(p["xs"], train=False)
         ref = tw.hs()
@@ -403,7 +418,7 @@ def interference(torch, budget):
     for size in [(20, 35, 100, 100), (20, 35, 650, 650)]:
         p = make_problem(*size, np.float32)
         ours = Ours(p)
-        tw = Torch(torch, p) if torch is not None else None
+        tw = fastest_torch(torch, p) if torch is not None else None
         contenders = {"gatedrnn": ours.forward_backward}
         if tw is not None:
             contenders["torch"] = tw.forward_backward
