@@ -86,18 +86,18 @@ def _md5(path):
 _verified = {}
 
 
-def _verify(path, name):
+def _verify(path, name, cached=False):
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     if _verified.get(key):
         return path
     digest = _md5(path)
     if digest != PTB_MD5[name]:
+        fix = (" or delete it to let gatedrnn download it again" if cached else "")
         raise DataIntegrityError(
             f"{path} is not the expected {name}: its MD5 is {digest}, expected {PTB_MD5[name]} "
             f"(the file is corrupt, truncated or a different version). Replace it with the "
-            f"original from the data/ folder of the GitHub repository tomsercu/lstm, or delete "
-            f"it to let gatedrnn download it again.")
+            f"original from the data/ folder of the GitHub repository tomsercu/lstm{fix}.")
     _verified[key] = True
     return path
 
@@ -148,7 +148,7 @@ def ptb_path(split, data_dir=None, *, download=True):
             return _verify(found, name)
     cached = os.path.join(cache_dir(), "ptb", name)
     if os.path.isfile(cached):
-        return _verify(cached, name)
+        return _verify(cached, name, cached=True)
     if not download:
         raise DataNotFoundError(_how_to_supply(name, f"{name} was not found (download=False)"))
     return _download(name, cached)
