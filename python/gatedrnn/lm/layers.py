@@ -8,6 +8,7 @@ The LSTM itself is :class:`gatedrnn.TimeLSTM` (compiled kernels).
 """
 import numpy as np
 
+from .. import _kernels
 from .._checks import FLOAT_DTYPES
 from . import _blas
 
@@ -171,11 +172,11 @@ class TimeSoftmaxWithLoss:
 
     Numerically stable: each row is shifted by its maximum and the loss is
     ``log(sum(exp(shifted))) - shifted[target]``, so large scores neither
-    overflow nor take the log of zero. Rows are processed in blocks that stay
-    in cache. When training, the forward pass already leaves the gradient
+    overflow nor take the log of zero. When training, the forward pass already leaves the gradient
     (softmax / count) in its buffer, and backward only subtracts at the
     targets. With ``overwrite_input=True`` that buffer is xs itself (the
-    models use this: the scores are theirs); otherwise a new array.
+    models use this: the scores are theirs); otherwise a new array. The rows
+    run through one compiled pass each (max, exp and sum, scale).
     """
 
     ignore_label = -1
@@ -208,32 +209,17 @@ class TimeSoftmaxWithLoss:
             raise ValueError("every target in ts equals ignore_label; there is no loss to average")
 
         src = np.ascontiguousarray(xs).reshape(rows, V)
+        targets = np.where(mask, ts, 0).astype(np.int64)
         if train:
             in_place = (self.overwrite_input and xs.flags.writeable
                         and np.shares_memory(src, xs))
             buf = src if in_place else np.empty((rows, V), xs.dtype)
+            scale = np.where(mask, 1.0 / count, 0.0).astype(xs.dtype)
         else:
-            buf = None
-        # Blocks of about 2**17 values (512 KiB in float32) stay in cache.
-        block = max(1, (1 << 17) // max(V, 1))
-        scratch = None if train else np.empty((min(block, rows), V), xs.dtype)
-        losses = np.empty(rows, np.float64)
-        targets = np.where(mask, ts, 0)
-        scale = np.where(mask, 1.0 / count, 0.0).astype(xs.dtype)
-        for lo in range(0, rows, block):
-            hi = min(lo + block, rows)
-            out = buf[lo:hi] if train else scratch[:hi - lo]
-            x = src[lo:hi]
-            m = x.max(axis=1, keepdims=True)
-            np.subtract(x, m, out=out)                       # shifted scores
-            picked = out[np.arange(hi - lo), targets[lo:hi]].astype(np.float64)
-            np.exp(out, out=out)
-            # Row sums in the input dtype: numpy sums a contiguous row pairwise.
-            sums = out.sum(axis=1, keepdims=True)
-            losses[lo:hi] = np.log(sums[:, 0], dtype=np.float64) - picked
-            if train:                                        # softmax / count
-                np.divide(scale[lo:hi, None], sums, out=sums)
-                out *= sums
+            buf = scale = None
+        # One pass per row in C: max, exp and sum, then buf = scale * softmax
+        # (the gradient, but for the -1/count at the targets added in backward).
+        losses = _kernels.softmax_xent(src, targets, scale, buf)
         loss = float(np.dot(losses, mask)) / count
         self.cache = (buf, targets, mask, count, (N, T, V)) if train else None
         return loss
