@@ -126,10 +126,11 @@ def book_softmax_loss(xs, ts, ignore_label=-1):
     return loss, dx.reshape(N, T, V)
 
 
+@pytest.mark.parametrize("V", [1, 11, 16, 37])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_loss_matches_book(dtype):
+def test_softmax_loss_matches_book(dtype, V):
     r = rng(5)
-    N, T, V = 3, 4, 11
+    N, T = 3, 4
     xs = (3 * r.standard_normal((N, T, V))).astype(dtype)
     ts = r.integers(0, V, (N, T))
     ts[0, 1] = ts[2, 3] = -1                     # ignore_label
@@ -172,6 +173,13 @@ def test_softmax_loss_is_stable_for_large_scores():
     shifted = xs - 5e3
     np.testing.assert_allclose(TimeSoftmaxWithLoss().forward(shifted, ts), loss, rtol=1e-6,
                                err_msg="loss is shift-invariant")
+
+
+def test_softmax_loss_propagates_nan():
+    xs = np.zeros((1, 2, 20), np.float32)
+    xs[0, 0, 7] = np.nan
+    layer = TimeSoftmaxWithLoss()
+    assert np.isnan(layer.forward(xs, np.array([[1, 2]])))
 
 
 def test_softmax_overwrite_input_reuses_the_buffer():
