@@ -49,8 +49,11 @@ def test_train_then_eval_own_corpus(corpus_files, model, capsys):
     assert rebuilt.vocab_size == 16
 
     # eval with the vocabulary stored in the file; the unknown word needs --unk
-    with pytest.raises(ValueError, match="'zebra'"):
-        main(["eval", "--params", str(save), "--file", str(d / "test.txt"), "--no-progress"])
+    capsys.readouterr()
+    assert main(["eval", "--params", str(save), "--file", str(d / "test.txt"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'zebra'" in err and "unk" in err
     assert main(["eval", "--params", str(save), "--file", str(d / "test.txt"), "--unk", "w0",
                  "--no-progress"]) == 0
     assert "corpus perplexity:" in capsys.readouterr().out
@@ -67,3 +70,11 @@ def test_train_plots_the_curve(corpus_files, capsys):
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(png) > 1000
+
+
+def test_missing_data_is_one_clear_line(tmp_path, capsys):
+    assert main(["eval", "--params", str(tmp_path / "none.npz")]) == 2
+    assert "no parameter file" in capsys.readouterr().err
+    assert main(["train", "--data-dir", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "ptb.train.txt is not in data_dir" in err and "GATEDRNN_DATA" in err

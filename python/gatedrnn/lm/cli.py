@@ -106,6 +106,20 @@ def _load_training_data(args):
     return train, valid, test, vocab, source
 
 
+def _user_errors(run):
+    """Report bad input (missing or corrupt data, unknown words, bad files) as
+    one line on stderr and exit status 2, instead of a traceback."""
+    def wrapped(args):
+        try:
+            return run(args)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            return 2
+    wrapped.__name__, wrapped.__doc__ = run.__name__, run.__doc__
+    return wrapped
+
+
+@_user_errors
 def run_train(args):
     from .models import BetterRnnlm, Rnnlm
     from .optim import SGD, Adam
@@ -181,6 +195,7 @@ def run_train(args):
     return 0
 
 
+@_user_errors
 def run_eval(args):
     from .datasets import load_ptb
     from .params import model_from_params

@@ -131,15 +131,14 @@ class RnnlmTrainer:
                     model.backward()
                     for k, g in merges:
                         grads[k] += g
-                    if max_grad is not None:
-                        norm = clip_grads(grads, max_grad)
-                        if not math.isfinite(norm):
-                            self.skipped_updates += 1
-                            warnings.warn(f"gradient norm is {norm} at iteration {iters + 1} of "
-                                          f"epoch {self.current_epoch + 1}; update skipped",
-                                          RuntimeWarning, stacklevel=2)
-                            continue
-                    optimizer.update(params, grads)
+                    norm = clip_grads(grads, max_grad) if max_grad is not None else 0.0
+                    if math.isfinite(norm):
+                        optimizer.update(params, grads)
+                    else:   # clip_grads left the grads as they are; do not apply them
+                        self.skipped_updates += 1
+                        warnings.warn(f"gradient norm is {norm} at iteration {iters + 1} of "
+                                      f"epoch {self.current_epoch + 1}; update skipped",
+                                      RuntimeWarning, stacklevel=2)
                     total_loss += float(loss)
                     loss_count += 1
 
@@ -182,6 +181,8 @@ def plot_perplexity(ppl_list, eval_interval, path=None, ylim=None, title=None):
     ax.plot(np.arange(len(ppl_list)), ppl_list, label="train")
     if ylim is not None:
         ax.set_ylim(*ylim)
+    else:   # the first records are near V: a log axis keeps the rest readable
+        ax.set_yscale("log")
     ax.set_xlabel(f"iterations (x{eval_interval})")
     ax.set_ylabel("perplexity")
     if title:
