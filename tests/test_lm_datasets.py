@@ -1,6 +1,5 @@
 """gatedrnn.lm datasets: PTB ids equal to the book's, where the files are
 looked for, and clear errors for missing, corrupt or undownloadable data."""
-import hashlib
 import os
 import shutil
 import urllib.error
@@ -15,10 +14,10 @@ from gatedrnn.lm import datasets
 SPLITS = ("train", "valid", "test")
 
 
-def test_md5_constants_match_the_shared_checksums():
-    sums = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ptb", "MD5SUMS")
+def test_md5_constants_match_the_shared_checksums(lm_ptb_dir):
+    sums = os.path.join(lm_ptb_dir, "MD5SUMS")
     if not os.path.isfile(sums):
-        pytest.skip("../shared/data/ptb/MD5SUMS not present")
+        pytest.skip(f"no MD5SUMS beside the PTB files in {lm_ptb_dir}")
     with open(sums) as f:
         listed = dict(reversed(line.split()) for line in f if line.strip())
     assert listed == datasets.PTB_MD5
