@@ -3,6 +3,7 @@
 Defaults are the book's chapter-6 hyperparameters: ch06/train_rnnlm.py for
 ``--model rnnlm`` and ch06/train_better_rnnlm.py for ``--model better``.
 """
+import argparse
 import os
 import sys
 import time
@@ -11,6 +12,16 @@ import time
 _MODEL_DEFAULTS = {"rnnlm": (100, 100, 4, "Rnnlm.npz"),
                    "better": (650, 650, 40, "BetterRnnlm.npz")}
 _LR_DEFAULTS = {"sgd": 20.0, "adam": 0.001}
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
 
 
 def _add_data_arguments(p):
@@ -33,18 +44,18 @@ def add_train_arguments(p):
                         "line; the vocabulary comes from this file)")
     p.add_argument("--valid-file", metavar="TXT", help="validation text for --train-file")
     p.add_argument("--test-file", metavar="TXT", help="test text for --train-file")
-    p.add_argument("--batch-size", type=int, default=20, help="default 20")
-    p.add_argument("--time-size", type=int, default=35, help="BPTT length, default 35")
+    p.add_argument("--batch-size", type=_positive_int, default=20, help="default 20")
+    p.add_argument("--time-size", type=_positive_int, default=35, help="BPTT length, default 35")
     p.add_argument("--optimizer", choices=sorted(_LR_DEFAULTS), default="sgd",
                    help="default sgd")
     p.add_argument("--lr", type=float, help="default 20 (sgd) or 0.001 (adam)")
     p.add_argument("--max-grad", type=float, default=0.25,
                    help="clip gradients to this joint norm, default 0.25 (0: no clipping)")
-    p.add_argument("--max-epoch", type=int, help="default 4 (rnnlm) or 40 (better)")
-    p.add_argument("--wordvec-size", type=int, help="default 100 (rnnlm) or 650 (better)")
-    p.add_argument("--hidden-size", type=int, help="default 100 (rnnlm) or 650 (better)")
+    p.add_argument("--max-epoch", type=_positive_int, help="default 4 (rnnlm) or 40 (better)")
+    p.add_argument("--wordvec-size", type=_positive_int, help="default 100 (rnnlm) or 650 (better)")
+    p.add_argument("--hidden-size", type=_positive_int, help="default 100 (rnnlm) or 650 (better)")
     p.add_argument("--dropout", type=float, default=0.5, help="better only, default 0.5")
-    p.add_argument("--eval-interval", type=int, default=20,
+    p.add_argument("--eval-interval", type=_positive_int, default=20,
                    help="record the training perplexity every N iterations, default 20")
     p.add_argument("--seed", type=int, help="seed for the weights and dropout masks")
     p.add_argument("--save", metavar="FILE",
@@ -66,8 +77,8 @@ def add_eval_arguments(p):
                    help="PTB split to evaluate, default test")
     p.add_argument("--file", metavar="TXT",
                    help="evaluate on this plain-text file instead of PTB")
-    p.add_argument("--batch-size", type=int, default=10, help="default 10 (the book's)")
-    p.add_argument("--time-size", type=int, default=35, help="default 35 (the book's)")
+    p.add_argument("--batch-size", type=_positive_int, default=10, help="default 10 (the book's)")
+    p.add_argument("--time-size", type=_positive_int, default=35, help="default 35 (the book's)")
 
 
 def _say(*args):
@@ -170,6 +181,9 @@ def run_train(args):
             save_params(model, save, vocab=None if save.endswith(".pkl") else vocab)
             _say(f"trained in {time.perf_counter() - start:.1f} s; last recorded training "
                  f"perplexity {ppl_list[-1]:.2f}; parameters saved to {save}")
+            if valid is not None:
+                ppl = eval_perplexity(model, valid, progress=progress)
+                _say(f"valid perplexity: {ppl:.2f}")
         else:
             def save_best(m):
                 save_params(m, save, vocab=None if save.endswith(".pkl") else vocab)
