@@ -253,3 +253,17 @@ def test_corpus_too_short_is_a_clear_error():
         trainer.fit(np.zeros(100, int), np.zeros(100, int), batch_size=20, time_size=35)
     with pytest.raises(ValueError, match="too short"):
         eval_perplexity(RecordingModel(), np.zeros(300, int))
+
+
+def test_evaluation_turns_dropout_off_and_keeps_no_cache():
+    model = BetterRnnlm(30, 8, 8, 0.5, seed=6)
+    corpus = np.random.default_rng(7).integers(0, 30, 400)
+    a = eval_perplexity(model, corpus, batch_size=2, time_size=5)
+    b = eval_perplexity(model, corpus, batch_size=2, time_size=5)
+    assert a == b, "no dropout at evaluation"
+    with pytest.raises(RuntimeError, match="forward"):
+        model.backward()
+    assert all(layer.train_flg is False for layer in model.drop_layers)
+    model.reset_state()
+    model.forward(corpus[:10].reshape(2, 5), corpus[1:11].reshape(2, 5))
+    assert all(layer.train_flg is True for layer in model.drop_layers)
