@@ -6,6 +6,7 @@ on C kernels that call SciPy's BLAS. Gate order along the 4H axis is f, g, i, o
 
     from gatedrnn import TimeLSTM, LSTM, clip_grads
     from gatedrnn import spec    # the readable NumPy definition
+    import gatedrnn.lm           # the chapter-6 language model (layers, models, training)
 """
 from . import spec
 from ._layers import LSTM, TimeLSTM

@@ -6,6 +6,7 @@ gatedrnn._layers; the checks here only guard the C code against a wrong call.
 The GIL is released while a kernel runs.
 """
 from cython cimport floating
+from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 import numpy as np
@@ -40,6 +41,11 @@ cdef extern from "gatedrnn.h" nogil:
                              const double *Wx, const double *Wh,
                              const double *h0, const double *c0,
                              size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
+
+    int gr_softmax_xent_f32(float *out, double *loss, const float *x, const int64_t *target,
+                            const float *scale, size_t R, size_t V)
+    int gr_softmax_xent_f64(double *out, double *loss, const double *x,
+                            const int64_t *target, const double *scale, size_t R, size_t V)
 
 cdef gr_blas _blas
 _blas.sgemm = <gr_sgemm_fn>sgemm
@@ -182,3 +188,45 @@ def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db):
         raise TypeError(f"internal: unsupported dtype {dtype}")
     _raise_status(status)
     return dxs, dh, dc
+
+
+cdef int _softmax_xent_typed(floating[::1] out, double[::1] loss, const floating[::1] x,
+                             const int64_t[::1] target, const floating[::1] scale,
+                             size_t R, size_t V):
+    cdef floating *p_out = _ptr(out)
+    cdef double *p_loss = &loss[0] if loss.shape[0] > 0 else NULL
+    cdef const floating *p_x = _cptr(x)
+    cdef const int64_t *p_t = &target[0] if target.shape[0] > 0 else NULL
+    cdef const floating *p_scale = _cptr(scale)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = gr_softmax_xent_f32(p_out, p_loss, p_x, p_t, p_scale, R, V)
+        else:
+            status = gr_softmax_xent_f64(p_out, p_loss, p_x, p_t, p_scale, R, V)
+    return status
+
+
+def softmax_xent(x, target, scale, out):
+    """Row losses (float64, (R,)) of softmax cross-entropy for x (R, V) and
+    target (R,) int64 ids in [0, V). With out (R, V) (may be x) it also
+    receives scale[:, None] * softmax(x); out=None computes the loss only."""
+    cdef Py_ssize_t R = x.shape[0], V = x.shape[1]
+    dtype = x.dtype
+    loss = np.empty(R, dtype=np.float64)
+    if target.dtype != np.int64 or not target.flags.c_contiguous or target.shape != (R,):
+        raise ValueError("internal: target must be C-contiguous int64 of shape (R,)")
+    args = (_flat(out, R * V, "out") if out is not None else None, loss,
+            _flat(x, R * V, "x"), target,
+            _flat(scale, R, "scale") if out is not None else None)
+    for a in (args[0], args[2], args[4]):
+        if a is not None and a.dtype != dtype:
+            raise TypeError(f"internal: mixed dtypes {a.dtype} and {dtype}")
+    if dtype == np.float32:
+        status = _softmax_xent_typed[float](*args, R, V)
+    elif dtype == np.float64:
+        status = _softmax_xent_typed[double](*args, R, V)
+    else:
+        raise TypeError(f"internal: unsupported dtype {dtype}")
+    _raise_status(status)
+    return loss

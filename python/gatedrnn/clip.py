@@ -2,8 +2,28 @@
 import math
 
 import numpy as np
+from scipy.linalg import blas as _fblas
 
 from ._checks import FLOAT_DTYPES
+
+
+_DOT = {np.dtype(np.float32): _fblas.sdot, np.dtype(np.float64): _fblas.ddot}
+_BLOCK = 1 << 15
+
+
+def _sum_of_squares(g):
+    """sum(g**2) as a Python float: BLAS dots over blocks, block sums in float64.
+
+    SciPy's BLAS, the one the kernels use, so that no second OpenBLAS thread
+    pool is woken up.
+    """
+    flat = g.reshape(-1) if g.flags.c_contiguous else np.ravel(g)
+    dot = _DOT[flat.dtype]
+    total = 0.0
+    for start in range(0, flat.size, _BLOCK):
+        block = flat[start:start + _BLOCK]
+        total += float(dot(block, block))
+    return total
 
 
 def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
@@ -11,8 +31,10 @@ def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
 
     The book's rule: with ``total_norm`` the L2 norm of all arrays together,
     every array is multiplied by ``max_norm / (total_norm + 1e-6)`` when that
-    rate is below 1. The norm is accumulated in float64, so float32 and float64
-    arrays of any shape may be mixed in one list.
+    rate is below 1. float32 and float64 arrays of any shape may be mixed in
+    one list: the squares are summed by BLAS dot products over blocks of
+    32768 values and the block sums are accumulated in float64 (relative error
+    of the norm about 1e-7 in float32, without a float64 copy of each array).
 
     Returns the total norm before clipping, as a Python float.
 
@@ -34,7 +56,7 @@ def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
     if not (math.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm must be a positive finite number; got {max_norm}")
 
-    total_norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    total_norm = math.sqrt(sum(_sum_of_squares(g) for g in grads))
     if not math.isfinite(total_norm):
         if error_if_nonfinite:
             raise FloatingPointError(
