@@ -176,7 +176,9 @@ int CAT(gr_lstm_backward_, SFX)(TYPE *dxs, TYPE *dWx, TYPE *dWh, TYPE *db,
     if (status != GR_OK) return status;
     const size_t H4 = 4 * H;
     if (N == 0 || T == 0 || H == 0) {
-        // An empty sequence has zero weight gradients and passes dh, dc through.
+        // An empty sequence has zero weight gradients and passes dh, dc through;
+        // with H == 0 (but N, T, D > 0) nothing reaches xs, so dxs is zero too.
+        if (dxs) memset(dxs, 0, N * T * D * sizeof(TYPE));
         if (dWx) memset(dWx, 0, D * H4 * sizeof(TYPE));
         if (dWh) memset(dWh, 0, H * H4 * sizeof(TYPE));
         if (db) memset(db, 0, H4 * sizeof(TYPE));
