@@ -6,7 +6,7 @@ use i, f, g, o: permute the four blocks when weights cross that boundary.
 import numpy as np
 
 from . import _kernels
-from ._checks import check_array, check_weights
+from ._checks import FLOAT_DTYPES, check_array, check_weights
 
 
 class _Cache:
@@ -66,6 +66,13 @@ class _LSTMBase:
 
     def _backward(self, cache, dhs, dh_T, dc_T, Wx, Wh):
         """Run the backward kernel into self.grads; returns (dxs, dh0, dc0)."""
+        # The kernel consumes the cache (gates become dA): whatever could fail
+        # afterwards is checked first, so a failed backward changes nothing.
+        for k, g in enumerate(self.grads):
+            if g.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"grads[{k}] must have dtype float32 or float64; got {g.dtype}")
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only, but backward() writes grads in place")
         # Write straight into the grads when they are plain C arrays (the usual
         # case); otherwise through a temporary, assigned in place afterwards.
         targets = [g if g.flags.c_contiguous and g.flags.writeable and g.dtype == cache.dtype
