@@ -115,8 +115,11 @@ class TimeLSTM(_LSTMBase):
         (inference), and backward() is not possible until the next forward."""
         Wx, Wh, b, D, H, dtype = self._weights()
         xs = check_array(xs, "xs", dtype, (None, None, D), "(N, T, D)",
-                         f"with D == Wx.shape[0] == {D}")
+                         f"with D == Wx.shape[0] == {D}", contiguous=False)
         N, T = xs.shape[:2]
+        # Before any copy or allocation, since xs may be a broadcast view.
+        _kernels.check_sizes(N, T, D, H, f"xs {xs.shape} with H == {H}")
+        xs = np.ascontiguousarray(xs)
         if self.stateful:
             h0 = self._stored_state("h", self.h, N, H, dtype)
             c0 = self._stored_state("c", self.c, N, H, dtype)
@@ -168,8 +171,11 @@ class LSTM(_LSTMBase):
 
     def forward(self, x, h_prev, c_prev):
         Wx, Wh, b, D, H, dtype = self._weights()
-        x = check_array(x, "x", dtype, (None, D), "(N, D)", f"with D == Wx.shape[0] == {D}")
+        x = check_array(x, "x", dtype, (None, D), "(N, D)", f"with D == Wx.shape[0] == {D}",
+                        contiguous=False)
         N = x.shape[0]
+        _kernels.check_sizes(N, 1, D, H, f"x {x.shape} with H == {H}")
+        x = np.ascontiguousarray(x)
         why = f"with N == x.shape[0] == {N} and H == Wh.shape[0] == {H}"
         h_prev = check_array(h_prev, "h_prev", dtype, (N, H), "(N, H)", why)
         c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)
