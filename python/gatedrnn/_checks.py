@@ -7,6 +7,15 @@ from . import _kernels
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def as_c_array(a):
+    """`a` as a C-contiguous, aligned ndarray; no copy when it already is one.
+
+    The kernels read whole rows through plain pointers, so an unaligned array
+    (e.g. np.frombuffer at an odd offset) would be undefined behaviour there.
+    """
+    return np.require(a, requirements="CA")
+
+
 def _require_ndarray(a, name):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
@@ -37,7 +46,7 @@ def check_weights(Wx, Wh, b):
 
 
 def check_array(a, name, dtype, shape, letters, why="", contiguous=True):
-    """Return `a` as a C-contiguous array (no copy when it already is one).
+    """Return `a` as a C-contiguous, aligned array (no copy when it already is one).
 
     shape holds the required size of each axis, or None where any size goes;
     letters names the axes for the message, e.g. "(N, T, D)". With
@@ -54,4 +63,4 @@ def check_array(a, name, dtype, shape, letters, why="", contiguous=True):
             wanted = wanted[:-1] + ",)"
         detail = f" {why}" if why else ""
         raise ValueError(f"{name} must have shape {letters} = {wanted}{detail}; got {a.shape}")
-    return np.ascontiguousarray(a) if contiguous else a
+    return as_c_array(a) if contiguous else a

@@ -57,10 +57,10 @@ cdef inline const floating *_cptr(const floating[::1] a):
 
 
 cdef _flat(a, Py_ssize_t size, name):
-    """A 1-D view of a C-contiguous array of `size` elements."""
-    if not a.flags.c_contiguous or a.size != size:
-        raise ValueError(f"internal: {name} must be C-contiguous with {size} elements; "
-                         f"got shape {a.shape}")
+    """A 1-D view of a C-contiguous, aligned array of `size` elements."""
+    if not a.flags.c_contiguous or not a.flags.aligned or a.size != size:
+        raise ValueError(f"internal: {name} must be C-contiguous and aligned with {size} "
+                         f"elements; got shape {a.shape}, aligned={a.flags.aligned}")
     return a.reshape(-1)
 
 

@@ -6,7 +6,7 @@ use i, f, g, o: permute the four blocks when weights cross that boundary.
 import numpy as np
 
 from . import _kernels
-from ._checks import FLOAT_DTYPES, check_array, check_weights
+from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_weights
 
 
 class _Cache:
@@ -46,8 +46,7 @@ class _LSTMBase:
                 raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
                                  f"got {got} (replace params and grads together, "
                                  f"or build a new layer)")
-        return (np.ascontiguousarray(Wx), np.ascontiguousarray(Wh),
-                np.ascontiguousarray(b), D, H, dtype)
+        return as_c_array(Wx), as_c_array(Wh), as_c_array(b), D, H, dtype
 
     def _take_cache(self, D, H, dtype):
         cache = self._cache
@@ -75,7 +74,8 @@ class _LSTMBase:
                 raise ValueError(f"grads[{k}] is read-only, but backward() writes grads in place")
         # Write straight into the grads when they are plain C arrays (the usual
         # case); otherwise through a temporary, assigned in place afterwards.
-        targets = [g if g.flags.c_contiguous and g.flags.writeable and g.dtype == cache.dtype
+        targets = [g if g.flags.c_contiguous and g.flags.aligned and g.flags.writeable
+                   and g.dtype == cache.dtype
                    else np.empty(g.shape, cache.dtype) for g in self.grads]
         dxs, dh0, dc0 = _kernels.lstm_backward(dhs, dh_T, dc_T, cache.gates, cache.cs,
                                                cache.xs, Wx, Wh, cache.h0, cache.c0, *targets)
@@ -119,7 +119,7 @@ class TimeLSTM(_LSTMBase):
         N, T = xs.shape[:2]
         # Before any copy or allocation, since xs may be a broadcast view.
         _kernels.check_sizes(N, T, D, H, f"xs {xs.shape} with H == {H}")
-        xs = np.ascontiguousarray(xs)
+        xs = as_c_array(xs)
         if self.stateful:
             h0 = self._stored_state("h", self.h, N, H, dtype)
             c0 = self._stored_state("c", self.c, N, H, dtype)
@@ -175,7 +175,7 @@ class LSTM(_LSTMBase):
                         contiguous=False)
         N = x.shape[0]
         _kernels.check_sizes(N, 1, D, H, f"x {x.shape} with H == {H}")
-        x = np.ascontiguousarray(x)
+        x = as_c_array(x)
         why = f"with N == x.shape[0] == {N} and H == Wh.shape[0] == {H}"
         h_prev = check_array(h_prev, "h_prev", dtype, (N, H), "(N, H)", why)
         c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)
