@@ -74,8 +74,13 @@ class _LSTMBase:
                 raise ValueError(f"grads[{k}] is read-only, but backward() writes grads in place")
         # Write straight into the grads when they are plain C arrays (the usual
         # case); otherwise through a temporary, assigned in place afterwards.
+        # A grad that shares memory with an array the kernel reads (say xs was
+        # made as a view of grads[0]) also goes through a temporary: the kernel
+        # writes the grads while it still reads its inputs.
+        inputs = (dhs, cache.xs, cache.h0, cache.c0, Wx, Wh)
         targets = [g if g.flags.c_contiguous and g.flags.aligned and g.flags.writeable
                    and g.dtype == cache.dtype
+                   and not any(np.may_share_memory(g, a) for a in inputs)
                    else np.empty(g.shape, cache.dtype) for g in self.grads]
         dxs, dh0, dc0 = _kernels.lstm_backward(dhs, dh_T, dc_T, cache.gates, cache.cs,
                                                cache.xs, Wx, Wh, cache.h0, cache.c0, *targets)
