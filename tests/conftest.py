@@ -1,6 +1,16 @@
-"""Shared test helpers: tolerances keyed by dtype and problem builders."""
+"""Shared test helpers: tolerances keyed by dtype, problem builders, layer
+snapshots, a subprocess runner for crash-prone cases, hypothesis profiles."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gatedrnn.demo import make_problem, run_layer  # noqa: F401  (re-exported for tests)
 
@@ -9,7 +19,91 @@ TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 DTYPES = [np.float32, np.float64]
 
+TESTS_DIR = Path(__file__).resolve().parent
+
+# Hypothesis: "quick" (the default) is short and derandomized, so that CI sees
+# the same examples every run; "long" explores. Choose with
+# `python -m pytest --hypothesis-profile=long` or GATEDRNN_HYPOTHESIS_PROFILE=long.
+settings.register_profile("quick", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("GATEDRNN_HYPOTHESIS_PROFILE", "quick"))
+
 
 @pytest.fixture(params=DTYPES, ids=["float32", "float64"])
 def dtype(request):
     return request.param
+
+
+# -- Snapshots: a failed call must leave a layer exactly as it was ----------------
+
+def _copy(a):
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def snapshot(layer):
+    """Everything a call could change: params, grads, state, cache (identity and
+    contents), each copied."""
+    cache = getattr(layer, "_cache", None)
+    cache_arrays = None if cache is None else {
+        k: _copy(getattr(cache, k)) for k in ("xs", "h0", "c0", "gates", "cs")}
+    return dict(
+        params=[(id(p), _copy(p)) for p in layer.params],
+        grads=[(id(g), _copy(g)) for g in layer.grads],
+        state={k: _copy(getattr(layer, k, None)) for k in ("h", "c", "dh", "dc")},
+        cache=(cache, cache_arrays, getattr(layer, "_no_cache_reason", None)),
+    )
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return a is b or a == b
+
+
+def assert_unchanged(layer, before):
+    after = snapshot(layer)
+    for group in ("params", "grads"):
+        for k, ((id_a, a), (id_b, b)) in enumerate(zip(after[group], before[group])):
+            assert id_a == id_b, f"{group}[{k}] was replaced"
+            assert _same(a, b), f"{group}[{k}] changed"
+    for k in before["state"]:
+        assert _same(after["state"][k], before["state"][k]), f"state {k} changed"
+    cache_a, arrays_a, reason_a = after["cache"]
+    cache_b, arrays_b, reason_b = before["cache"]
+    assert cache_a is cache_b, "the cache was replaced or dropped"
+    assert reason_a == reason_b
+    if arrays_b is not None:
+        for k in arrays_b:
+            assert _same(arrays_a[k], arrays_b[k]), f"cache {k} changed"
+
+
+# -- Crash-prone cases run in a fresh interpreter ---------------------------------
+
+def run_isolated(module, function, *args, timeout=300):
+    """Run tests/<module>.py's function(*args) in a new Python process.
+
+    The arguments go through JSON. A failed assertion in the child fails the
+    test with the child's traceback; a crash (a signal such as SIGSEGV or
+    SIGABRT, e.g. from a sanitizer) fails it naming the signal, instead of
+    killing the test run.
+    """
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+            "m = importlib.import_module(sys.argv[2]); "
+            "getattr(m, sys.argv[3])(*json.loads(sys.argv[4]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(TESTS_DIR), module, function,
+                           json.dumps(args)], capture_output=True, text=True, timeout=timeout)
+    call = f"{module}.{function}{tuple(args)}"
+    # Under tools/sanitize.sh a sanitizer may report and exit instead of a signal.
+    report = re.search(r"ERROR: AddressSanitizer: .*|runtime error: .*", proc.stderr)
+    if proc.returncode < 0 or report:
+        name = signal.Signals(-proc.returncode).name if proc.returncode < 0 else report[0]
+        pytest.fail(f"{call} crashed the interpreter with {name}\n"
+                    f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{call} failed in its subprocess (exit {proc.returncode})\n"
+                    f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", pytrace=False)
+    return proc.stdout
