@@ -24,7 +24,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 # Hypothesis: "quick" (the default) is short and derandomized, so that CI sees
 # the same examples every run; "long" explores. Choose with
 # `python -m pytest --hypothesis-profile=long` or GATEDRNN_HYPOTHESIS_PROFILE=long.
-settings.register_profile("quick", max_examples=40, deadline=None, derandomize=True,
+settings.register_profile("quick", max_examples=50, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -34,6 +34,43 @@ settings.load_profile(os.environ.get("GATEDRNN_HYPOTHESIS_PROFILE", "quick"))
 @pytest.fixture(params=DTYPES, ids=["float32", "float64"])
 def dtype(request):
     return request.param
+
+
+# -- Memory layouts: the same values in arrays that are not plain C arrays ----------
+
+def _fortran(a):
+    return np.asfortranarray(a) if a.ndim > 1 else a
+
+
+def _reversed(a):
+    """Negative strides on every axis, the same values."""
+    flipped = a[(slice(None, None, -1),) * a.ndim].copy()
+    return flipped[(slice(None, None, -1),) * a.ndim]
+
+
+def _sliced(a, step=2):
+    """Every step-th element of a larger array, on every axis."""
+    big = np.full(tuple(step * s + 1 for s in a.shape), np.nan, a.dtype)
+    view = big[(slice(1, None, step),) * a.ndim]
+    view[...] = a
+    return view
+
+
+def _read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _unaligned(a):
+    buf = bytearray(a.nbytes + 1)
+    u = np.frombuffer(buf, a.dtype, count=a.size, offset=1).reshape(a.shape)
+    u[...] = a
+    return u
+
+
+LAYOUTS = dict(fortran=_fortran, reversed=_reversed, sliced=_sliced,
+               sliced3=lambda a: _sliced(a, 3), read_only=_read_only, unaligned=_unaligned)
 
 
 # -- Snapshots: a failed call must leave a layer exactly as it was ----------------

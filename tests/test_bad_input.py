@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 import pytest
 
-from conftest import TOL, assert_unchanged, run_isolated, snapshot
+from conftest import LAYOUTS, TOL, assert_unchanged, run_isolated, snapshot
 from gatedrnn import LSTM, TimeLSTM, _kernels, clip_grads, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
@@ -491,39 +491,6 @@ def check_zero_sizes(dtype_name):
     print(f"{len(ZERO_SHAPES)} shapes with an empty dimension")
 
 
-def _fortran(a):
-    return np.asfortranarray(a) if a.ndim > 1 else a
-
-
-def _reversed(a):
-    """Negative strides on every axis, the same values."""
-    flipped = a[(slice(None, None, -1),) * a.ndim].copy()
-    return flipped[(slice(None, None, -1),) * a.ndim]
-
-
-def _sliced(a):
-    """Every other element of a larger array, on every axis."""
-    big = np.full(tuple(2 * s + 1 for s in a.shape), np.nan, a.dtype)
-    view = big[(slice(1, None, 2),) * a.ndim]
-    view[...] = a
-    return view
-
-
-def _read_only(a):
-    a = a.copy()
-    a.flags.writeable = False
-    return a
-
-
-def _unaligned(a):
-    buf = bytearray(a.nbytes + 1)
-    u = np.frombuffer(buf, a.dtype, count=a.size, offset=1).reshape(a.shape)
-    u[...] = a
-    return u
-
-
-LAYOUTS = dict(fortran=_fortran, reversed=_reversed, sliced=_sliced, read_only=_read_only,
-               unaligned=_unaligned)
 
 
 def check_layouts(dtype_name):
