@@ -137,7 +137,9 @@ def run_isolated(module, function, *args, timeout=300):
     # Under tools/sanitize.sh a sanitizer may report and exit instead of a signal.
     report = re.search(r"ERROR: AddressSanitizer: .*|runtime error: .*", proc.stderr)
     if proc.returncode < 0 or report:
-        name = signal.Signals(-proc.returncode).name if proc.returncode < 0 else report[0]
+        name = " ".join(filter(None, [
+            signal.Signals(-proc.returncode).name if proc.returncode < 0 else "",
+            f"({report[0]})" if report else ""]))
         pytest.fail(f"{call} crashed the interpreter with {name}\n"
                     f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", pytrace=False)
     if proc.returncode != 0:
