@@ -2,6 +2,10 @@
 
 Gate order along the 4H axis of Wx, Wh and b is f, g, i, o. PyTorch and Keras
 use i, f, g, o: permute the four blocks when weights cross that boundary.
+
+Threads: the kernels release the GIL, so separate layers run in parallel from
+separate threads. A layer holds state and the forward's cache: use each layer
+from one thread at a time.
 """
 import numpy as np
 
