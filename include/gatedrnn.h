@@ -53,6 +53,13 @@ enum gr_status {
 const char *gr_strerror(int status);
 
 /*
+ * GR_OK if the kernels can take these sizes, else GR_ERR_TOO_LARGE: the check
+ * every kernel runs first, exported so that callers can run it before they
+ * allocate the buffers.
+ */
+int gr_check_sizes(size_t N, size_t T, size_t D, size_t H);
+
+/*
  * Forward over T steps.
  *   hs      out (N, T, H)
  *   c_state in/out (N, H): c0 on entry, c_T on return

@@ -51,6 +51,8 @@ static int check_sizes(size_t N, size_t T, size_t D, size_t H)
     return GR_OK;
 }
 
+int gr_check_sizes(size_t N, size_t T, size_t D, size_t H) { return check_sizes(N, T, D, H); }
+
 /*
  * The elementwise passes are compiled for baseline x86-64, AVX2+FMA and
  * AVX-512, and the loader picks one for this CPU (GCC target_clones), so a

@@ -77,3 +77,18 @@ def test_bad_arguments():
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match=r"grads\[0\] is read-only"):
         clip_grads([frozen], 0.5)
+
+
+def test_grads_that_share_memory_are_refused_and_left_unchanged():
+    """Scaling in place twice would clip the shared elements by rate**2."""
+    base = np.arange(1.0, 9.0)
+    for grads, pair in [([base, np.ones(3), base], r"grads\[0\] and grads\[2\]"),
+                        ([base[:5], base[3:]], r"grads\[0\] and grads\[1\]")]:
+        with pytest.raises(ValueError, match=pair + " share memory"):
+            clip_grads(grads, 0.1)
+        np.testing.assert_array_equal(base, np.arange(1.0, 9.0))
+    # Views that do not overlap (e.g. parts of one flat buffer) are fine.
+    halves = [base[::2], base[1::2]]
+    norm = clip_grads(halves, 1.0)
+    assert norm == pytest.approx(np.sqrt(np.sum(np.arange(1.0, 9.0) ** 2)), rel=1e-12)
+    np.testing.assert_allclose(base, np.arange(1.0, 9.0) / (norm + 1e-6), rtol=1e-12)

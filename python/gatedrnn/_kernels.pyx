@@ -21,6 +21,8 @@ cdef extern from "gatedrnn.h" nogil:
         gr_dgemm_fn dgemm
 
     const char *gr_strerror(int status)
+    int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
+    enum: GR_ERR_TOO_LARGE
     int gr_lstm_forward_f32(float *hs, float *c_state, float *gates, float *cs,
                             const float *xs, const float *Wx, const float *Wh,
                             const float *b, const float *h0,
@@ -61,11 +63,27 @@ cdef inline const floating *_cptr(const floating[::1] a):
 
 
 cdef _flat(a, Py_ssize_t size, name):
-    """A 1-D view of a C-contiguous array of `size` elements."""
-    if not a.flags.c_contiguous or a.size != size:
-        raise ValueError(f"internal: {name} must be C-contiguous with {size} elements; "
-                         f"got shape {a.shape}")
+    """A 1-D view of a C-contiguous, aligned array of `size` elements."""
+    if not a.flags.c_contiguous or not a.flags.aligned or a.size != size:
+        raise ValueError(f"internal: {name} must be C-contiguous and aligned with {size} "
+                         f"elements; got shape {a.shape}, aligned={a.flags.aligned}")
     return a.reshape(-1)
+
+
+def check_sizes(N, T, D, H, what):
+    """Raise ValueError, naming `what` and the sizes, unless the kernels can take
+    (N, T, D, H). Cheap and allocates nothing: call it before allocating."""
+    cdef int status = 0
+    sizes = (N, T, D, H)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"internal: negative size in (N, T, D, H) = {sizes}")
+    if any(n > <size_t>-1 for n in sizes):
+        status = GR_ERR_TOO_LARGE
+    else:
+        status = gr_check_sizes(N, T, D, H)
+    if status != 0:
+        raise ValueError(f"{what} is too large for the kernels: (N, T, D, H) = {sizes}; "
+                         f"{gr_strerror(status).decode()}")
 
 
 cdef _raise_status(int status):

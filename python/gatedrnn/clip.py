@@ -43,6 +43,12 @@ def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
     caller can skip the update; with ``error_if_nonfinite=True`` a
     ``FloatingPointError`` is raised instead. (The book's code would turn every
     gradient into NaN or zeros in this case.)
+
+    Each array is scaled once, in place, so no two entries of ``grads`` may share
+    memory (the same array listed twice, or overlapping views): that raises
+    ``ValueError``, since the shared elements would be scaled twice. The book
+    removes duplicates first (``remove_duplicate``). Nothing is changed when an
+    error is raised.
     """
     if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
         raise TypeError(f"grads must be a list or tuple of numpy arrays; got {type(grads).__name__}")
@@ -51,6 +57,11 @@ def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
             raise TypeError(f"grads[{k}] must be a numpy.ndarray; got {type(g).__name__}")
         if g.dtype not in FLOAT_DTYPES:
             raise TypeError(f"grads[{k}] must have dtype float32 or float64; got {g.dtype}")
+    for k, g in enumerate(grads):
+        for j in range(k):
+            if np.may_share_memory(grads[j], g) and np.shares_memory(grads[j], g):
+                raise ValueError(f"grads[{j}] and grads[{k}] share memory, so clip_grads would "
+                                 f"scale the shared elements twice; pass each gradient once")
     if isinstance(max_norm, (bool, np.bool_)) or not isinstance(max_norm, (int, float, np.integer, np.floating)):
         raise TypeError(f"max_norm must be a real number; got {type(max_norm).__name__}")
     if not (math.isfinite(max_norm) and max_norm > 0):
