@@ -21,9 +21,9 @@ hash="$(printf %s "$repo" | sha1sum | cut -c1-10)"
 work="${GATEDRNN_SANITIZE_DIR:-${TMPDIR:-/tmp}/gatedrnn-sanitize-$hash}"
 python="${PYTHON:-python3}"
 what="${1:-all}"
-# The build requirements and the test extra of pyproject.toml.
+# The build requirements, runtime dependencies and test extra of pyproject.toml.
 deps=(numpy scipy "meson-python>=0.15" "meson>=1.1" ninja "Cython>=3.0"
-      pytest hypothesis threadpoolctl)
+      tqdm pytest hypothesis threadpoolctl matplotlib)
 mkdir -p "$work"
 
 say() { printf '\n== %s\n' "$*"; }
