@@ -47,6 +47,8 @@ enum gr_status {
     GR_ERR_NULL_ARGUMENT = 1,   /* a required pointer is NULL */
     GR_ERR_TOO_LARGE = 2,       /* a size or leading dimension overflows BLAS int or size_t */
     GR_ERR_NO_BLAS = 3,         /* the gemm pointer for this dtype is missing */
+    GR_ERR_NO_PATH = 4,         /* the kernel path asked for is not in this build or CPU */
+    GR_ERR_WORKSPACE = 5,       /* the workspace is smaller than gr_lstm_workspace() says */
 };
 
 /* A message for a status, for the bindings' exceptions. */
@@ -113,6 +115,101 @@ int gr_softmax_xent_f32(float *out, double *loss, const float *x, const int64_t 
                         const float *scale, size_t R, size_t V);
 int gr_softmax_xent_f64(double *out, double *loss, const double *x, const int64_t *target,
                         const double *scale, size_t R, size_t V);
+
+/*
+ * The fast entry points: one API over several implementations ("paths").
+ *
+ *   GR_PATH_BLAS     the kernels above: one BLAS gemm per time step
+ *   GR_PATH_GENERIC  packed-weight kernels with the gate nonlinearities fused
+ *                    into the recurrent product, threaded; portable C
+ *   GR_PATH_AVX2     the same, compiled for AVX2 + FMA
+ *   GR_PATH_AVX512   the same, compiled for AVX-512 (F, DQ, BW, VL)
+ *
+ * GR_PATH_AUTO picks the best path this build and CPU support. All paths
+ * compute the same function (up to rounding) with the same buffer layouts.
+ * The SIMD paths run on gr_get_num_threads() threads (fewer for small
+ * problems), and give bit-identical results for any thread count.
+ */
+enum gr_path {
+    GR_PATH_AUTO = -1,
+    GR_PATH_BLAS = 0,
+    GR_PATH_GENERIC = 1,
+    GR_PATH_AVX2 = 2,
+    GR_PATH_AVX512 = 3,
+};
+#define GR_NUM_PATHS 4
+
+int gr_path_available(int path);   /* 1 if this build and CPU can run it */
+int gr_path_best(void);            /* what GR_PATH_AUTO means here */
+const char *gr_path_name(int path);
+
+/* Threads of the SIMD paths: n >= 1, or n <= 0 for the default
+ * (GATEDRNN_NUM_THREADS, else OMP_NUM_THREADS, else the usable CPUs).
+ * gr_set_num_threads returns the previous count in effect. */
+int gr_set_num_threads(int n);
+int gr_get_num_threads(void);
+
+/* flags: GR_FLAG_GEMM_ONLY runs only the matrix products of the path, with
+ * the same shapes and order, for benchmarks (the results are meaningless).
+ * GR_FLAG_SPLIT_ROWS / _COLUMNS force how the SIMD paths share a time step
+ * among threads (by sequences, or by gate columns with a sync per step);
+ * by default they choose by size. For tests and benchmarks. */
+enum { GR_FLAG_GEMM_ONLY = 1, GR_FLAG_SPLIT_ROWS = 2, GR_FLAG_SPLIT_COLUMNS = 4 };
+
+/* The SIMD backward may read (never use) up to this many elements past the
+ * end of `gates`: allocate them, for every path. */
+#define GR_GATES_PADDING 16
+
+/*
+ * Bytes of workspace a call needs (SIZE_MAX if the sizes overflow), for a
+ * forward (backward == 0; train says whether gates and cs are kept) or a
+ * backward, in float (double_precision == 0) or double. The workspace holds
+ * the packed weights, and in inference a chunk of pre-activations of about
+ * max(N, 256) x 4H values: nothing of size N*T.
+ */
+size_t gr_lstm_workspace(int path, int double_precision, int backward, int train,
+                         size_t N, size_t T, size_t D, size_t H);
+
+/*
+ * Forward over T steps, as gr_lstm_forward_*, on `path`. Training passes
+ * gates (N, T, 4H) and cs (N, T, H), both kept for backward; inference passes
+ * NULL for both. c_state is c0 on entry, c_T on return.
+ */
+int gr_lstm_forward_ex_f32(float *hs, float *c_state, float *gates, float *cs,
+                           const float *xs, const float *Wx, const float *Wh,
+                           const float *b, const float *h0,
+                           size_t N, size_t T, size_t D, size_t H,
+                           void *workspace, size_t workspace_bytes, int path, int flags,
+                           const gr_blas *blas);
+int gr_lstm_forward_ex_f64(double *hs, double *c_state, double *gates, double *cs,
+                           const double *xs, const double *Wx, const double *Wh,
+                           const double *b, const double *h0,
+                           size_t N, size_t T, size_t D, size_t H,
+                           void *workspace, size_t workspace_bytes, int path, int flags,
+                           const gr_blas *blas);
+
+/*
+ * Backward over T steps, as gr_lstm_backward_*, on `path`; the forward's
+ * cache may come from any path. It consumes the cache: gates becomes dA and
+ * cs the hidden states h_{t-1} (cs[n, 0] = h0[n]). gates must have
+ * GR_GATES_PADDING readable elements past its end.
+ */
+int gr_lstm_backward_ex_f32(float *dxs, float *dWx, float *dWh, float *db,
+                            float *dh, float *dc, float *gates, float *cs,
+                            const float *dhs, const float *xs,
+                            const float *Wx, const float *Wh,
+                            const float *h0, const float *c0,
+                            size_t N, size_t T, size_t D, size_t H,
+                            void *workspace, size_t workspace_bytes, int path, int flags,
+                            const gr_blas *blas);
+int gr_lstm_backward_ex_f64(double *dxs, double *dWx, double *dWh, double *db,
+                            double *dh, double *dc, double *gates, double *cs,
+                            const double *dhs, const double *xs,
+                            const double *Wx, const double *Wh,
+                            const double *h0, const double *c0,
+                            size_t N, size_t T, size_t D, size_t H,
+                            void *workspace, size_t workspace_bytes, int path, int flags,
+                            const gr_blas *blas);
 
 #ifdef __cplusplus
 }

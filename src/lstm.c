@@ -17,6 +17,8 @@ const char *gr_strerror(int status)
     case GR_ERR_TOO_LARGE:
         return "array sizes are too large for the BLAS integer type (int32)";
     case GR_ERR_NO_BLAS: return "no BLAS gemm routine was provided for this dtype";
+    case GR_ERR_NO_PATH: return "this kernel path is not available in this build or on this CPU";
+    case GR_ERR_WORKSPACE: return "the workspace is smaller than the kernel needs";
     default: return "unknown gatedrnn status";
     }
 }

@@ -1,4 +1,4 @@
-"""Command line: `python -m gatedrnn [demo | train | eval]`.
+"""Command line: `python -m gatedrnn [demo | bench | train | eval]`.
 
 One ``add_parser`` block per command; ``main`` dispatches on its name.
 """
@@ -14,6 +14,11 @@ def build_parser():
     demo = commands.add_parser("demo", help="gradient-check the compiled layer and time it "
                                             "against the NumPy spec (the default)")
     demo.add_argument("--quick", action="store_true", help="skip the largest size")
+
+    from . import bench
+    bench.build_parser(commands.add_parser(
+        "bench", help="time TimeLSTM against the spec, PyTorch (if installed) and the BLAS",
+        description=bench.DESCRIPTION))
 
     from .lm import cli as lm_cli  # argparse definitions only; nothing heavy is imported
 
@@ -35,6 +40,9 @@ def main(argv=None):
     if args.command in (None, "demo"):
         from . import demo
         return demo.main(quick=getattr(args, "quick", False))
+    if args.command == "bench":
+        from . import bench
+        return bench.main(args=args)
     if args.command == "train":
         from .lm.cli import run_train
         return run_train(args)

@@ -4,12 +4,22 @@
 Callers pass C-contiguous arrays of one dtype whose shapes were validated by
 gatedrnn._layers; the checks here only guard the C code against a wrong call.
 The GIL is released while a kernel runs.
+
+The LSTM runs on one of several kernel paths (include/gatedrnn.h): the BLAS
+path, or the packed-weight SIMD kernels compiled for the baseline ISA, AVX2 or
+AVX-512. The best available is the default; set_path() or the environment
+variable GATEDRNN_KERNEL_PATH forces one (tests run every path this way).
 """
 from cython cimport floating
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+cimport numpy as cnp
+
+import os
 
 import numpy as np
+
+cnp.import_array()
 
 cdef extern from "gatedrnn.h" nogil:
     ctypedef void (*gr_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
@@ -91,119 +101,307 @@ cdef _raise_status(int status):
         raise ValueError(gr_strerror(status).decode())
 
 
-cdef int _forward_typed(floating[::1] hs, floating[::1] c_state, floating[::1] gates,
-                        floating[::1] cs, const floating[::1] xs, const floating[::1] Wx,
-                        const floating[::1] Wh, const floating[::1] b,
-                        const floating[::1] h0, size_t N, size_t T, size_t D, size_t H):
-    cdef floating *p_hs = _ptr(hs)
-    cdef floating *p_c = _ptr(c_state)
-    cdef floating *p_gates = _ptr(gates)
-    cdef floating *p_cs = _ptr(cs)
-    cdef const floating *p_xs = _cptr(xs)
-    cdef const floating *p_Wx = _cptr(Wx)
-    cdef const floating *p_Wh = _cptr(Wh)
-    cdef const floating *p_b = _cptr(b)
-    cdef const floating *p_h0 = _cptr(h0)
-    cdef int status
-    with nogil:
-        if floating is float:
-            status = gr_lstm_forward_f32(p_hs, p_c, p_gates, p_cs, p_xs, p_Wx, p_Wh, p_b,
-                                         p_h0, N, T, D, H, &_blas)
-        else:
-            status = gr_lstm_forward_f64(p_hs, p_c, p_gates, p_cs, p_xs, p_Wx, p_Wh, p_b,
-                                         p_h0, N, T, D, H, &_blas)
-    return status
+# ---- The fast entry points: paths, threads, workspaces ------------------------
+
+cdef extern from "gatedrnn.h" nogil:
+    enum:
+        GR_PATH_AUTO
+        GR_PATH_BLAS
+        GR_NUM_PATHS
+        GR_FLAG_GEMM_ONLY
+        GR_FLAG_SPLIT_ROWS
+        GR_FLAG_SPLIT_COLUMNS
+        GR_GATES_PADDING
+    int gr_path_available(int path)
+    int gr_path_best()
+    int gr_set_num_threads(int n)
+    int gr_get_num_threads()
+    size_t gr_lstm_workspace(int path, int double_precision, int backward, int train,
+                             size_t N, size_t T, size_t D, size_t H)
+    int gr_lstm_forward_ex_f32(float *hs, float *c_state, float *gates, float *cs,
+                               const float *xs, const float *Wx, const float *Wh,
+                               const float *b, const float *h0,
+                               size_t N, size_t T, size_t D, size_t H,
+                               void *workspace, size_t workspace_bytes, int path, int flags,
+                               const gr_blas *blas)
+    int gr_lstm_forward_ex_f64(double *hs, double *c_state, double *gates, double *cs,
+                               const double *xs, const double *Wx, const double *Wh,
+                               const double *b, const double *h0,
+                               size_t N, size_t T, size_t D, size_t H,
+                               void *workspace, size_t workspace_bytes, int path, int flags,
+                               const gr_blas *blas)
+    int gr_lstm_backward_ex_f32(float *dxs, float *dWx, float *dWh, float *db,
+                                float *dh, float *dc, float *gates, float *cs,
+                                const float *dhs, const float *xs,
+                                const float *Wx, const float *Wh,
+                                const float *h0, const float *c0,
+                                size_t N, size_t T, size_t D, size_t H,
+                                void *workspace, size_t workspace_bytes, int path, int flags,
+                                const gr_blas *blas)
+    int gr_lstm_backward_ex_f64(double *dxs, double *dWx, double *dWh, double *db,
+                                double *dh, double *dc, double *gates, double *cs,
+                                const double *dhs, const double *xs,
+                                const double *Wx, const double *Wh,
+                                const double *h0, const double *c0,
+                                size_t N, size_t T, size_t D, size_t H,
+                                void *workspace, size_t workspace_bytes, int path, int flags,
+                                const gr_blas *blas)
+
+# Names of the kernel paths, by number (include/gatedrnn.h, enum gr_path).
+PATHS = ("blas", "generic", "avx2", "avx512")
+
+cdef int _path = GR_PATH_AUTO
+cdef int _split_flags = 0
+SPLITS = {None: 0, "rows": GR_FLAG_SPLIT_ROWS, "columns": GR_FLAG_SPLIT_COLUMNS}
 
 
-cdef int _backward_typed(floating[::1] dxs, floating[::1] dWx, floating[::1] dWh,
-                         floating[::1] db, floating[::1] dh, floating[::1] dc,
-                         floating[::1] h_prev, floating[::1] gates, const floating[::1] cs,
-                         const floating[::1] dhs, const floating[::1] xs,
-                         const floating[::1] Wx, const floating[::1] Wh,
-                         const floating[::1] h0, const floating[::1] c0,
-                         size_t N, size_t T, size_t D, size_t H):
-    cdef floating *p_dxs = _ptr(dxs)
-    cdef floating *p_dWx = _ptr(dWx)
-    cdef floating *p_dWh = _ptr(dWh)
-    cdef floating *p_db = _ptr(db)
-    cdef floating *p_dh = _ptr(dh)
-    cdef floating *p_dc = _ptr(dc)
-    cdef floating *p_h_prev = _ptr(h_prev)
-    cdef floating *p_gates = _ptr(gates)
-    cdef const floating *p_cs = _cptr(cs)
-    cdef const floating *p_dhs = _cptr(dhs)
-    cdef const floating *p_xs = _cptr(xs)
-    cdef const floating *p_Wx = _cptr(Wx)
-    cdef const floating *p_Wh = _cptr(Wh)
-    cdef const floating *p_h0 = _cptr(h0)
-    cdef const floating *p_c0 = _cptr(c0)
-    cdef int status
-    with nogil:
-        if floating is float:
-            status = gr_lstm_backward_f32(p_dxs, p_dWx, p_dWh, p_db, p_dh, p_dc, p_h_prev,
-                                          p_gates, p_cs, p_dhs, p_xs, p_Wx, p_Wh, p_h0,
-                                          p_c0, N, T, D, H, &_blas)
-        else:
-            status = gr_lstm_backward_f64(p_dxs, p_dWx, p_dWh, p_db, p_dh, p_dc, p_h_prev,
-                                          p_gates, p_cs, p_dhs, p_xs, p_Wx, p_Wh, p_h0,
-                                          p_c0, N, T, D, H, &_blas)
-    return status
+def available_paths():
+    """The kernel paths this build and CPU can run, slowest first."""
+    return [name for k, name in enumerate(PATHS) if gr_path_available(k)]
 
 
-def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache):
-    """Run T steps. Returns (hs, c_T, gates, cs); gates and cs are None
-    unless keep_cache. h_T is hs[:, -1]."""
-    cdef Py_ssize_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
-    dtype = xs.dtype
-    hs = np.empty((N, T, H), dtype=dtype)
-    c_state = np.array(c0, dtype=dtype, order="C", copy=True)
-    gates = np.empty((N, T, 4 * H), dtype=dtype)
-    cs = np.empty((N, T, H), dtype=dtype) if keep_cache else None
-    args = (_flat(hs, N * T * H, "hs"), _flat(c_state, N * H, "c0"),
-            _flat(gates, N * T * 4 * H, "gates"),
-            _flat(cs, N * T * H, "cs") if keep_cache else None,
-            _flat(xs, N * T * D, "xs"), _flat(Wx, D * 4 * H, "Wx"),
-            _flat(Wh, H * 4 * H, "Wh"), _flat(b, 4 * H, "b"), _flat(h0, N * H, "h0"))
-    for a in args:
-        if a is not None and a.dtype != dtype:
-            raise TypeError(f"internal: mixed dtypes {a.dtype} and {dtype}")
+def get_path():
+    """The kernel path that calls use now (the best available, unless set_path())."""
+    return PATHS[_path if _path != GR_PATH_AUTO else gr_path_best()]
+
+
+def set_path(name):
+    """Force a kernel path by name ("blas", "generic", "avx2", "avx512"), or
+    None / "auto" for the best available. Returns the previous setting."""
+    global _path
+    previous = None if _path == GR_PATH_AUTO else PATHS[_path]
+    if name is None or name == "auto":
+        _path = GR_PATH_AUTO
+        return previous
+    if name not in PATHS:
+        raise ValueError(f"unknown kernel path {name!r}; choose from {PATHS} or 'auto'")
+    if not gr_path_available(PATHS.index(name)):
+        raise ValueError(f"kernel path {name!r} is not available here; available: "
+                         f"{available_paths()}")
+    _path = PATHS.index(name)
+    return previous
+
+
+def set_split(mode):
+    """How the SIMD paths share a time step among threads: "rows" (by
+    sequences), "columns" (by gate columns, one sync per step) or None (by
+    size, the default). For tests and benchmarks. Returns the previous mode."""
+    global _split_flags
+    if mode not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}; got {mode!r}")
+    previous = next(k for k, v in SPLITS.items() if v == _split_flags)
+    _split_flags = SPLITS[mode]
+    return previous
+
+
+GEMM_ONLY = GR_FLAG_GEMM_ONLY
+
+
+def set_num_threads(int n):
+    """Threads for the SIMD paths; n <= 0 restores the default. Returns the previous count."""
+    return gr_set_num_threads(n)
+
+
+def get_num_threads():
+    """Threads the SIMD paths use for a large problem."""
+    return gr_get_num_threads()
+
+
+cdef inline void *_data(a):
+    """The data pointer of an ndarray, or NULL for None."""
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef object _aligned_empty(size_t nbytes):
+    """A fresh uint8 array of nbytes whose data starts on a 64-byte boundary."""
+    raw = np.empty(nbytes + 64, np.uint8)
+    cdef size_t skip = (64 - <size_t>cnp.PyArray_DATA(<cnp.ndarray>raw) % 64) % 64
+    return raw[skip:skip + nbytes]
+
+
+cdef class Workspace:
+    """The buffers a layer keeps between calls, so that calls of the same shape
+    allocate (and page-fault) nothing but the arrays they return: the forward
+    cache (gates, cs) and the kernels' scratch (packed weights; in inference a
+    chunk of pre-activations, about max(N, 256) x 4H values)."""
+
+    cdef object _scratch
+    cdef tuple _cache_key
+    cdef object _gates_padded, _gates, _cs
+
+    def __init__(self):
+        self.release()
+
+    def release(self):
+        """Free every buffer (the next call allocates again)."""
+        self._scratch = None
+        self._cache_key = None
+        self._gates_padded = self._gates = self._cs = None
+
+    @property
+    def nbytes(self):
+        return sum(a.nbytes for a in (self._scratch, self._gates_padded, self._cs)
+                   if a is not None)
+
+    cdef object scratch(self, size_t nbytes):
+        if nbytes == 0:
+            return None
+        if self._scratch is None or <size_t>self._scratch.nbytes < nbytes:
+            self._scratch = None
+            self._scratch = _aligned_empty(nbytes)
+        return self._scratch
+
+    cdef tuple cache(self, Py_ssize_t N, Py_ssize_t T, Py_ssize_t H, dtype):
+        """(gates (N, T, 4H), cs (N, T, H)): gates has GR_GATES_PADDING zeros after it."""
+        key = (N, T, H, dtype)
+        if key != self._cache_key:
+            self._cache_key = None
+            self._gates_padded = self._gates = self._cs = None
+            padded = np.zeros(N * T * 4 * H + GR_GATES_PADDING, dtype)
+            self._gates = padded[:N * T * 4 * H].reshape(N, T, 4 * H)
+            self._cs = np.zeros((N, T, H), dtype)
+            self._gates_padded, self._cache_key = padded, key
+        return self._gates, self._cs
+
+    cdef bint owns_gates(self, gates):
+        return gates is self._gates and gates is not None
+
+
+cdef int _resolved_path():
+    return _path if _path != GR_PATH_AUTO else gr_path_best()
+
+
+cdef int _typenum(dtype) except -1:
     if dtype == np.float32:
-        status = _forward_typed[float](*args, N, T, D, H)
-    elif dtype == np.float64:
-        status = _forward_typed[double](*args, N, T, D, H)
-    else:
-        raise TypeError(f"internal: unsupported dtype {dtype}")
+        return cnp.NPY_FLOAT32
+    if dtype == np.float64:
+        return cnp.NPY_FLOAT64
+    raise TypeError(f"internal: unsupported dtype {dtype}")
+
+
+cdef _check_arrays(arrays, int typenum):
+    """Every array (None allowed) is a C-contiguous ndarray of `typenum`."""
+    for a in arrays:
+        if a is None:
+            continue
+        if (not isinstance(a, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum
+                or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
+            raise TypeError(f"internal: expected C-contiguous arrays of one float dtype; got "
+                            f"{type(a).__name__} {getattr(a, 'dtype', '')}")
+
+
+def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache, Workspace workspace=None,
+                 int flags=0):
+    """Run T steps. Returns (hs, c_T, gates, cs); gates and cs are None unless
+    keep_cache, and then they live in `workspace` until its next forward.
+    h_T is hs[:, -1]."""
+    cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
+    cdef int path = _resolved_path(), status = 0
+    flags |= _split_flags
+    dtype = xs.dtype
+    cdef int typenum = _typenum(dtype)
+    _check_arrays((xs, Wx, Wh, b, h0, c0), typenum)
+    cdef bint double_precision = typenum == cnp.NPY_FLOAT64
+    if workspace is None:
+        workspace = Workspace()
+    # GEMM-only runs (benchmarks) read hs as h_{t-1} without writing it.
+    hs = np.zeros((N, T, H), dtype) if flags & GR_FLAG_GEMM_ONLY else np.empty((N, T, H), dtype)
+    c_state = c0.copy()
+    gates = cs = None
+    if keep_cache:
+        gates, cs = workspace.cache(N, T, H, dtype)
+    cdef size_t nbytes = gr_lstm_workspace(path, double_precision, 0, keep_cache, N, T, D, H)
+    if nbytes == <size_t>-1:
+        raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
+    # The BLAS path's inference scratch is N*T*4H: never kept.
+    scratch = (_aligned_empty(nbytes) if path == GR_PATH_BLAS and not keep_cache
+               else workspace.scratch(nbytes))
+    cdef void *p_hs = _data(hs)
+    cdef void *p_c = _data(c_state)
+    cdef void *p_gates = _data(gates)
+    cdef void *p_cs = _data(cs)
+    cdef const void *p_xs = _data(xs)
+    cdef const void *p_Wx = _data(Wx)
+    cdef const void *p_Wh = _data(Wh)
+    cdef const void *p_b = _data(b)
+    cdef const void *p_h0 = _data(h0)
+    cdef void *p_ws = _data(scratch)
+    with nogil:
+        if double_precision:
+            status = gr_lstm_forward_ex_f64(<double *>p_hs, <double *>p_c, <double *>p_gates,
+                                            <double *>p_cs, <const double *>p_xs,
+                                            <const double *>p_Wx, <const double *>p_Wh,
+                                            <const double *>p_b, <const double *>p_h0,
+                                            N, T, D, H, p_ws, nbytes, path, flags, &_blas)
+        else:
+            status = gr_lstm_forward_ex_f32(<float *>p_hs, <float *>p_c, <float *>p_gates,
+                                            <float *>p_cs, <const float *>p_xs,
+                                            <const float *>p_Wx, <const float *>p_Wh,
+                                            <const float *>p_b, <const float *>p_h0,
+                                            N, T, D, H, p_ws, nbytes, path, flags, &_blas)
     _raise_status(status)
-    if not keep_cache:
-        gates = None
     return hs, c_state, gates, cs
 
 
-def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db):
+def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db,
+                  Workspace workspace=None, int flags=0):
     """Backward over the cache of lstm_forward. Writes dWx, dWh, db in place,
-    overwrites gates with dA, and returns (dxs, dh0, dc0)."""
-    cdef Py_ssize_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
+    consumes the cache (gates becomes dA, cs the states h_{t-1}), and returns
+    (dxs, dh0, dc0)."""
+    cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
+    cdef int path = _resolved_path(), status = 0
+    flags |= _split_flags
     dtype = xs.dtype
-    dxs = np.empty((N, T, D), dtype=dtype)
-    dh = np.array(dh_T, dtype=dtype, order="C", copy=True)
-    dc = np.array(dc_T, dtype=dtype, order="C", copy=True)
-    h_prev = np.empty((N, T, H), dtype=dtype)
-    args = (_flat(dxs, N * T * D, "dxs"), _flat(dWx, D * 4 * H, "dWx"),
-            _flat(dWh, H * 4 * H, "dWh"), _flat(db, 4 * H, "db"),
-            _flat(dh, N * H, "dh"), _flat(dc, N * H, "dc"),
-            _flat(h_prev, N * T * H, "h_prev"), _flat(gates, N * T * 4 * H, "gates"),
-            _flat(cs, N * T * H, "cs"), _flat(dhs, N * T * H, "dhs"),
-            _flat(xs, N * T * D, "xs"), _flat(Wx, D * 4 * H, "Wx"),
-            _flat(Wh, H * 4 * H, "Wh"), _flat(h0, N * H, "h0"), _flat(c0, N * H, "c0"))
-    for a in args:
-        if a.dtype != dtype:
-            raise TypeError(f"internal: mixed dtypes {a.dtype} and {dtype}")
-    if dtype == np.float32:
-        status = _backward_typed[float](*args, N, T, D, H)
-    elif dtype == np.float64:
-        status = _backward_typed[double](*args, N, T, D, H)
-    else:
-        raise TypeError(f"internal: unsupported dtype {dtype}")
+    cdef int typenum = _typenum(dtype)
+    _check_arrays((dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db), typenum)
+    cdef bint double_precision = typenum == cnp.NPY_FLOAT64
+    if gates.shape != (N, T, 4 * H) or cs.shape != (N, T, H):
+        raise ValueError(f"internal: a cache of shapes {gates.shape}, {cs.shape} for "
+                         f"(N, T, D, H) = {(N, T, D, H)}")
+    if workspace is None:
+        workspace = Workspace()
+    if not workspace.owns_gates(gates):
+        # The kernels may read GR_GATES_PADDING elements past gates: copy into a padded buffer.
+        padded = np.zeros(gates.size + GR_GATES_PADDING, dtype)
+        padded[:gates.size] = gates.reshape(-1)
+        gates = padded[:gates.size].reshape(gates.shape)
+    dxs = np.empty((N, T, D), dtype)
+    dh = dh_T.copy()
+    dc = dc_T.copy()
+    cdef size_t nbytes = gr_lstm_workspace(path, double_precision, 1, 1, N, T, D, H)
+    if nbytes == <size_t>-1:
+        raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
+    scratch = workspace.scratch(nbytes)
+    cdef void *p_dxs = _data(dxs)
+    cdef void *p_dWx = _data(dWx)
+    cdef void *p_dWh = _data(dWh)
+    cdef void *p_db = _data(db)
+    cdef void *p_dh = _data(dh)
+    cdef void *p_dc = _data(dc)
+    cdef void *p_gates = _data(gates)
+    cdef void *p_cs = _data(cs)
+    cdef const void *p_dhs = _data(dhs)
+    cdef const void *p_xs = _data(xs)
+    cdef const void *p_Wx = _data(Wx)
+    cdef const void *p_Wh = _data(Wh)
+    cdef const void *p_h0 = _data(h0)
+    cdef const void *p_c0 = _data(c0)
+    cdef void *p_ws = _data(scratch)
+    with nogil:
+        if double_precision:
+            status = gr_lstm_backward_ex_f64(
+                <double *>p_dxs, <double *>p_dWx, <double *>p_dWh, <double *>p_db,
+                <double *>p_dh, <double *>p_dc, <double *>p_gates, <double *>p_cs,
+                <const double *>p_dhs, <const double *>p_xs, <const double *>p_Wx,
+                <const double *>p_Wh, <const double *>p_h0, <const double *>p_c0,
+                N, T, D, H, p_ws, nbytes, path, flags, &_blas)
+        else:
+            status = gr_lstm_backward_ex_f32(
+                <float *>p_dxs, <float *>p_dWx, <float *>p_dWh, <float *>p_db,
+                <float *>p_dh, <float *>p_dc, <float *>p_gates, <float *>p_cs,
+                <const float *>p_dhs, <const float *>p_xs, <const float *>p_Wx,
+                <const float *>p_Wh, <const float *>p_h0, <const float *>p_c0,
+                N, T, D, H, p_ws, nbytes, path, flags, &_blas)
     _raise_status(status)
     return dxs, dh, dc
 
@@ -248,3 +446,8 @@ def softmax_xent(x, target, scale, out):
         raise TypeError(f"internal: unsupported dtype {dtype}")
     _raise_status(status)
     return loss
+
+
+_env_path = os.environ.get("GATEDRNN_KERNEL_PATH")
+if _env_path:
+    set_path(_env_path)

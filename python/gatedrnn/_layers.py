@@ -31,6 +31,8 @@ class _LSTMBase:
                       np.zeros(4 * H, dtype)]
         self._cache = None
         self._no_cache_reason = "no forward() has run yet"
+        # Buffers reused by calls of the same shape: the cache and the kernels' scratch.
+        self._workspace = _kernels.Workspace()
 
     @property
     def dtype(self):
@@ -87,7 +89,8 @@ class _LSTMBase:
                    and not any(np.may_share_memory(g, a) for a in inputs)
                    else np.empty(g.shape, cache.dtype) for g in self.grads]
         dxs, dh0, dc0 = _kernels.lstm_backward(dhs, dh_T, dc_T, cache.gates, cache.cs,
-                                               cache.xs, Wx, Wh, cache.h0, cache.c0, *targets)
+                                               cache.xs, Wx, Wh, cache.h0, cache.c0, *targets,
+                                               self._workspace)
         for g, t in zip(self.grads, targets):
             if g is not t:
                 g[...] = t
@@ -135,7 +138,8 @@ class TimeLSTM(_LSTMBase):
         else:
             h0, c0 = np.zeros((N, H), dtype), np.zeros((N, H), dtype)
 
-        hs, c_T, gates, cs = _kernels.lstm_forward(xs, Wx, Wh, b, h0, c0, train)
+        hs, c_T, gates, cs = _kernels.lstm_forward(xs, Wx, Wh, b, h0, c0, train,
+                                                   self._workspace)
 
         self._keep_cache(_Cache(xs, h0, c0, gates, cs, D, H, dtype), train)
         self.h = hs[:, -1, :].copy() if T > 0 else h0
@@ -190,7 +194,8 @@ class LSTM(_LSTMBase):
         c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)
 
         xs = x.reshape(N, 1, D)
-        hs, c_next, gates, cs = _kernels.lstm_forward(xs, Wx, Wh, b, h_prev, c_prev, True)
+        hs, c_next, gates, cs = _kernels.lstm_forward(xs, Wx, Wh, b, h_prev, c_prev, True,
+                                                      self._workspace)
 
         self._keep_cache(_Cache(xs, h_prev, c_prev, gates, cs, D, H, dtype), True)
         return hs.reshape(N, H), c_next

@@ -1,0 +1,496 @@
+"""`python -m gatedrnn bench`: time TimeLSTM against the NumPy spec, PyTorch's
+CPU LSTM (when torch is importable) and the BLAS of this machine.
+
+Everything runs in one process with one thread count for everyone (printed).
+Contenders run in alternating blocks of calls after a warm-up, and the table
+shows medians, so that ratios compare runs made side by side. Times are wall
+clock; nothing here is a test (tests never assert on time).
+
+FLOP counts: a forward is 2*N*T*(D+H)*4H (the two products; the gates are not
+counted), a forward+backward three times that.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from . import TimeLSTM, __version__, _kernels, spec
+from .demo import make_problem
+
+DESCRIPTION = ("Time TimeLSTM against the NumPy spec, PyTorch's CPU LSTM (when torch is "
+               "importable) and the BLAS; print the tables and the speed targets.")
+
+SIZES = [  # (N, T, D, H)
+    (20, 35, 100, 100),   # the book's Rnnlm
+    (20, 35, 650, 650),   # the book's BetterRnnlm
+    (64, 35, 256, 256),
+    (1, 35, 650, 650),    # one sequence, as in generation
+    (1, 1, 100, 100),     # the cost of a single small call
+]
+FLOAT64_SIZES = SIZES[:2]
+SMALL = (1, 1, 100, 100)
+
+# The speed issue's targets: forward+backward, float32, ours / torch.
+TARGETS = {(20, 35, 100, 100): 0.8, (20, 35, 650, 650): 0.85, (64, 35, 256, 256): 1.0,
+           (1, 35, 650, 650): 0.5}
+SMALL_CALL_TARGET_US = 15.0
+FLOAT64_TARGET = 3.0
+
+
+def forward_flops(N, T, D, H):
+    return 2.0 * N * T * (D + H) * 4 * H
+
+
+# ---- timing -------------------------------------------------------------------
+
+def time_calls(fn, calls):
+    """Wall time of each of `calls` calls of fn()."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def compare(contenders, budget):
+    """Median seconds per call of each contender (a dict name -> fn), run in
+    alternating blocks of about 20 ms until each has had about `budget`
+    seconds and at least 3 calls."""
+    estimate = {}
+    for name, fn in contenders.items():
+        fn()  # warm-up: allocations, page faults, thread start, packing paths
+        estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
+    block = {name: max(1, int(0.02 / t)) for name, t in estimate.items()}
+    samples = {name: [] for name in contenders}
+    spent = {name: 0.0 for name in contenders}
+    while any(spent[n] < budget or len(samples[n]) < 3 for n in contenders):
+        for name, fn in contenders.items():
+            if spent[name] >= budget and len(samples[name]) >= 3:
+                continue
+            times = time_calls(fn, block[name])
+            samples[name] += times
+            spent[name] += sum(times)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+# ---- contenders ---------------------------------------------------------------
+
+class Ours:
+    """TimeLSTM: forward (training and inference), forward+backward, and the
+    same matrix products alone (GEMM-only: the kernels' products in the same
+    order and shapes, no gates, no state)."""
+
+    def __init__(self, p):
+        self.p = p
+        self.layer = TimeLSTM(p["Wx"], p["Wh"], p["b"])
+        N, T, D = p["xs"].shape
+        H = p["Wh"].shape[0]
+        dtype = p["xs"].dtype
+        self.zeros = np.zeros((N, H), dtype)
+        self.grads = [np.empty_like(w) for w in (p["Wx"], p["Wh"], p["b"])]
+        self.workspace = _kernels.Workspace()
+
+    def forward(self):
+        self.layer.forward(self.p["xs"], train=False)
+
+    def forward_train(self):
+        self.layer.forward(self.p["xs"])
+
+    def forward_backward(self):
+        self.layer.forward(self.p["xs"])
+        self.layer.backward(self.p["dhs"])
+
+    def gemm_only(self, backward=True):
+        p, z, flags = self.p, self.zeros, _kernels.GEMM_ONLY
+        _, _, gates, cs = _kernels.lstm_forward(p["xs"], p["Wx"], p["Wh"], p["b"], z, z, True,
+                                                self.workspace, flags)
+        if backward:
+            _kernels.lstm_backward(p["dhs"], z, z, gates, cs, p["xs"], p["Wx"], p["Wh"], z, z,
+                                   *self.grads, self.workspace, flags)
+
+
+class Spec:
+    def __init__(self, p):
+        self.p = p
+        self.layer = spec.TimeLSTM(p["Wx"], p["Wh"], p["b"])
+
+    def forward(self):
+        self.layer.forward(self.p["xs"])
+
+    def forward_backward(self):
+        self.layer.forward(self.p["xs"])
+        self.layer.backward(self.p["dhs"])
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+class Torch:
+    """torch.nn.LSTM(batch_first=True) on CPU with our weights (gate order
+    i, f, g, o; weight_ih is (4H, D)), checked against ours once."""
+
+    def __init__(self, torch, p):
+        self.torch = torch
+        D, H4 = p["Wx"].shape
+        H = H4 // 4
+        dtype = {np.dtype(np.float32): torch.float32,
+                 np.dtype(np.float64): torch.float64}[p["xs"].dtype]
+        self.lstm = torch.nn.LSTM(D, H, batch_first=True).to(dtype)
+
+        def ifgo(a):  # our blocks f, g, i, o along the last axis -> i, f, g, o
+            f, g, i, o = np.split(a, 4, axis=-1)
+            return np.concatenate([i, f, g, o], axis=-1)
+
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.copy_(torch.from_numpy(ifgo(p["Wx"]).T.copy()))
+            self.lstm.weight_hh_l0.copy_(torch.from_numpy(ifgo(p["Wh"]).T.copy()))
+            self.lstm.bias_ih_l0.copy_(torch.from_numpy(ifgo(p["b"])))
+            self.lstm.bias_hh_l0.zero_()
+        self.x = torch.from_numpy(p["xs"].copy())
+        self.x_grad = self.x.clone().requires_grad_(True)
+        self.dhs = torch.from_numpy(p["dhs"].copy())
+
+    def hs(self):
+        with self.torch.no_grad():
+            return self.lstm(self.x)[0].numpy()
+
+    def forward_no_grad(self):
+        with self.torch.no_grad():
+            self.lstm(self.x)
+
+    def forward(self):
+        self.lstm(self.x_grad)
+
+    def forward_backward(self):
+        self.lstm.zero_grad(set_to_none=True)
+        self.x_grad.grad = None
+        hs, _ = self.lstm(self.x_grad)
+        hs.backward(self.dhs)
+
+
+# ---- the machine ----------------------------------------------------------------
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
+def blas_threads(n):
+    """Limit NumPy's and SciPy's BLAS to n threads (threadpoolctl, if installed);
+    returns (a context to keep alive, a description of the BLAS libraries)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None, ["BLAS threads not set (threadpoolctl is not installed)"]
+    import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting it)
+    limits = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+    described = []
+    for lib in threadpoolctl.threadpool_info():
+        if lib.get("user_api") == "blas":
+            path = lib["filepath"]
+            owner = next((name for name in ("numpy", "scipy", "torch")
+                          if f"{os.sep}{name}.libs{os.sep}" in path or f"{os.sep}{name}{os.sep}" in path),
+                         os.path.basename(path))
+            described.append(f"{lib['internal_api']} {lib.get('version')} ({owner}), "
+                             f"{lib.get('architecture', '?')} kernels, "
+                             f"{lib['num_threads']} threads")
+    return limits, described
+
+
+def sgemm_peak(budget, n=2048):
+    """GFLOP/s of SciPy's sgemm at n^3 (the BLAS our BLAS path calls)."""
+    from scipy.linalg import blas
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
+    b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
+    t = compare({"sgemm": lambda: blas.sgemm(1.0, a, b)}, budget)["sgemm"]
+    return 2.0 * n ** 3 / t / 1e9
+
+
+# ---- the run --------------------------------------------------------------------
+
+def fmt_ms(t):
+    return "-" if t is None else f"{t * 1e3:.3f}" if t < 0.01 else f"{t * 1e3:.2f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}"
+
+
+def run_size(size, dtype, torch, budget, spec_budget, with_spec, with_gemm_only):
+    N, T, D, H = size
+    p = make_problem(N, T, D, H, dtype)
+    ours = Ours(p)
+    row = {"size": size, "dtype": np.dtype(dtype).name}
+
+    tw = Torch(torch, p) if torch is not None else None
+    if tw is not None:
+        hs = ours.layer.forward(p["xs"], train=False)
+        ref = tw.hs()
+        row["torch_error"] = float(np.max(np.abs(hs - ref)) / max(np.max(np.abs(ref)), 1e-30))
+
+    contenders = {"ours_fb": ours.forward_backward}
+    if tw is not None:
+        contenders["torch_fb"] = tw.forward_backward
+    row.update(compare(contenders, budget))
+    contenders = {"ours_fwd": ours.forward, "ours_fwd_train": ours.forward_train}
+    if tw is not None:
+        contenders.update(torch_fwd_no_grad=tw.forward_no_grad, torch_fwd=tw.forward)
+    row.update(compare(contenders, budget))
+    if with_gemm_only:
+        row.update(compare({"gemm_fb": ours.gemm_only,
+                            "gemm_fwd": lambda: ours.gemm_only(backward=False)}, budget / 2))
+    if with_spec:
+        sp = Spec(p)
+        row.update(compare({"spec_fb": sp.forward_backward, "spec_fwd": sp.forward}, spec_budget))
+    return row
+
+
+def print_tables(rows, peak, torch):
+    flops = {r["size"]: forward_flops(*r["size"]) for r in rows}
+    tname = "torch" if torch is not None else "torch (not installed)"
+    print(f"\nforward+backward, float32, median ms ({tname}; ratio < 1: gatedrnn faster)")
+    print(f"  {'(N,T,D,H)':18s} {'ours':>8s} {'torch':>8s} {'spec':>8s} {'ours/torch':>10s} "
+          f"{'ours/spec':>9s} {'GFLOP/s':>8s} {'of peak':>7s} {'GEMM-only':>9s} {'ours/GEMM':>9s}")
+    for r in rows:
+        if r["dtype"] != "float32":
+            continue
+        gflops = 3 * flops[r["size"]] / r["ours_fb"] / 1e9
+        print(f"  {str(r['size']):18s} {fmt_ms(r['ours_fb']):>8s} {fmt_ms(r.get('torch_fb')):>8s} "
+              f"{fmt_ms(r.get('spec_fb')):>8s} {fmt_ratio(ratio(r['ours_fb'], r.get('torch_fb'))):>10s} "
+              f"{fmt_ratio(ratio(r['ours_fb'], r.get('spec_fb'))):>9s} {gflops:8.1f} "
+              f"{gflops / peak:7.2f} {fmt_ms(r.get('gemm_fb')):>9s} "
+              f"{fmt_ratio(ratio(r['ours_fb'], r.get('gemm_fb'))):>9s}")
+
+    print(f"\nforward, float32, median ms (ours: train=False, and train=True keeping the cache)")
+    print(f"  {'(N,T,D,H)':18s} {'ours':>8s} {'no_grad':>8s} {'ours/':>8s} {'ours':>8s} "
+          f"{'torch':>8s} {'ours/':>8s} {'spec':>8s} {'GFLOP/s':>8s} {'GEMM-only':>9s}")
+    print(f"  {'':18s} {'infer':>8s} {'torch':>8s} {'no_grad':>8s} {'train':>8s} "
+          f"{'w/ grad':>8s} {'torch':>8s} {'':>8s}")
+    for r in rows:
+        if r["dtype"] != "float32":
+            continue
+        gflops = flops[r["size"]] / r["ours_fwd"] / 1e9
+        print(f"  {str(r['size']):18s} {fmt_ms(r['ours_fwd']):>8s} "
+              f"{fmt_ms(r.get('torch_fwd_no_grad')):>8s} "
+              f"{fmt_ratio(ratio(r['ours_fwd'], r.get('torch_fwd_no_grad'))):>8s} "
+              f"{fmt_ms(r['ours_fwd_train']):>8s} {fmt_ms(r.get('torch_fwd')):>8s} "
+              f"{fmt_ratio(ratio(r['ours_fwd_train'], r.get('torch_fwd'))):>8s} "
+              f"{fmt_ms(r.get('spec_fwd')):>8s} {gflops:8.1f} {fmt_ms(r.get('gemm_fwd')):>9s}")
+
+    f64 = [r for r in rows if r["dtype"] == "float64"]
+    if f64:
+        print("\nfloat64, median ms")
+        print(f"  {'(N,T,D,H)':18s} {'ours fb':>8s} {'spec fb':>8s} {'speed-up':>8s} "
+              f"{'ours fwd':>8s} {'spec fwd':>8s} {'speed-up':>8s} {'torch fb':>8s}")
+        for r in f64:
+            print(f"  {str(r['size']):18s} {fmt_ms(r['ours_fb']):>8s} {fmt_ms(r.get('spec_fb')):>8s} "
+                  f"{fmt_ratio(ratio(r.get('spec_fb'), r['ours_fb'])):>8s} "
+                  f"{fmt_ms(r['ours_fwd']):>8s} {fmt_ms(r.get('spec_fwd')):>8s} "
+                  f"{fmt_ratio(ratio(r.get('spec_fwd'), r['ours_fwd'])):>8s} "
+                  f"{fmt_ms(r.get('torch_fb')):>8s}")
+
+
+def small_call(budget):
+    """Microseconds of one forward (training and inference) and one
+    forward+backward at (1, 1, 100, 100), float32."""
+    p = make_problem(*SMALL, np.float32)
+    ours = Ours(p)
+    t = compare({"forward": ours.forward_train, "forward_infer": ours.forward,
+                 "forward_backward": ours.forward_backward}, budget)
+    return {k: v * 1e6 for k, v in t.items()}
+
+
+def scaling(budget, quick, D=650, H=650):
+    """forward+backward time per step and per sequence as T and N grow, with the
+    memory the layer keeps: the cache (values per N*T*H) and the workspace."""
+    rows = []
+    Ts = [35, 140, 700] if quick else [35, 70, 140, 350, 700]
+    Ns = [1, 5, 20, 80] if quick else [1, 2, 5, 10, 20, 40, 80]
+    for kind, sizes in (("T", [(20, T, D, H) for T in Ts]), ("N", [(N, 35, D, H) for N in Ns])):
+        for size in sizes:
+            N, T, _, _ = size
+            p = make_problem(*size, np.float32)
+            ours = Ours(p)
+            t = compare({"fb": ours.forward_backward}, budget)["fb"]
+            ours.layer.forward(p["xs"])
+            cache = ours.layer._cache
+            cache_values = (cache.gates.size + cache.cs.size) / (N * T * H)
+            train_ws = ours.layer._workspace.nbytes
+            infer = Ours(p)
+            infer.forward()
+            infer_ws = infer.layer._workspace.nbytes
+            kept = infer.layer._cache
+            tracemalloc.start()
+            ours.forward_backward()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            rows.append(dict(kind=kind, size=size, t=t, cache_values=cache_values,
+                             train_ws=train_ws, infer_ws=infer_ws, infer_cache=kept,
+                             peak=peak))
+    return rows
+
+
+def print_scaling(rows):
+    D, H = rows[0]["size"][2:]
+    print(f"\nscaling, float32, D = {D}, H = {H}, forward+backward (linear: constant per step and "
+          f"per sequence)")
+    print(f"  {'(N,T,D,H)':18s} {'ms':>8s} {'us/step':>8s} {'us/seq':>8s} {'cache/NTH':>9s} "
+          f"{'train MB':>8s} {'infer MB':>8s} {'infer cache':>11s} {'peak MB':>8s}")
+    for r in rows:
+        N, T, _, _ = r["size"]
+        print(f"  {str(r['size']):18s} {fmt_ms(r['t']):>8s} {r['t'] / T * 1e6:8.1f} "
+              f"{r['t'] / N * 1e6:8.1f} {r['cache_values']:9.2f} {r['train_ws'] / 1e6:8.2f} "
+              f"{r['infer_ws'] / 1e6:8.2f} {'none' if r['infer_cache'] is None else 'KEPT':>11s} "
+              f"{r['peak'] / 1e6:8.2f}")
+    print("  cache/NTH: values of the forward cache per N*T*H (bound: 5); train MB: the layer's "
+          "cache and workspace;\n  infer MB: an inference layer's workspace (packed weights and "
+          "a chunk of pre-activations); peak MB:\n  NumPy allocations traced during one "
+          "forward+backward (inputs excluded).")
+
+
+def print_targets(rows, small, peak_note):
+    print("\ntargets (one run; forward+backward float32 unless said)")
+    met_all = True
+
+    def line(text, ok):
+        nonlocal met_all
+        met_all &= ok is not False
+        status = "met" if ok else "NOT MET" if ok is False else "n/a"
+        print(f"  {text:64s} {status}")
+
+    by = {(r["size"], r["dtype"]): r for r in rows}
+    for size, limit in TARGETS.items():
+        r = by.get((size, "float32"))
+        q = None if r is None else ratio(r["ours_fb"], r.get("torch_fb"))
+        line(f"{str(size):18s} ours/torch {fmt_ratio(q)} <= {limit}", None if q is None else q <= limit)
+    for size in SIZES:
+        r = by.get((size, "float32"))
+        q = None if r is None else ratio(r["ours_fwd"], r.get("torch_fwd_no_grad"))
+        line(f"{str(size):18s} forward ours/torch no_grad {fmt_ratio(q)} <= 1",
+             None if q is None else q <= 1)
+    if small:
+        line(f"single small call: forward {SMALL} {small['forward']:.1f} us <= "
+             f"{SMALL_CALL_TARGET_US:.0f} us", small["forward"] <= SMALL_CALL_TARGET_US)
+    for size in FLOAT64_SIZES:
+        r = by.get((size, "float64"))
+        q = None if r is None else ratio(r.get("spec_fb"), r["ours_fb"])
+        line(f"{str(size):18s} float64 spec/ours {fmt_ratio(q)} >= {FLOAT64_TARGET:.0f}",
+             None if q is None else q >= FLOAT64_TARGET)
+    for r in rows:
+        if r["dtype"] == "float32" and r.get("spec_fb") is not None:
+            q = ratio(r["ours_fb"], r["spec_fb"])
+            line(f"{str(r['size']):18s} faster than the spec: ours/spec {fmt_ratio(q)} < 1", q < 1)
+    if peak_note:
+        print(f"  {peak_note}")
+    return met_all
+
+
+def build_parser(parser=None):
+    parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
+                                               description=DESCRIPTION)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for everyone (default: gatedrnn's, the usable CPUs)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter timings, fewer scaling points")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
+    parser.add_argument("--sizes", default=None,
+                        help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: the "
+                             "issue's five, float64 for the first two)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds of timed calls per contender and size (default 0.6)")
+    parser.add_argument("--peak-size", type=int, default=2048,
+                        help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
+    return parser
+
+
+def parse_sizes(text):
+    return [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
+
+
+def main(argv=None, args=None):
+    args = args or build_parser().parse_args(argv)
+    threads = args.threads or _kernels.get_num_threads()
+    _kernels.set_num_threads(threads)
+    torch = None if args.no_torch else import_torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    keep, blas = blas_threads(threads)
+    budget = args.budget or (0.25 if args.quick else 0.6)
+    sizes = parse_sizes(args.sizes) if args.sizes else SIZES
+    f64_sizes = [s for s in sizes if s in FLOAT64_SIZES]
+
+    print(f"gatedrnn {__version__} bench: TimeLSTM vs the NumPy spec"
+          f"{', PyTorch ' + torch.__version__ + ' nn.LSTM (CPU)' if torch else ''} and the BLAS")
+    print(f"machine: {cpu_name()}, {cpu_count()} CPUs; Python {platform.python_version()}, "
+          f"NumPy {np.__version__}")
+    print(f"gatedrnn kernel path: {_kernels.get_path()} (available: "
+          f"{', '.join(_kernels.available_paths())})")
+    for text in blas:
+        print(f"BLAS: {text}")
+    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
+    if env:
+        print(f"environment: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}")
+    print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
+          f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
+    sys.stdout.flush()
+    peak = sgemm_peak(budget, args.peak_size)
+    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
+    sys.stdout.flush()
+
+    rows = []
+    for dtype, group in ((np.float32, sizes), (np.float64, f64_sizes)):
+        for size in group:
+            spec_budget = budget if forward_flops(*size) < 1e9 else budget / 2
+            rows.append(run_size(size, dtype, torch if dtype == np.float32 else None, budget,
+                                 spec_budget, not args.no_spec, dtype == np.float32))
+            r = rows[-1]
+            err = r.get("torch_error")
+            print(f"  timed {str(size):18s} {np.dtype(dtype).name:8s}"
+                  + ("" if err is None else f"  (|hs - torch hs| / max|torch hs| = {err:.1e})"))
+            sys.stdout.flush()
+    print_tables(rows, peak, torch)
+    small = small_call(budget) if SMALL in sizes else None
+    if small:
+        print(f"\nsingle small call {SMALL} float32: forward {small['forward']:.1f} us "
+              f"(train=False {small['forward_infer']:.1f} us), forward+backward "
+              f"{small['forward_backward']:.1f} us")
+    if not args.no_scaling:
+        print_scaling(scaling(budget / 2, args.quick))
+    note = ("of peak > 1: the kernels use AVX-512, the BLAS's sgemm runs "
+            f"{'its ' + os.environ['OPENBLAS_CORETYPE'] + ' (AVX2) kernels' if os.environ.get('OPENBLAS_CORETYPE') else 'its own kernels'}"
+            if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
+                   for r in rows) else None)
+    print_targets(rows, small, note)
+    del keep
+    return 0
