@@ -96,21 +96,43 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
  * below EXP_MIN are raised to it (no denormal results); NaN passes through.
  * The rounding constant leaves k in the low mantissa bits, so k is read as
  * an integer without a float-to-int conversion.
+ *
+ * vexp_reduce splits x (NaN counts as EXP_MIN) as k ln2 + r, |r| <= ln2/2,
+ * returning r and setting *two_to_k.
  */
-static inline VEC FN(vexp_nonpositive)(VEC x)
+static inline VEC FN(vexp_reduce)(VEC x, VEC *two_to_k)
 {
-    static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     const VEC lowest = FN(vsplat)(EXP_MIN), magic = FN(vsplat)(ROUNDING_MAGIC);
     VEC clamped = FN(vselect)(x > lowest, x, lowest);  // NaN -> EXP_MIN
     VEC shifted = clamped * (TYPE)1.4426950408889634 + magic;
     IVEC k_int = (IVEC)shifted - (IVEC)magic;
     VEC k = shifted - magic;
-    VEC r = (clamped - k * LN2_HI) - k * LN2_LO;
+    *two_to_k = (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
+    return (clamped - k * LN2_HI) - k * LN2_LO;
+}
+
+/* The Taylor series of exp(r) from its term of degree `first`, divided by r^first. */
+static inline VEC FN(vexp_series)(VEC r, int first)
+{
+    static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     VEC poly = FN(vsplat)(inverse_factorials[EXP_DEGREE]);
 #pragma GCC unroll 16
-    for (int d = EXP_DEGREE - 1; d >= 0; d--) poly = poly * r + inverse_factorials[d];
-    VEC two_to_k = (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
-    return FN(vselect)(x == x, poly * two_to_k, x);
+    for (int d = EXP_DEGREE - 1; d >= first; d--) poly = poly * r + inverse_factorials[d];
+    return poly;
+}
+
+static inline VEC FN(vexp_nonpositive)(VEC x)
+{
+    VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
+    return FN(vselect)(x == x, FN(vexp_series)(r, 0) * two_to_k, x);
+}
+
+/* exp(x) - 1 for x <= 0, as 2^k (exp(r) - 1) + (2^k - 1): no cancellation near 0. */
+static inline VEC FN(vexpm1_nonpositive)(VEC x)
+{
+    const VEC one = FN(vsplat)(1);
+    VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
+    return FN(vselect)(x == x, two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - one), x);
 }
 
 static inline VEC FN(vsigmoid)(VEC x)
@@ -121,11 +143,13 @@ static inline VEC FN(vsigmoid)(VEC x)
     return FN(vselect)(x >= 0, r, e * r);
 }
 
+/* tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|): accurate relative to the
+ * result for small |x|, where (1 - e) / (1 + e) would cancel. */
 static inline VEC FN(vtanh)(VEC x)
 {
-    const VEC one = FN(vsplat)(1);
-    VEC e = FN(vexp_nonpositive)(FN(vselect)(x < 0, x + x, -(x + x)));
-    VEC t = (one - e) / (one + e);
+    const VEC two = FN(vsplat)(2);
+    VEC m = FN(vexpm1_nonpositive)(FN(vselect)(x < 0, x + x, -(x + x)));
+    VEC t = -m / (two + m);
     return FN(vselect)(x < 0, -t, t);
 }
 
