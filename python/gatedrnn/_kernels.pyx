@@ -12,7 +12,7 @@ variable GATEDRNN_KERNEL_PATH forces one (tests run every path this way).
 """
 from cython cimport floating
 from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport ddot, dgemm, dsdot, sgemm
 cimport numpy as cnp
 
 import os
@@ -451,3 +451,32 @@ def softmax_xent(x, target, scale, out):
 _env_path = os.environ.get("GATEDRNN_KERNEL_PATH")
 if _env_path:
     set_path(_env_path)
+
+
+def sum_of_squares(a):
+    """sum(a ** 2) as a Python float, accumulated in double precision, for a
+    C-contiguous float32 or float64 array (dsdot reads float32 and adds in
+    double), through the same SciPy BLAS as the kernels."""
+    cdef const float[::1] a32
+    cdef const double[::1] a64
+    cdef Py_ssize_t start = 0, size = a.size, step = 1 << 30
+    cdef int n, one = 1
+    cdef double total = 0
+    flat = a.reshape(-1)
+    if a.dtype == np.float32:
+        a32 = flat
+        with nogil:
+            while start < size:
+                n = <int>min(step, size - start)
+                total += dsdot(&n, <float *>&a32[start], &one, <float *>&a32[start], &one)
+                start += n
+    elif a.dtype == np.float64:
+        a64 = flat
+        with nogil:
+            while start < size:
+                n = <int>min(step, size - start)
+                total += ddot(&n, <double *>&a64[start], &one, <double *>&a64[start], &one)
+                start += n
+    else:
+        raise TypeError(f"internal: unsupported dtype {a.dtype}")
+    return total
