@@ -165,7 +165,7 @@ enum { GR_FLAG_GEMM_ONLY = 1, GR_FLAG_SPLIT_ROWS = 2, GR_FLAG_SPLIT_COLUMNS = 4 
  * forward (backward == 0; train says whether gates and cs are kept) or a
  * backward, in float (double_precision == 0) or double. The workspace holds
  * the packed weights, and in inference a chunk of pre-activations of about
- * max(N, 256) x 4H values: nothing of size N*T.
+ * max(1024, 6N) x 4H values: nothing of size T.
  */
 size_t gr_lstm_workspace(int path, int double_precision, int backward, int train,
                          size_t N, size_t T, size_t D, size_t H);

@@ -33,11 +33,14 @@
 #define VEC FN(vec)
 #define IVEC FN(ivec)
 #define KC 512 /* K block of the batched products: a B panel block stays in L2 */
+#define CHUNK_ROWS 1024 /* inference: rows of the input projection per chunk */
 
 typedef TYPE VEC __attribute__((vector_size(VBYTES)));
 typedef ITYPE IVEC __attribute__((vector_size(VBYTES)));
 
 /* ---- vectors ------------------------------------------------------------ */
+
+static inline size_t FN(min)(size_t a, size_t b) { return a < b ? a : b; }
 
 static inline VEC FN(vload)(const TYPE *p)
 {
@@ -90,20 +93,50 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
     return (VEC)((mask & (IVEC)a) | (~mask & (IVEC)b));
 }
 
+/* 1 / x: the divider on baseline and AVX2 double; else an approximate
+ * reciprocal and Newton steps to full precision (half the latency). */
+static inline VEC FN(vrecip)(VEC x)
+{
+    const VEC two = FN(vsplat)(2);
+#if VBYTES == 64 && defined(__AVX512F__) && IS_FLOAT
+    VEC r = (VEC)_mm512_rcp14_ps((__m512)x);  // 14 bits
+    return r * (two - x * r);                  // 28 bits
+#elif VBYTES == 64 && defined(__AVX512F__)
+    VEC r = (VEC)_mm512_rcp14_pd((__m512d)x);
+    r = r * (two - x * r);
+    r = r * (two - x * r);
+    return r * (two - x * r);                  // 14 -> 28 -> 56 bits
+#elif VBYTES == 32 && defined(__AVX__) && IS_FLOAT
+    VEC r = (VEC)_mm256_rcp_ps((__m256)x);     // 12 bits
+    r = r * (two - x * r);
+    return r * (two - x * r);                  // 24 bits
+#else
+    (void)two;
+    return FN(vsplat)(1) / x;
+#endif
+}
+
+/* -|x|: the sign bit set. */
+static inline VEC FN(vneg_abs)(VEC x)
+{
+    const IVEC sign = (IVEC){0} + ((ITYPE)1 << (8 * sizeof(TYPE) - 1));
+    return (VEC)((IVEC)x | sign);
+}
+
 /*
  * exp(x) for x <= 0, as exp_nonpositive() of the BLAS path: x = k ln2 + r,
  * a Taylor polynomial in r, and 2^k put into the exponent bits. Arguments
- * below EXP_MIN are raised to it (no denormal results); NaN passes through.
- * The rounding constant leaves k in the low mantissa bits, so k is read as
- * an integer without a float-to-int conversion.
+ * below EXP_MIN are raised to it (no denormal results); NaN passes through
+ * (the comparison is false for NaN). The rounding constant leaves k in the
+ * low mantissa bits, so k is read as an integer without a conversion.
  *
- * vexp_reduce splits x (NaN counts as EXP_MIN) as k ln2 + r, |r| <= ln2/2,
- * returning r and setting *two_to_k.
+ * vexp_reduce splits x as k ln2 + r, |r| <= ln2/2, returning r and setting
+ * *two_to_k.
  */
 static inline VEC FN(vexp_reduce)(VEC x, VEC *two_to_k)
 {
     const VEC lowest = FN(vsplat)(EXP_MIN), magic = FN(vsplat)(ROUNDING_MAGIC);
-    VEC clamped = FN(vselect)(x > lowest, x, lowest);  // NaN -> EXP_MIN
+    VEC clamped = FN(vselect)(x < lowest, lowest, x);
     VEC shifted = clamped * (TYPE)1.4426950408889634 + magic;
     IVEC k_int = (IVEC)shifted - (IVEC)magic;
     VEC k = shifted - magic;
@@ -124,32 +157,31 @@ static inline VEC FN(vexp_series)(VEC r, int first)
 static inline VEC FN(vexp_nonpositive)(VEC x)
 {
     VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
-    return FN(vselect)(x == x, FN(vexp_series)(r, 0) * two_to_k, x);
+    return FN(vexp_series)(r, 0) * two_to_k;
 }
 
 /* exp(x) - 1 for x <= 0, as 2^k (exp(r) - 1) + (2^k - 1): no cancellation near 0. */
 static inline VEC FN(vexpm1_nonpositive)(VEC x)
 {
-    const VEC one = FN(vsplat)(1);
     VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
-    return FN(vselect)(x == x, two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - one), x);
+    return two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - FN(vsplat)(1));
 }
 
+/* 1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows. */
 static inline VEC FN(vsigmoid)(VEC x)
 {
-    const VEC one = FN(vsplat)(1);
-    VEC e = FN(vexp_nonpositive)(FN(vselect)(x < 0, x, -x));
-    VEC r = one / (one + e);
+    VEC e = FN(vexp_nonpositive)(FN(vneg_abs)(x));
+    VEC r = FN(vrecip)(FN(vsplat)(1) + e);
     return FN(vselect)(x >= 0, r, e * r);
 }
 
-/* tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|): accurate relative to the
- * result for small |x|, where (1 - e) / (1 + e) would cancel. */
+/* tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|), with the sign of x:
+ * accurate relative to the result for small |x|, where (1 - e) / (1 + e)
+ * would cancel. */
 static inline VEC FN(vtanh)(VEC x)
 {
-    const VEC two = FN(vsplat)(2);
-    VEC m = FN(vexpm1_nonpositive)(FN(vselect)(x < 0, x + x, -(x + x)));
-    VEC t = -m / (two + m);
+    VEC m = FN(vexpm1_nonpositive)(FN(vneg_abs)(x + x));
+    VEC t = -m * FN(vrecip)(FN(vsplat)(2) + m);
     return FN(vselect)(x < 0, -t, t);
 }
 
@@ -206,6 +238,89 @@ typedef struct FN(tile_buffer) {
 } FN(tile_buffer);
 #define TILE_LD (4 * GW)
 
+/* ---- the dot-product micro-kernel (small row counts, no packing) ----------- */
+
+/* The sum of the lanes of v, as a tree of halvings (a fixed order). */
+static inline TYPE FN(vsum)(VEC v)
+{
+#if VBYTES / TYPE_BYTES == 16
+    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+#elif VBYTES / TYPE_BYTES == 8
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#elif VBYTES / TYPE_BYTES == 4
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#elif VBYTES / TYPE_BYTES == 2
+    v += __builtin_shufflevector(v, v, 1, 0);
+#endif
+    return v[0];
+}
+
+/*
+ * C[i*ldc + j] = sum_k A[i*lda + k] * B[j*ldb + k] for i < MA, j < NB: dot
+ * products of rows, vectors along k, summed across lanes at the end. For
+ * products with a few rows of A, where packing B would cost more than the
+ * product (dh = dA @ Wh^T and dxs = dA @ Wx^T read Wh and Wx in place).
+ */
+typedef void (*FN(dot_fn))(size_t K, const TYPE *A, size_t lda, const TYPE *B, size_t ldb,
+                           TYPE *C, size_t ldc);
+
+#define DEFINE_DOT(MA, NB)                                                                  \
+    static void FN(CAT(CAT(CAT(dot_, MA), x), NB))(size_t K, const TYPE *restrict A,        \
+                                                   size_t lda, const TYPE *restrict B,      \
+                                                   size_t ldb, TYPE *restrict C, size_t ldc) \
+    {                                                                                       \
+        VEC acc[MA][NB];                                                                    \
+        for (int i = 0; i < MA; i++)                                                        \
+            for (int j = 0; j < NB; j++) acc[i][j] = (VEC){0};                              \
+        size_t k = 0;                                                                       \
+        for (; k + GW <= K; k += GW) {                                                      \
+            VEC a[MA], b[NB];                                                               \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MA; i++) a[i] = FN(vload)(A + i * lda + k); \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NB; j++) b[j] = FN(vload)(B + j * ldb + k); \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MA; i++)                           \
+                _Pragma("GCC unroll 8") for (int j = 0; j < NB; j++) acc[i][j] += a[i] * b[j]; \
+        }                                                                                   \
+        if (k < K) { /* the last, partial vector */                                         \
+            VEC a[MA], b[NB];                                                               \
+            for (int i = 0; i < MA; i++) a[i] = FN(vload_n)(A + i * lda + k, K - k);        \
+            for (int j = 0; j < NB; j++) b[j] = FN(vload_n)(B + j * ldb + k, K - k);        \
+            for (int i = 0; i < MA; i++)                                                    \
+                for (int j = 0; j < NB; j++) acc[i][j] += a[i] * b[j];                      \
+        }                                                                                   \
+        for (int i = 0; i < MA; i++)                                                        \
+            for (int j = 0; j < NB; j++) C[i * ldc + j] = FN(vsum)(acc[i][j]);              \
+    }
+
+#define DOT_MA 4 /* rows of A per dot tile: the dot paths serve at most this many */
+#define DOT_NB 6 /* rows of B per dot tile */
+#define DOTS_FOR(MA) DEFINE_DOT(MA, 1) DEFINE_DOT(MA, 2) DEFINE_DOT(MA, 3) \
+                     DEFINE_DOT(MA, 4) DEFINE_DOT(MA, 5) DEFINE_DOT(MA, 6)
+DOTS_FOR(1)
+DOTS_FOR(2)
+DOTS_FOR(3)
+DOTS_FOR(4)
+#define DOT_ROW(MA) {FN(CAT(CAT(dot_, MA), x1)), FN(CAT(CAT(dot_, MA), x2)), \
+                     FN(CAT(CAT(dot_, MA), x3)), FN(CAT(CAT(dot_, MA), x4)), \
+                     FN(CAT(CAT(dot_, MA), x5)), FN(CAT(CAT(dot_, MA), x6))}
+
+/* dots[MA - 1][NB - 1] */
+static const FN(dot_fn) FN(dots)[DOT_MA][DOT_NB] = {DOT_ROW(1), DOT_ROW(2), DOT_ROW(3),
+                                                    DOT_ROW(4)};
+
+/* C (M, ncols) = A (M, K) @ B^T for B (ncols, K), rows lda, ldb, ldc apart, M <= DOT_MA. */
+static void FN(dot_rows)(size_t M, size_t ncols, size_t K, const TYPE *A, size_t lda,
+                         const TYPE *B, size_t ldb, TYPE *C, size_t ldc)
+{
+    for (size_t j = 0; j < ncols; j += DOT_NB)
+        FN(dots)[M - 1][FN(min)(DOT_NB, ncols - j) - 1](K, A, lda, B + j * ldb, ldb, C + j, ldc);
+}
+
 /* ---- partitions ---------------------------------------------------------- */
 
 static inline size_t FN(count_blocks)(size_t M, size_t max_rows)
@@ -228,7 +343,22 @@ static inline void FN(share)(size_t n, int tid, int nthreads, size_t *lo, size_t
     *hi = *lo + n / nthreads + ((size_t)tid < n % nthreads);
 }
 
-static inline size_t FN(min)(size_t a, size_t b) { return a < b ? a : b; }
+/*
+ * Column panels: ncols columns cut into ceil(vectors / 4) panels of as even a
+ * number of vectors as possible (3 or 4 when there are enough), so that no
+ * product ends with a narrow, slow panel. Panel p starts at column *c0 and
+ * has *nv vectors holding *width columns (the last vector may be partial).
+ */
+static inline size_t FN(count_panels)(size_t ncols) { return ((ncols + GW - 1) / GW + 3) / 4; }
+
+static inline void FN(panel)(size_t ncols, size_t p, size_t *c0, size_t *width, size_t *nv)
+{
+    const size_t vectors = (ncols + GW - 1) / GW;
+    size_t v0;
+    FN(block)(vectors, FN(count_panels)(ncols), p, &v0, nv);
+    *c0 = v0 * GW;
+    *width = FN(min)(*nv * GW, ncols - *c0);
+}
 
 /* ---- packing ------------------------------------------------------------ */
 
@@ -247,27 +377,61 @@ static void FN(pack_group)(TYPE *panel, const TYPE *W, size_t K, size_t H, size_
     }
 }
 
+/* Two-vector zips: lo = a0 b0 a1 b1 ..., hi = the same from the upper halves. */
+#if VBYTES / TYPE_BYTES == 16
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#elif VBYTES / TYPE_BYTES == 8
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#elif VBYTES / TYPE_BYTES == 4
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
+#elif VBYTES / TYPE_BYTES == 2
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 2)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 1, 3)
+#endif
+
 /*
- * Column panels of W^T, for W (R, K) row-major: panel p holds columns
- * c = p*4*GW .. of W^T (rows of W), as many as 4 vectors, zero-padded:
- *   panel[k, c'] = W[p*4*GW + c', k]    (K rows of nv*GW, nv = the panel's vectors)
+ * dst[i, j] = src[j, i] for a GW x GW block; source rows at or past `rows`
+ * read as zeros. log2(GW) rounds of zips pairing row i with row i + GW/2
+ * (the perfect shuffle) transpose the block in registers.
+ */
+static inline void FN(transpose_block)(const TYPE *src, size_t lds, size_t rows, TYPE *dst,
+                                       size_t ldd)
+{
+    VEC r[GW], t[GW];
+    for (int i = 0; i < GW; i++) r[i] = (size_t)i < rows ? FN(vload)(src + i * lds) : (VEC){0};
+    for (int half = GW / 2, round = 0; (1 << round) < GW; round++) {
+        for (int i = 0; i < half; i++) {
+            t[2 * i] = ZIP_LO(r[i], r[i + half]);
+            t[2 * i + 1] = ZIP_HI(r[i], r[i + half]);
+        }
+        memcpy(r, t, sizeof r);
+    }
+    for (int i = 0; i < GW; i++) FN(vstore)(dst + i * ldd, r[i]);
+}
+
+/*
+ * Column panels of W^T, for W (R, K) row-major: panel p (see FN(panel))
+ * holds columns c0 .. c0 + width of W^T (rows of W), zero-padded:
+ *   panel[k, c'] = W[c0 + c', k]    (K rows of nv*GW; panels K*4*GW apart)
  */
 static void FN(pack_transposed)(TYPE *panels, const TYPE *W, size_t R, size_t K, size_t p_lo,
                                 size_t p_hi)
 {
-    enum { KB = 64 };
     for (size_t p = p_lo; p < p_hi; p++) {
         TYPE *panel = panels + p * K * TILE_LD;
-        size_t r0 = p * TILE_LD, width = FN(min)(TILE_LD, R - r0);
-        size_t ld = (width + GW - 1) / GW * GW;
-        for (size_t k0 = 0; k0 < K; k0 += KB) {
-            size_t kn = FN(min)(KB, K - k0);
-            for (size_t c = 0; c < width; c++) {
-                const TYPE *w = W + (r0 + c) * K + k0;  // W[r0 + c, k0:]
-                for (size_t k = 0; k < kn; k++) panel[(k0 + k) * ld + c] = w[k];
-            }
-            for (size_t c = width; c < ld; c++)
-                for (size_t k = 0; k < kn; k++) panel[(k0 + k) * ld + c] = 0;
+        size_t r0, width, nv;
+        FN(panel)(R, p, &r0, &width, &nv);
+        const size_t ld = nv * GW, k_full = K / GW * GW;
+        for (size_t v = 0; v < nv; v++) {
+            const size_t rows = FN(min)(GW, width - v * GW);
+            const TYPE *w = W + (r0 + v * GW) * K;  // W[r0 + v*GW:, :]
+            for (size_t k0 = 0; k0 < k_full; k0 += GW)
+                FN(transpose_block)(w + k0, K, rows, panel + k0 * ld + v * GW, ld);
+            for (size_t k = k_full; k < K; k++)
+                for (size_t c = 0; c < GW; c++) panel[k * ld + v * GW + c] = c < rows ? w[c * K + k] : 0;
         }
     }
 }
@@ -374,6 +538,93 @@ static size_t FN(batch_slices)(size_t N, size_t H, int nthreads, int flags)
     return rows >= 2 && (packed_bytes <= (768u << 10) || rows >= 8) ? threads : 0;
 }
 
+/* ---- products with a plain output ------------------------------------------ */
+
+/*
+ * C (M, ncols) = A (M, K) @ B (K, ncols), A[i, k] = A[i*rs + k*cs]. B is
+ * either packed by pack_transposed() (panel p at B + p*K*4*GW) or a
+ * row-major matrix with rows ldb apart (panel p at B + p*4*GW). A partial
+ * last vector of an unpacked B reads up to GW - 1 elements past column ncols:
+ * the caller makes them readable, or gives the last panel packed as `tail`
+ * (pack_columns). An item is one panel of columns and up to SPAN row blocks;
+ * K goes in near-equal blocks of at most KC, each of which stays in L2 while
+ * the row blocks pass.
+ */
+typedef struct FN(product) {
+    size_t M, K, ncols;       /* M rows per segment */
+    const TYPE *A;
+    size_t rs, cs;
+    const TYPE *B;
+    int packed;
+    size_t ldb;
+    TYPE *C;
+    size_t ldc;
+    const TYPE *tail;         /* or NULL */
+    size_t segments;          /* 0 means 1: segment s is A + s*seg_a, C + s*seg_c */
+    size_t seg_a, seg_c;
+} FN(product);
+
+#define SPAN 8
+
+static size_t FN(product_items)(const FN(product) *p)
+{
+    if (p->M == 0 || p->ncols == 0) return 0;
+    size_t panels = FN(count_panels)(p->ncols);
+    size_t blocks = FN(count_blocks)(p->M, MR) * (p->segments ? p->segments : 1);
+    return panels * ((blocks + SPAN - 1) / SPAN);
+}
+
+static void FN(product_item)(const FN(product) *p, size_t item)
+{
+    const size_t nb = FN(count_blocks)(p->M, MR), blocks = nb * (p->segments ? p->segments : 1);
+    const size_t spans = (blocks + SPAN - 1) / SPAN;
+    const size_t panel = item / spans, b_lo = item % spans * SPAN, b_hi = FN(min)(blocks, b_lo + SPAN);
+    size_t c0, width, nv;
+    FN(panel)(p->ncols, panel, &c0, &width, &nv);
+    const int full = width == nv * GW;
+    const int from_tail = !p->packed && !full && p->tail;
+    const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : from_tail ? p->tail : p->B + c0;
+    const size_t ldb = p->packed || from_tail ? nv * GW : p->ldb;
+    const size_t k_blocks = (p->K + KC - 1) / KC, kc = k_blocks ? (p->K + k_blocks - 1) / k_blocks : 1;
+    for (size_t k0 = 0; k0 == 0 || k0 < p->K; k0 += kc) {
+        const size_t kn = FN(min)(kc, p->K - k0);
+        for (size_t x = b_lo; x < b_hi; x++) {
+            size_t r0, mr, seg = x / nb;
+            FN(block)(p->M, nb, x % nb, &r0, &mr);
+            const TYPE *A = p->A + seg * p->seg_a + r0 * p->rs + k0 * p->cs;
+            TYPE *C = p->C + seg * p->seg_c + r0 * p->ldc + c0;
+            if (full) {
+                FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, C,
+                                          p->ldc, k0 > 0);
+                continue;
+            }
+            FN(tile_buffer) buf;  // a partial last vector goes through here
+            TYPE *t = (TYPE *)buf.v;
+            if (k0 > 0)
+                for (size_t i = 0; i < mr; i++)
+                    memcpy(t + i * TILE_LD, C + i * p->ldc, width * sizeof(TYPE));
+            FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, t, TILE_LD,
+                                      k0 > 0);
+            for (size_t i = 0; i < mr; i++)
+                memcpy(C + i * p->ldc, t + i * TILE_LD, width * sizeof(TYPE));
+        }
+    }
+}
+
+/* The last column panel of W (K, ncols) if its last vector is partial, zero-padded:
+ * tail[k, c] = W[k, c0 + c], rows nv*GW wide (see product.tail). */
+static void FN(pack_tail_panel)(TYPE *tail, const TYPE *W, size_t K, size_t ncols)
+{
+    size_t c0, width, nv;
+    FN(panel)(ncols, FN(count_panels)(ncols) - 1, &c0, &width, &nv);
+    for (size_t k = 0; k < K; k++)
+        for (size_t v = 0; v < nv; v++)
+            FN(vstore)(tail + k * nv * GW + v * GW,
+                       FN(vload_n)(W + k * ncols + c0 + v * GW, FN(min)(GW, width - v * GW)));
+}
+
+static inline int FN(has_partial_vector)(size_t ncols) { return ncols % GW != 0; }
+
 /* ---- forward ------------------------------------------------------------ */
 
 typedef struct FN(forward) {
@@ -381,8 +632,9 @@ typedef struct FN(forward) {
     const TYPE *xs, *Wx, *Wh, *b, *h0;
     size_t N, T, D, H;
     size_t G;                 /* groups: ceil(H / GW) */
-    int pack_x, pack_h;       /* whole weights packed; else only a partial last group */
-    TYPE *px, *ph;            /* the packed panels */
+    int pack_h;               /* Wh packed whole; else only a partial last group */
+    TYPE *ph;                 /* the packed group panels of Wh */
+    TYPE *x_tail;             /* Wx's last column panel, when its last vector is partial */
     TYPE *scratch;            /* inference: pre-activations of a chunk (N, Tc, 4H) */
     size_t Tc;                /* time steps per chunk (T in training) */
     size_t slices;            /* batch slices, or 0: the steps split by columns */
@@ -392,38 +644,38 @@ typedef struct FN(forward) {
 
 /* Layout of the forward workspace; returns its size in bytes (SIZE_MAX on overflow). */
 static size_t FN(forward_layout)(size_t N, size_t T, size_t D, size_t H, int train,
-                                 FN(forward) *f, size_t *off_px, size_t *off_ph,
+                                 FN(forward) *f, size_t *off_ph, size_t *off_x_tail,
                                  size_t *off_scratch)
 {
     size_t G = (H + GW - 1) / GW, offset = 0;
     f->G = G;
-    // Packing costs one pass over the weights: worth it when the product
-    // reads them many times (many rows of x, or many time steps).
-    f->pack_x = N * T >= 4;
+    // Packing Wh costs a pass over it, paid back from the second time step.
+    // Wx is read in place by the input projection (a plain product).
     f->pack_h = T >= 2;
-    size_t partial = H % GW ? 1 : 0;
-    *off_px = gr_take(&offset, D * (f->pack_x ? G : partial) * TILE_LD, sizeof(TYPE));
-    *off_ph = gr_take(&offset, H * (f->pack_h ? G : partial) * TILE_LD, sizeof(TYPE));
+    *off_ph = gr_take(&offset, H * (f->pack_h ? G : H % GW ? 1 : 0) * TILE_LD, sizeof(TYPE));
+    *off_x_tail = gr_take(&offset, FN(has_partial_vector)(4 * H) ? D * TILE_LD : 0, sizeof(TYPE));
     // Inference computes the input projection in chunks of time steps, so
-    // its scratch is about 256 rows, not N*T: nothing of size T is kept.
-    f->Tc = train ? T : (N >= 256 ? 1 : FN(min)(T, (256 + N - 1) / N));
+    // its scratch holds about CHUNK_ROWS rows (at least MR per sequence), not
+    // N*T: nothing of size T is kept.
+    size_t Tc = N ? (CHUNK_ROWS + N - 1) / N : 1;  // N == 0: nothing to chunk
+    Tc = (Tc + MR - 1) / MR * MR;  // whole row blocks per sequence
+    f->Tc = train ? T : FN(min)(T, Tc);
     *off_scratch = gr_take(&offset, train ? 0 : N * f->Tc * 4 * H, sizeof(TYPE));
     return offset;
 }
 
-/* The weights' panel for group g: base, row stride and vector stride. */
-static inline const TYPE *FN(group_panel)(const TYPE *W, const TYPE *packed, int packed_all,
-                                          size_t K, size_t H, size_t g, size_t G,
-                                          size_t *ldb, size_t *vs)
+/* Wh's panel for group g: base, row stride and vector stride. */
+static inline const TYPE *FN(group_panel)(const FN(forward) *f, size_t g, size_t *ldb, size_t *vs)
 {
-    if (packed_all || (g == G - 1 && H % GW)) {
+    const size_t H = f->H;
+    if (f->pack_h || (g == f->G - 1 && H % GW)) {
         *ldb = TILE_LD;
         *vs = GW;
-        return packed + (packed_all ? g * K * TILE_LD : 0);
+        return f->ph + (f->pack_h ? g * H * TILE_LD : 0);
     }
     *ldb = 4 * H;
     *vs = H;
-    return W + g * GW;
+    return f->Wh + g * GW;
 }
 
 /* The pre-activation row of sequence n at step t (gates, or the chunk's scratch). */
@@ -434,29 +686,9 @@ static inline TYPE *FN(gx_row)(const FN(forward) *f, size_t n, size_t t, size_t 
 }
 
 /*
- * The input projection for rows [r0, r0 + mr) of a segment of rows: A rows
- * are xs rows (D apart), results go to the pre-activation rows (4H apart):
- *   gx[r, q*H + j] = xs[r] @ Wx[:, q*H + j] + b[q*H + j]   for the units j of group g
- */
-static void FN(input_tile)(const FN(forward) *f, size_t g, const TYPE *x_rows, TYPE *gx_rows,
-                           size_t r0, size_t mr)
-{
-    const size_t D = f->D, H = f->H, j = g * GW, units = FN(min)(GW, H - j);
-    size_t ldb, vs;
-    const TYPE *B = FN(group_panel)(f->Wx, f->px, f->pack_x, D, H, g, f->G, &ldb, &vs);
-    FN(tile_buffer) buf;
-    FN(tiles)[3][mr - 1](D, x_rows + r0 * D, D, 1, B, ldb, vs, (TYPE *)buf.v, TILE_LD, 0);
-    VEC bias[4];
-    for (int q = 0; q < 4; q++) bias[q] = FN(vload_n)(f->b + q * H + j, units);
-    for (size_t i = 0; i < mr; i++) {
-        TYPE *gx = gx_rows + (r0 + i) * 4 * H + j;  // gx[r0 + i, j:]
-        for (int q = 0; q < 4; q++) FN(vstore_n)(gx + q * H, buf.v[i][q] + bias[q], units);
-    }
-}
-
-/*
  * Time step t for rows [n0, n0 + mr) and the units of group g: the recurrent
- * product h_{t-1} @ Wh for those gate columns, then the gates and the state.
+ * product h_{t-1} @ Wh for those gate columns, plus x_t @ Wx (computed before
+ * by the input projection) and b, then the gates and the state.
  */
 static void FN(step_tile)(const FN(forward) *f, size_t t, size_t t0, size_t g, size_t n0,
                           size_t mr)
@@ -466,15 +698,18 @@ static void FN(step_tile)(const FN(forward) *f, size_t t, size_t t0, size_t g, s
     const TYPE *h_prev = t ? f->hs + (t - 1) * H : f->h0;
     const size_t ld_h = t ? T * H : H;
     size_t ldb, vs;
-    const TYPE *B = FN(group_panel)(f->Wh, f->ph, f->pack_h, H, H, g, f->G, &ldb, &vs);
+    const TYPE *B = FN(group_panel)(f, g, &ldb, &vs);
     FN(tile_buffer) buf;
     FN(tiles)[3][mr - 1](H, h_prev + n0 * ld_h, ld_h, 1, B, ldb, vs, (TYPE *)buf.v, TILE_LD, 0);
 
+    VEC bias[4];
+    for (int q = 0; q < 4; q++) bias[q] = FN(vload_n)(f->b + q * H + j, units);
     for (size_t i = 0; i < mr; i++) {
         const size_t n = n0 + i;
-        TYPE *gx = FN(gx_row)(f, n, t, t0) + j;  // pre-activations in, activated gates out
+        TYPE *gx = FN(gx_row)(f, n, t, t0) + j;  // x_t @ Wx in, activated gates out
         VEC a[4];
-        for (int q = 0; q < 4; q++) a[q] = buf.v[i][q] + FN(vload_n)(gx + q * H, units);
+        for (int q = 0; q < 4; q++)
+            a[q] = buf.v[i][q] + FN(vload_n)(gx + q * H, units) + bias[q];
         if (f->gemm_only) {
             for (int q = 0; q < 4; q++) FN(vstore_n)(gx + q * H, a[q], units);
             continue;
@@ -496,31 +731,46 @@ static void FN(step_tile)(const FN(forward) *f, size_t t, size_t t0, size_t g, s
     }
 }
 
-/* Rows of the input projection of chunk t0: one segment (training: all N*T rows)
- * or one segment of tc rows per sequence (inference). */
-static inline void FN(input_segments)(const FN(forward) *f, size_t tc, size_t *segments,
-                                      size_t *seg_rows)
+/*
+ * The input projection x_t @ Wx of the chunk at t0 for sequences [n_lo, n_hi):
+ * training, rows [n_lo*T, n_hi*T) of xs into gates; inference, the chunk's tc
+ * rows of each sequence (one segment each) into its scratch.
+ */
+static FN(product) FN(input_product)(const FN(forward) *f, size_t t0, size_t n_lo, size_t n_hi)
 {
-    *segments = f->train ? 1 : f->N;
-    *seg_rows = f->train ? f->N * f->T : tc;
+    const size_t H4 = 4 * f->H, D = f->D;
+    if (f->train)
+        return (FN(product)){(n_hi - n_lo) * f->T, D, H4, f->xs + n_lo * f->T * D, D, 1, f->Wx,
+                             0, H4, f->gates + n_lo * f->T * H4, H4, f->x_tail, 1, 0, 0};
+    return (FN(product)){FN(min)(f->Tc, f->T - t0), D, H4, f->xs + (n_lo * f->T + t0) * D, D,
+                         1, f->Wx, 0, H4, f->scratch + n_lo * f->Tc * H4, H4, f->x_tail,
+                         n_hi - n_lo, f->T * D, f->Tc * H4};
+}
+
+static size_t FN(input_items)(const FN(forward) *f, size_t t0, size_t n_lo, size_t n_hi)
+{
+    FN(product) p = FN(input_product)(f, t0, n_lo, n_hi);
+    return FN(product_items)(&p);
+}
+
+static void FN(input_item)(const FN(forward) *f, size_t t0, size_t n_lo, size_t n_hi,
+                           size_t item)
+{
+    FN(product) p = FN(input_product)(f, t0, n_lo, n_hi);
+    FN(product_item)(&p, item);
 }
 
 static size_t FN(forward_items)(const void *ctx, size_t phase)
 {
     const FN(forward) *f = ctx;
-    if (phase == 0) return f->G;  // packing, by group
+    if (phase == 0) return f->G + 1;  // packing: Wh by group, and Wx's tail panel
     if (f->slices) return phase == 1 ? f->slices : 0;
     // Splitting columns: per chunk, the input projection then one phase per step.
     const size_t per_chunk = 1 + f->Tc, c = (phase - 1) / per_chunk, k = (phase - 1) % per_chunk;
     const size_t t0 = c * f->Tc;
     if (t0 >= f->T) return 0;
-    const size_t tc = FN(min)(f->Tc, f->T - t0);
-    if (k == 0) {
-        size_t segments, seg_rows;
-        FN(input_segments)(f, tc, &segments, &seg_rows);
-        return f->G * segments * FN(count_blocks)(seg_rows, MR);
-    }
-    return k <= tc ? f->G * f->nb : 0;
+    if (k == 0) return FN(input_items)(f, t0, 0, f->N);
+    return k <= FN(min)(f->Tc, f->T - t0) ? f->G : 0;
 }
 
 static size_t FN(forward_phases)(const FN(forward) *f)
@@ -528,36 +778,14 @@ static size_t FN(forward_phases)(const FN(forward) *f)
     return f->slices ? 2 : 1 + (f->T + f->Tc - 1) / f->Tc * (1 + f->Tc);
 }
 
-/* The input projection tile `item` of the chunk at t0, over sequences [n_lo, n_hi). */
-static void FN(input_item)(const FN(forward) *f, size_t t0, size_t tc, size_t n_lo,
-                           size_t n_hi, size_t item)
-{
-    // Training: one segment, rows [n_lo*T, n_hi*T) of xs; inference: a segment
-    // of tc rows per sequence. Group-major order: a panel serves many rows.
-    const size_t segments = f->train ? 1 : n_hi - n_lo;
-    const size_t seg_rows = f->train ? (n_hi - n_lo) * f->T : tc;
-    const size_t nb = FN(count_blocks)(seg_rows, MR);
-    const size_t g = item / (segments * nb), s = item % (segments * nb) / nb;
-    size_t r0, mr;
-    FN(block)(seg_rows, nb, item % nb, &r0, &mr);
-    const size_t n = n_lo + (f->train ? 0 : s);
-    const TYPE *x_rows = f->xs + (n * f->T + (f->train ? 0 : t0)) * f->D;
-    TYPE *gx_rows = FN(gx_row)(f, n, f->train ? 0 : t0, t0);
-    FN(input_tile)(f, g, x_rows, gx_rows, r0, mr);
-}
-
 /* A batch slice: sequences [n_lo, n_hi) through every step. */
 static void FN(forward_slice)(const FN(forward) *f, size_t n_lo, size_t n_hi)
 {
     const size_t rows = n_hi - n_lo, nb = FN(count_blocks)(rows, MR), G = f->G;
     for (size_t t0 = 0; t0 < f->T; t0 += f->Tc) {
-        const size_t tc = FN(min)(f->Tc, f->T - t0);
-        const size_t segments = f->train ? 1 : rows;
-        const size_t seg_rows = f->train ? rows * f->T : tc;
-        const size_t items = G * segments * FN(count_blocks)(seg_rows, MR);
-        for (size_t item = 0; item < items; item++)
-            FN(input_item)(f, t0, tc, n_lo, n_hi, item);
-        for (size_t t = t0; t < t0 + tc; t++)
+        const size_t items = FN(input_items)(f, t0, n_lo, n_hi);
+        for (size_t item = 0; item < items; item++) FN(input_item)(f, t0, n_lo, n_hi, item);
+        for (size_t t = t0; t < FN(min)(t0 + f->Tc, f->T); t++)
             for (size_t g = 0; g < G; g++)
                 for (size_t blk = 0; blk < nb; blk++) {
                     size_t n0, mr;
@@ -570,15 +798,14 @@ static void FN(forward_slice)(const FN(forward) *f, size_t n_lo, size_t n_hi)
 static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
 {
     const FN(forward) *f = ctx;
-    const size_t D = f->D, H = f->H;
+    const size_t H = f->H;
     if (phase == 0) {
-        // Unpacked weights are read in place, but for a partial last group.
-        const size_t g = item;
-        const int partial = g == f->G - 1 && H % GW;
-        if (f->pack_x || partial)
-            FN(pack_group)(f->px + (f->pack_x ? g * D * TILE_LD : 0), f->Wx, D, H, g);
-        if (f->pack_h || partial)
-            FN(pack_group)(f->ph + (f->pack_h ? g * H * TILE_LD : 0), f->Wh, H, H, g);
+        if (item == f->G) {
+            if (f->x_tail) FN(pack_tail_panel)(f->x_tail, f->Wx, f->D, 4 * H);
+        } else if (f->pack_h || (item == f->G - 1 && H % GW)) {
+            // Unpacked, Wh is read in place but for a partial last group.
+            FN(pack_group)(f->ph + (f->pack_h ? item * H * TILE_LD : 0), f->Wh, H, H, item);
+        }
         return;
     }
     if (f->slices) {
@@ -588,22 +815,25 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
         return;
     }
     const size_t per_chunk = 1 + f->Tc, c = (phase - 1) / per_chunk, k = (phase - 1) % per_chunk;
-    const size_t t0 = c * f->Tc, tc = FN(min)(f->Tc, f->T - t0);
+    const size_t t0 = c * f->Tc;
     if (k == 0) {
-        FN(input_item)(f, t0, tc, 0, f->N, item);
+        FN(input_item)(f, t0, 0, f->N, item);
         return;
     }
-    size_t n0, mr;
-    FN(block)(f->N, f->nb, item % f->nb, &n0, &mr);
-    FN(step_tile)(f, t0 + k - 1, t0, item / f->nb, n0, mr);
+    // A group's panel of Wh serves every row block (from L2 after the first).
+    for (size_t blk = 0; blk < f->nb; blk++) {
+        size_t n0, mr;
+        FN(block)(f->N, f->nb, blk, &n0, &mr);
+        FN(step_tile)(f, t0 + k - 1, t0, item, n0, mr);
+    }
 }
 
 int FN(gr_simd_forward)(const gr_forward_args *args)
 {
     FN(forward) f = {0};
-    size_t off_px, off_ph, off_scratch;
+    size_t off_ph, off_x_tail, off_scratch;
     size_t need = FN(forward_layout)(args->N, args->T, args->D, args->H, args->train, &f,
-                                     &off_px, &off_ph, &off_scratch);
+                                     &off_ph, &off_x_tail, &off_scratch);
     if (need == SIZE_MAX) return GR_ERR_TOO_LARGE;
     if (args->workspace_bytes < need || (need && !args->workspace)) return GR_ERR_WORKSPACE;
     char *ws = args->workspace;
@@ -617,8 +847,8 @@ int FN(gr_simd_forward)(const gr_forward_args *args)
     f.b = args->b;
     f.h0 = args->h0;
     f.N = args->N, f.T = args->T, f.D = args->D, f.H = args->H;
-    f.px = (TYPE *)(ws + off_px);
     f.ph = (TYPE *)(ws + off_ph);
+    f.x_tail = FN(has_partial_vector)(4 * f.H) ? (TYPE *)(ws + off_x_tail) : NULL;
     f.scratch = (TYPE *)(ws + off_scratch);
     f.train = args->train;
     f.gemm_only = args->flags & GR_FLAG_GEMM_ONLY;
@@ -630,80 +860,18 @@ int FN(gr_simd_forward)(const gr_forward_args *args)
     return GR_OK;
 }
 
-/* ---- products with a plain output (the backward's batched products) ------- */
-
-/*
- * C (M, ncols) = A (M, K) @ B (K, ncols), A[i, k] = A[i*rs + k*cs]. B is
- * either packed by pack_transposed() (panel p at B + p*K*4*GW) or a
- * row-major matrix with rows ldb apart (panel p at B + p*4*GW; its last
- * vector may read up to GW - 1 elements past column ncols, which the caller
- * makes readable). An item is one panel of columns and up to SPAN row
- * blocks; K goes in blocks of KC, each of which stays in L2 while the row
- * blocks pass.
- */
-typedef struct FN(product) {
-    size_t M, K, ncols;
-    const TYPE *A;
-    size_t rs, cs;
-    const TYPE *B;
-    int packed;
-    size_t ldb;
-    TYPE *C;
-    size_t ldc;
-} FN(product);
-
-#define SPAN 8
-
-static size_t FN(product_items)(const FN(product) *p)
-{
-    if (p->M == 0 || p->ncols == 0) return 0;
-    size_t panels = (p->ncols + TILE_LD - 1) / TILE_LD, nb = FN(count_blocks)(p->M, MR);
-    return panels * ((nb + SPAN - 1) / SPAN);
-}
-
-static void FN(product_item)(const FN(product) *p, size_t item)
-{
-    const size_t nb = FN(count_blocks)(p->M, MR), spans = (nb + SPAN - 1) / SPAN;
-    const size_t panel = item / spans, b_lo = item % spans * SPAN, b_hi = FN(min)(nb, b_lo + SPAN);
-    const size_t c0 = panel * TILE_LD, width = FN(min)(TILE_LD, p->ncols - c0);
-    const size_t nv = (width + GW - 1) / GW;
-    const int full = width == nv * GW;
-    const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : p->B + c0;
-    const size_t ldb = p->packed ? nv * GW : p->ldb;
-    for (size_t k0 = 0; k0 == 0 || k0 < p->K; k0 += KC) {
-        const size_t kn = FN(min)(KC, p->K - k0);
-        for (size_t blk = b_lo; blk < b_hi; blk++) {
-            size_t r0, mr;
-            FN(block)(p->M, nb, blk, &r0, &mr);
-            const TYPE *A = p->A + r0 * p->rs + k0 * p->cs;
-            TYPE *C = p->C + r0 * p->ldc + c0;
-            if (full) {
-                FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, C,
-                                          p->ldc, k0 > 0);
-                continue;
-            }
-            FN(tile_buffer) buf;  // a partial last vector goes through here
-            TYPE *t = (TYPE *)buf.v;
-            if (k0 > 0)
-                for (size_t i = 0; i < mr; i++)
-                    memcpy(t + i * TILE_LD, C + i * p->ldc, width * sizeof(TYPE));
-            FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW, t, TILE_LD,
-                                      k0 > 0);
-            for (size_t i = 0; i < mr; i++)
-                memcpy(C + i * p->ldc, t + i * TILE_LD, width * sizeof(TYPE));
-        }
-    }
-}
-
 /* ---- backward ----------------------------------------------------------- */
 
-#define DB_COLUMNS 256 /* columns of db per item */
+#define DB_COLUMNS 256     /* columns of db per item */
+#define DOT_ROWS_DXS 64    /* dxs as dot products when N*T is at most this */
+#define DXS_DOT_COLUMNS 48 /* columns of dxs per dot item */
 
 typedef struct FN(backward) {
     TYPE *dxs, *dWx, *dWh, *db, *dh, *dc, *gates, *cs;
     const TYPE *dhs, *xs, *Wx, *Wh, *h0, *c0;
     size_t N, T, D, H;
     size_t PH, PD;            /* panels of Wh^T over H and of Wx^T over D */
+    int dot_h, dot_x;         /* dh, dxs as dot products of rows (Wh, Wx unpacked) */
     TYPE *pwh, *pwx;          /* the packed panels: K = 4H rows each */
     size_t slices;            /* batch slices, or 0: the steps split by columns */
     size_t nb;                /* row blocks of N (splitting columns) */
@@ -716,11 +884,16 @@ static size_t FN(backward_layout)(size_t N, size_t T, size_t D, size_t H, FN(bac
 {
     (void)N, (void)T;
     size_t offset = 0, H4 = 4 * H;
-    w->PH = (H + TILE_LD - 1) / TILE_LD;
-    w->PD = (D + TILE_LD - 1) / TILE_LD;
+    w->PH = FN(count_panels)(H);
+    w->PD = FN(count_panels)(D);
+    // With a few rows, packing Wh^T or Wx^T costs more than the products
+    // save: they become dot products of rows (a choice by size alone, so
+    // that every thread count computes the same sums).
+    w->dot_h = N <= DOT_MA;
+    w->dot_x = N * T <= DOT_ROWS_DXS;
     if (H && H4 / 4 != H) return SIZE_MAX;
-    *off_pwh = gr_take(&offset, w->PH * TILE_LD, H4 * sizeof(TYPE));
-    *off_pwx = gr_take(&offset, w->PD * TILE_LD, H4 * sizeof(TYPE));
+    *off_pwh = gr_take(&offset, w->dot_h ? 0 : w->PH * TILE_LD, H4 * sizeof(TYPE));
+    *off_pwx = gr_take(&offset, w->dot_x ? 0 : w->PD * TILE_LD, H4 * sizeof(TYPE));
     return offset;
 }
 
@@ -732,12 +905,16 @@ static size_t FN(backward_layout)(size_t N, size_t T, size_t D, size_t H, FN(bac
 static void FN(backstep_tile)(const FN(backward) *w, size_t t, size_t p, size_t n0, size_t mr)
 {
     const size_t T = w->T, H = w->H, H4 = 4 * H;
-    const size_t u0 = p * TILE_LD, width = FN(min)(TILE_LD, H - u0), nv = (width + GW - 1) / GW;
+    size_t u0, width, nv;
+    FN(panel)(H, p, &u0, &width, &nv);
     FN(tile_buffer) buf;
     if (t + 1 < T) {
         const TYPE *dA_next = w->gates + (n0 * T + t + 1) * H4;  // dA[n0, t+1, :], rows T*4H apart
-        FN(tiles)[nv - 1][mr - 1](H4, dA_next, T * H4, 1, w->pwh + p * H4 * TILE_LD, nv * GW,
-                                  GW, (TYPE *)buf.v, TILE_LD, 0);
+        if (w->dot_h)
+            FN(dot_rows)(mr, width, H4, dA_next, T * H4, w->Wh + u0 * H4, H4, (TYPE *)buf.v, TILE_LD);
+        else
+            FN(tiles)[nv - 1][mr - 1](H4, dA_next, T * H4, 1, w->pwh + p * H4 * TILE_LD,
+                                      nv * GW, GW, (TYPE *)buf.v, TILE_LD, 0);
     } else {
         for (size_t i = 0; i < mr; i++)
             for (size_t v = 0; v < nv; v++)
@@ -781,10 +958,16 @@ static void FN(backstep_tile)(const FN(backward) *w, size_t t, size_t p, size_t 
 static void FN(first_state_tile)(const FN(backward) *w, size_t p, size_t n0, size_t mr)
 {
     const size_t T = w->T, H = w->H, H4 = 4 * H;
-    const size_t u0 = p * TILE_LD, width = FN(min)(TILE_LD, H - u0), nv = (width + GW - 1) / GW;
+    size_t u0, width, nv;
+    FN(panel)(H, p, &u0, &width, &nv);
     FN(tile_buffer) buf;
-    FN(tiles)[nv - 1][mr - 1](H4, w->gates + n0 * T * H4, T * H4, 1, w->pwh + p * H4 * TILE_LD,
-                              nv * GW, GW, (TYPE *)buf.v, TILE_LD, 0);
+    if (w->dot_h)
+        FN(dot_rows)(mr, width, H4, w->gates + n0 * T * H4, T * H4, w->Wh + u0 * H4, H4,
+                     (TYPE *)buf.v, TILE_LD);
+    else
+        FN(tiles)[nv - 1][mr - 1](H4, w->gates + n0 * T * H4, T * H4, 1,
+                                  w->pwh + p * H4 * TILE_LD, nv * GW, GW, (TYPE *)buf.v,
+                                  TILE_LD, 0);
     for (size_t i = 0; i < mr; i++) {
         memcpy(w->dh + (n0 + i) * H + u0, buf.v[i], width * sizeof(TYPE));
         if (!w->gemm_only)
@@ -825,16 +1008,31 @@ static void FN(db_item)(const FN(backward) *w, size_t item)
     for (size_t c = 0; c < width; c++) w->db[c0 + c] = w->gemm_only ? 0 : (TYPE)sum[c];
 }
 
+/* dxs = dA @ Wx^T as dot products (few rows): items of DXS_DOT_COLUMNS columns. */
+static size_t FN(dxs_dot_items)(const FN(backward) *w)
+{
+    return w->dot_x ? (w->D + DXS_DOT_COLUMNS - 1) / DXS_DOT_COLUMNS : 0;
+}
+
+static void FN(dxs_dot_item)(const FN(backward) *w, size_t item)
+{
+    const size_t NT = w->N * w->T, H4 = 4 * w->H, d0 = item * DXS_DOT_COLUMNS;
+    const size_t width = FN(min)(DXS_DOT_COLUMNS, w->D - d0);
+    for (size_t r = 0; r < NT; r += DOT_MA)
+        FN(dot_rows)(FN(min)(DOT_MA, NT - r), width, H4, w->gates + r * H4, H4,
+                     w->Wx + d0 * H4, H4, w->dxs + r * w->D + d0, w->D);
+}
+
 /* Phases: packing; the recurrence (one phase of slices, or a phase per step
  * and one for dh0); the batched products and db, as one phase. */
 static size_t FN(backward_items)(const void *ctx, size_t phase)
 {
     const FN(backward) *w = ctx;
     const size_t recurrence = w->slices ? 1 : w->T + 1;
-    if (phase == 0) return w->PH + w->PD;
-    if (phase <= recurrence) return w->slices ? w->slices : w->PH * w->nb;
+    if (phase == 0) return (w->dot_h ? 0 : w->PH) + (w->dot_x ? 0 : w->PD);
+    if (phase <= recurrence) return w->slices ? w->slices : w->PH;
     if (phase == recurrence + 1) {
-        size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS;
+        size_t items = (4 * w->H + DB_COLUMNS - 1) / DB_COLUMNS + FN(dxs_dot_items)(w);
         for (int k = 0; k < 3; k++) items += FN(product_items)(&w->products[k]);
         return items;
     }
@@ -846,8 +1044,9 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
     const FN(backward) *w = ctx;
     const size_t H4 = 4 * w->H, recurrence = w->slices ? 1 : w->T + 1;
     if (phase == 0) {
-        if (item < w->PH) FN(pack_transposed)(w->pwh, w->Wh, w->H, H4, item, item + 1);
-        else FN(pack_transposed)(w->pwx, w->Wx, w->D, H4, item - w->PH, item - w->PH + 1);
+        const size_t ph = w->dot_h ? 0 : w->PH;
+        if (item < ph) FN(pack_transposed)(w->pwh, w->Wh, w->H, H4, item, item + 1);
+        else FN(pack_transposed)(w->pwx, w->Wx, w->D, H4, item - ph, item - ph + 1);
         return;
     }
     if (phase <= recurrence) {
@@ -857,10 +1056,12 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
             FN(backward_slice)(w, n_lo, n_hi);
             return;
         }
-        size_t n0, mr;
-        FN(block)(w->N, w->nb, item % w->nb, &n0, &mr);
-        if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, item / w->nb, n0, mr);
-        else FN(first_state_tile)(w, item / w->nb, n0, mr);
+        for (size_t blk = 0; blk < w->nb; blk++) {  // a panel serves every row block
+            size_t n0, mr;
+            FN(block)(w->N, w->nb, blk, &n0, &mr);
+            if (phase <= w->T) FN(backstep_tile)(w, w->T - phase, item, n0, mr);
+            else FN(first_state_tile)(w, item, n0, mr);
+        }
         return;
     }
     for (int k = 0; k < 3; k++) {
@@ -871,7 +1072,11 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
         }
         item -= items;
     }
-    FN(db_item)(w, item);
+    if (item < FN(dxs_dot_items)(w)) {
+        FN(dxs_dot_item)(w, item);
+        return;
+    }
+    FN(db_item)(w, item - FN(dxs_dot_items)(w));
 }
 
 int FN(gr_simd_backward)(const gr_backward_args *args)
@@ -905,9 +1110,10 @@ int FN(gr_simd_backward)(const gr_backward_args *args)
     w.slices = FN(batch_slices)(N, H, args->nthreads, args->flags);
     w.nb = FN(count_blocks)(N, MR);
     // After the recurrence cs holds h_{t-1}: the operand of dWh.
-    w.products[0] = (FN(product)){NT, H4, D, w.gates, H4, 1, w.pwx, 1, 0, w.dxs, D};
-    w.products[1] = (FN(product)){D, NT, H4, w.xs, 1, D, w.gates, 0, H4, w.dWx, H4};
-    w.products[2] = (FN(product)){H, NT, H4, w.cs, 1, H, w.gates, 0, H4, w.dWh, H4};
+    w.products[0] = (FN(product)){w.dot_x ? 0 : NT, H4, D, w.gates, H4, 1, w.pwx, 1, 0, w.dxs, D,
+                                  NULL, 1, 0, 0};
+    w.products[1] = (FN(product)){D, NT, H4, w.xs, 1, D, w.gates, 0, H4, w.dWx, H4, NULL, 1, 0, 0};
+    w.products[2] = (FN(product)){H, NT, H4, w.cs, 1, H, w.gates, 0, H4, w.dWh, H4, NULL, 1, 0, 0};
     FN(plan) plan = {&w, FN(backward_items), FN(backward_run), 0};
     plan.total = FN(count_items)(&plan, (w.slices ? 1 : T + 1) + 2);
     gr_run_job(FN(work_job), &plan, args->nthreads);
@@ -938,6 +1144,16 @@ int FN(gr_simd_threads)(int backward, size_t N, size_t T, size_t D, size_t H)
 #undef VEC
 #undef IVEC
 #undef KC
+#undef CHUNK_ROWS
+#undef ZIP_LO
+#undef ZIP_HI
 #undef SPAN
 #undef DB_COLUMNS
+#undef DOT_ROWS_DXS
+#undef DXS_DOT_COLUMNS
+#undef DOT_MA
+#undef DOT_NB
+#undef DOTS_FOR
+#undef DOT_ROW
+#undef DEFINE_DOT
 #undef TILE_LD

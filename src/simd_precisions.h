@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -57,6 +57,7 @@
                            1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0}
 
 #define TYPE float
+#define TYPE_BYTES 4
 #define SFX f32
 #define ITYPE int32_t
 #define IS_FLOAT 1
@@ -70,6 +71,7 @@
 #define ROUNDING_MAGIC 12582912.0f       /* 1.5 * 2^23 */
 #include "simd.template.c"
 #undef TYPE
+#undef TYPE_BYTES
 #undef SFX
 #undef ITYPE
 #undef IS_FLOAT
@@ -83,6 +85,7 @@
 #undef ROUNDING_MAGIC
 
 #define TYPE double
+#define TYPE_BYTES 8
 #define SFX f64
 #define ITYPE int64_t
 #define IS_FLOAT 0

@@ -12,8 +12,8 @@
  * count or on timing.
  *
  * Waiting threads spin briefly (items take microseconds), then yield; idle
- * workers sleep on a condition variable after 0.1 ms, so an idle pool costs
- * no CPU. The thread count is gr_set_num_threads(), else GATEDRNN_NUM_THREADS,
+ * workers spin for 0.1 ms, yield their core for 2 ms, then sleep on a
+ * condition variable, so an idle pool costs no CPU. The thread count is gr_set_num_threads(), else GATEDRNN_NUM_THREADS,
  * else OMP_NUM_THREADS, else the CPUs this process may run on. Without POSIX
  * threads every job runs on the caller alone.
  */
@@ -53,8 +53,9 @@ static int requested_threads = 0; /* 0: the default */
 #endif
 
 /* How long a thread spins before it yields or sleeps, in nanoseconds. */
-#define SPIN_NS 50000        /* waiting for items: then sched_yield() between checks */
-#define IDLE_SPIN_NS 100000  /* an idle worker: then it sleeps */
+#define SPIN_NS 50000         /* waiting for items: then sched_yield() between checks */
+#define IDLE_SPIN_NS 100000   /* an idle worker spins this long, */
+#define IDLE_YIELD_NS 2000000 /* then yields its core between checks, then sleeps */
 
 struct gr_team {
     atomic_size_t next;  /* the next item to claim */
@@ -128,11 +129,20 @@ static void *worker_main(void *arg)
     atomic_uint *go = &slot[tid].go;
     unsigned seen = 0;  /* ensure_workers() zeroed go before starting this thread */
     for (;;) {
-        uint64_t idle_since = now_ns();
+        const uint64_t idle_since = now_ns();
         unsigned spins = 0;
+        int yielding = 0;
         while (atomic_load_explicit(go, memory_order_acquire) == seen) {
-            CPU_RELAX();
-            if ((++spins & 255) == 0 && now_ns() - idle_since > IDLE_SPIN_NS) {
+            if (!yielding) {
+                CPU_RELAX();
+                if ((++spins & 255) == 0 && now_ns() - idle_since > IDLE_SPIN_NS) yielding = 1;
+                continue;
+            }
+            // Waking a sleeping thread can take a millisecond on a virtual
+            // machine; a yielding one answers at once and gives way to any
+            // other thread that wants the core.
+            sched_yield();
+            if ((++spins & 15) == 0 && now_ns() - idle_since > IDLE_YIELD_NS) {
                 pthread_mutex_lock(&pool.sleep_lock);
                 atomic_fetch_add(&pool.sleepers, 1);
                 while (atomic_load(go) == seen)

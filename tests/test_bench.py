@@ -5,7 +5,8 @@ import pytest
 from gatedrnn import __main__ as cli
 from gatedrnn import bench
 
-TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling"]
+TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
+        "--no-interference"]
 
 
 def test_bench_without_torch(capsys, monkeypatch):

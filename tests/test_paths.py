@@ -116,15 +116,18 @@ def test_inference_equals_training_forward(path, dtype, restore_kernels):
 def test_results_do_not_depend_on_threads_or_split(path, dtype, restore_kernels):
     """Every output element is computed by one thread in a fixed order."""
     _kernels.set_path(path)
-    p = make_problem(11, 9, 13, 37, dtype, seed=4)
-    runs = []
-    for threads, split in [(1, None), (2, "rows"), (2, "columns"), (3, "rows"), (3, "columns")]:
-        _kernels.set_num_threads(threads)
-        _kernels.set_split(split)
-        runs.append(run_layer(TimeLSTM, p))
-    for run in runs[1:]:
-        for name in runs[0]:
-            np.testing.assert_array_equal(run[name], runs[0][name], err_msg=name)
+    # A batch of 11 takes the packed products, a batch of 3 the dot products.
+    for shape in [(11, 9, 13, 37), (3, 9, 13, 37)]:
+        p = make_problem(*shape, dtype, seed=4)
+        runs = []
+        for threads, split in [(1, None), (2, "rows"), (2, "columns"), (3, "rows"),
+                               (3, "columns")]:
+            _kernels.set_num_threads(threads)
+            _kernels.set_split(split)
+            runs.append(run_layer(TimeLSTM, p))
+        for run in runs[1:]:
+            for name in runs[0]:
+                np.testing.assert_array_equal(run[name], runs[0][name], err_msg=f"{name} {shape}")
 
 
 @pytest.mark.parametrize("path", path_params(["blas"] + SIMD_PATHS))
@@ -143,7 +146,7 @@ def test_denormal_gradients_match_spec_and_fp_state_is_restored(path, restore_ke
 
 
 def test_inference_keeps_no_cache_and_its_workspace_does_not_grow_with_T(dtype):
-    """Inference computes the input projection in chunks of about 256 rows."""
+    """Inference computes the input projection in chunks of about 1024 rows."""
     N, D, H = 3, 8, 20
     sizes = []
     for T in (350, 1400):

@@ -223,7 +223,7 @@ cdef class Workspace:
     """The buffers a layer keeps between calls, so that calls of the same shape
     allocate (and page-fault) nothing but the arrays they return: the forward
     cache (gates, cs) and the kernels' scratch (packed weights; in inference a
-    chunk of pre-activations, about max(N, 256) x 4H values)."""
+    chunk of pre-activations, about max(1024, 6N) x 4H values, whatever T)."""
 
     cdef object _scratch
     cdef tuple _cache_key

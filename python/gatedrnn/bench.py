@@ -2,9 +2,10 @@
 CPU LSTM (when torch is importable) and the BLAS of this machine.
 
 Everything runs in one process with one thread count for everyone (printed).
-Contenders run in alternating blocks of calls after a warm-up, and the table
-shows medians, so that ratios compare runs made side by side. Times are wall
-clock; nothing here is a test (tests never assert on time).
+Contenders take turns in blocks of back-to-back calls after a warm-up, with a
+short pause before each block (see compare()), and the tables show medians,
+so that ratios compare runs made side by side. Times are wall clock; nothing
+here is a test (tests never assert on time).
 
 FLOP counts: a forward is 2*N*T*(D+H)*4H (the two products; the gates are not
 counted), a forward+backward three times that.
@@ -58,21 +59,28 @@ def time_calls(fn, calls):
     return times
 
 
-def compare(contenders, budget):
-    """Median seconds per call of each contender (a dict name -> fn), run in
-    alternating blocks of about 20 ms until each has had about `budget`
-    seconds and at least 3 calls."""
+def compare(contenders, budget, pause=0.03):
+    """Median seconds per call of each contender (a dict name -> fn).
+
+    Contenders take turns in blocks of back-to-back calls (about 100 ms, at
+    least 3 calls) until each has had about `budget` seconds and 5 calls.
+    Before each block the process sleeps `pause` seconds: thread pools that
+    spin after their work (libgomp's in torch, OpenBLAS's in NumPy, ours)
+    then have gone idle, so that each contender is timed as it runs on its
+    own, not slowed by the previous one's spinning threads.
+    """
     estimate = {}
     for name, fn in contenders.items():
-        fn()  # warm-up: allocations, page faults, thread start, packing paths
+        fn()  # warm-up: allocations, page faults, thread start
         estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
-    block = {name: max(1, int(0.02 / t)) for name, t in estimate.items()}
+    block = {name: max(3, int(0.1 / t)) for name, t in estimate.items()}
     samples = {name: [] for name in contenders}
     spent = {name: 0.0 for name in contenders}
-    while any(spent[n] < budget or len(samples[n]) < 3 for n in contenders):
+    while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
         for name, fn in contenders.items():
-            if spent[name] >= budget and len(samples[name]) >= 3:
+            if spent[name] >= budget and len(samples[name]) >= 5:
                 continue
+            time.sleep(pause)
             times = time_calls(fn, block[name])
             samples[name] += times
             spent[name] += sum(times)
@@ -377,6 +385,49 @@ def print_scaling(rows):
           "forward+backward (inputs excluded).")
 
 
+def interference(torch, budget):
+    """forward+backward right after another library's call, whose thread pool
+    may then keep a core busy for a while (NumPy's OpenBLAS busy-waits up to
+    ~0.1 s after a matmul; torch's libgomp spins for milliseconds)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((512, 512), dtype=np.float32)
+    rows = []
+    for size in [(20, 35, 100, 100), (20, 35, 650, 650)]:
+        p = make_problem(*size, np.float32)
+        ours = Ours(p)
+        tw = Torch(torch, p) if torch is not None else None
+        contenders = {"gatedrnn": ours.forward_backward}
+        if tw is not None:
+            contenders["torch"] = tw.forward_backward
+        for who, fn in contenders.items():
+            before = {"alone": None, "after a NumPy matmul": lambda: a @ a}
+            if tw is not None:
+                before["after the other's call"] = (tw.forward_no_grad if who == "gatedrnn"
+                                                    else ours.forward)
+            row = {"size": size, "who": who}
+            for name, prefix in before.items():
+                def call(prefix=prefix, fn=fn):
+                    if prefix:
+                        prefix()
+                    start = time.perf_counter()
+                    fn()
+                    return time.perf_counter() - start
+                call()
+                times = []
+                while sum(times) < budget or len(times) < 5:
+                    time.sleep(0.03)
+                    times.append(call())
+                row[name] = statistics.median(times)
+            rows.append(row)
+    print("\ninterference: forward+backward right after another library's call, median ms")
+    names = [k for k in rows[0] if k not in ("size", "who")]
+    print(f"  {'(N,T,D,H)':18s} {'':9s}" + "".join(f"{k:>24s}" for k in names))
+    for r in rows:
+        print(f"  {str(r['size']):18s} {r['who']:9s}"
+              + "".join(f"{fmt_ms(r[k]):>24s}" for k in names))
+    return rows
+
+
 def print_targets(rows, small, peak_note):
     print("\ntargets (one run; forward+backward float32 unless said)")
     met_all = True
@@ -424,6 +475,8 @@ def build_parser(parser=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
+    parser.add_argument("--no-interference", action="store_true",
+                        help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: the "
                              "issue's five, float64 for the first two)")
@@ -487,6 +540,8 @@ def main(argv=None, args=None):
               f"{small['forward_backward']:.1f} us")
     if not args.no_scaling:
         print_scaling(scaling(budget / 2, args.quick))
+    if not args.no_interference:
+        interference(torch, budget / 2)
     note = ("of peak > 1: the kernels use AVX-512, the BLAS's sgemm runs "
             f"{'its ' + os.environ['OPENBLAS_CORETYPE'] + ' (AVX2) kernels' if os.environ.get('OPENBLAS_CORETYPE') else 'its own kernels'}"
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
