@@ -119,7 +119,10 @@ static inline VEC FN(vrecip)(VEC x)
 /* -|x|: the sign bit set. */
 static inline VEC FN(vneg_abs)(VEC x)
 {
-    const IVEC sign = (IVEC){0} + ((ITYPE)1 << (8 * sizeof(TYPE) - 1));
+    const TYPE negative_zero = -(TYPE)0;  // the sign bit alone
+    ITYPE sign_bit;
+    memcpy(&sign_bit, &negative_zero, sizeof sign_bit);
+    const IVEC sign = (IVEC){0} + sign_bit;
     return (VEC)((IVEC)x | sign);
 }
 
