@@ -23,6 +23,7 @@
 #define GATEDRNN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,13 @@ enum gr_status {
 
 /* A message for a status, for the bindings' exceptions. */
 const char *gr_strerror(int status);
+
+/*
+ * GR_OK if the kernels can take these sizes, else GR_ERR_TOO_LARGE: the check
+ * every kernel runs first, exported so that callers can run it before they
+ * allocate the buffers.
+ */
+int gr_check_sizes(size_t N, size_t T, size_t D, size_t H);
 
 /*
  * Forward over T steps.
@@ -94,6 +102,19 @@ int gr_lstm_backward_f64(double *dxs, double *dWx, double *dWh, double *db,
                          const double *Wx, const double *Wh,
                          const double *h0, const double *c0,
                          size_t N, size_t T, size_t D, size_t H, const gr_blas *blas);
+
+/*
+ * Softmax cross-entropy over the rows of x (R, V), for the language model:
+ *   loss    out (R): -log softmax(x[r])[target[r]], computed as
+ *           log(sum exp(x[r] - max)) - (x[r, target[r]] - max)
+ *   out     out (R, V) or NULL: scale[r] * softmax(x[r]); may be x itself
+ *   target  (R): ids in [0, V), checked by the caller
+ *   scale   (R): row factors (e.g. 1/count, or 0 for ignored rows); unused if out is NULL
+ */
+int gr_softmax_xent_f32(float *out, double *loss, const float *x, const int64_t *target,
+                        const float *scale, size_t R, size_t V);
+int gr_softmax_xent_f64(double *out, double *loss, const double *x, const int64_t *target,
+                        const double *scale, size_t R, size_t V);
 
 /*
  * The fast entry points: one API over several implementations ("paths").

@@ -53,6 +53,8 @@ static int check_sizes(size_t N, size_t T, size_t D, size_t H)
     return GR_OK;
 }
 
+int gr_check_sizes(size_t N, size_t T, size_t D, size_t H) { return check_sizes(N, T, D, H); }
+
 /*
  * The elementwise passes are compiled for baseline x86-64, AVX2+FMA and
  * AVX-512, and the loader picks one for this CPU (GCC target_clones), so a
@@ -84,6 +86,7 @@ static int check_sizes(size_t N, size_t T, size_t D, size_t H)
 #define LN2_LO (-2.12194440e-4f)
 #define ROUNDING_MAGIC 12582912.0f       /* 1.5 * 2^23 */
 #include "lstm.template.c"
+#include "softmax.template.c"
 #undef TYPE
 #undef SFX
 #undef GEMM_FIELD
@@ -110,3 +113,4 @@ static int check_sizes(size_t N, size_t T, size_t D, size_t H)
 #define LN2_LO 1.90821492927058770002e-10
 #define ROUNDING_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
 #include "lstm.template.c"
+#include "softmax.template.c"

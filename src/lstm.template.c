@@ -39,8 +39,12 @@ static void CAT(gemm_rowmajor_, SFX)(const gr_blas *blas, char trans_a, char tra
  * within an ulp, and 2^k placed straight into the exponent bits. Arguments
  * below EXP_MIN are raised to it, so that no result is denormal (denormals
  * slow every later multiply); NaN passes through.
+ *
+ * expm1_reduced_ does the shared part: it returns exp(r) - 1, the series
+ * without its leading 1 (so accurate relative to itself however small r is),
+ * and sets *two_to_k.
  */
-static inline TYPE CAT(exp_nonpositive_, SFX)(TYPE x)
+static inline TYPE CAT(expm1_reduced_, SFX)(TYPE x, TYPE *two_to_k)
 {
     static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     TYPE clamped = x > EXP_MIN ? x : EXP_MIN;   // also maps NaN to EXP_MIN
@@ -50,11 +54,25 @@ static inline TYPE CAT(exp_nonpositive_, SFX)(TYPE x)
     TYPE r = (clamped - k * LN2_HI) - k * LN2_LO;
     TYPE poly = inverse_factorials[EXP_DEGREE];
 #pragma GCC unroll 16
-    for (int d = EXP_DEGREE - 1; d >= 0; d--) poly = poly * r + inverse_factorials[d];
+    for (int d = EXP_DEGREE - 1; d >= 1; d--) poly = poly * r + inverse_factorials[d];
     UINT bits = (UINT)((int32_t)k + EXP_BIAS) << MANTISSA_BITS;
+    memcpy(two_to_k, &bits, sizeof *two_to_k);
+    return poly * r;
+}
+
+static inline TYPE CAT(exp_nonpositive_, SFX)(TYPE x)
+{
     TYPE two_to_k;
-    memcpy(&two_to_k, &bits, sizeof two_to_k);
-    TYPE result = poly * two_to_k;
+    TYPE result = ((TYPE)1 + CAT(expm1_reduced_, SFX)(x, &two_to_k)) * two_to_k;
+    return x == x ? result : x;
+}
+
+/* exp(x) - 1 for x <= 0 = 2^k (exp(r) - 1) + (2^k - 1); exact reduction when k == 0. */
+static inline TYPE CAT(expm1_nonpositive_, SFX)(TYPE x)
+{
+    TYPE two_to_k;
+    TYPE em = CAT(expm1_reduced_, SFX)(x, &two_to_k);
+    TYPE result = two_to_k * em + (two_to_k - (TYPE)1);
     return x == x ? result : x;
 }
 
@@ -66,11 +84,15 @@ static inline TYPE CAT(sigmoid_, SFX)(TYPE x)
     return x >= 0 ? r : e * r;
 }
 
-/* tanh from exp(-2|x|); accurate to an ulp of 1, which is what the gates need. */
+/*
+ * tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|): accurate relative to the
+ * result for small |x| too, where (1 - e) / (1 + e) with e = exp(-2|x|)
+ * cancels (an error of ~ulp(1) / |x|).
+ */
 static inline TYPE CAT(tanh_, SFX)(TYPE x)
 {
-    TYPE e = CAT(exp_nonpositive_, SFX)(x < 0 ? 2 * x : -2 * x);
-    TYPE t = ((TYPE)1 - e) / ((TYPE)1 + e);
+    TYPE m = CAT(expm1_nonpositive_, SFX)(x < 0 ? 2 * x : -2 * x);
+    TYPE t = -m / ((TYPE)2 + m);
     return x < 0 ? -t : t;
 }
 
@@ -176,7 +198,9 @@ int CAT(gr_lstm_backward_, SFX)(TYPE *dxs, TYPE *dWx, TYPE *dWh, TYPE *db,
     if (status != GR_OK) return status;
     const size_t H4 = 4 * H;
     if (N == 0 || T == 0 || H == 0) {
-        // An empty sequence has zero weight gradients and passes dh, dc through.
+        // An empty sequence has zero weight gradients and passes dh, dc through;
+        // with H == 0 (but N, T, D > 0) nothing reaches xs, so dxs is zero too.
+        if (dxs) memset(dxs, 0, N * T * D * sizeof(TYPE));
         if (dWx) memset(dWx, 0, D * H4 * sizeof(TYPE));
         if (dWh) memset(dWh, 0, H * H4 * sizeof(TYPE));
         if (db) memset(db, 0, H4 * sizeof(TYPE));

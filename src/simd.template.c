@@ -120,7 +120,10 @@ static inline VEC FN(vrecip)(VEC x)
 /* -|x|: the sign bit set. */
 static inline VEC FN(vneg_abs)(VEC x)
 {
-    const IVEC sign = (IVEC){0} + ((ITYPE)1 << (8 * sizeof(TYPE) - 1));
+    const TYPE negative_zero = -(TYPE)0;  // the sign bit alone
+    ITYPE sign_bit;
+    memcpy(&sign_bit, &negative_zero, sizeof sign_bit);
+    const IVEC sign = (IVEC){0} + sign_bit;
     return (VEC)((IVEC)x | sign);
 }
 
@@ -130,20 +133,42 @@ static inline VEC FN(vneg_abs)(VEC x)
  * below EXP_MIN are raised to it (no denormal results); NaN passes through
  * (the comparison is false for NaN). The rounding constant leaves k in the
  * low mantissa bits, so k is read as an integer without a conversion.
+ *
+ * vexp_reduce splits x as k ln2 + r, |r| <= ln2/2, returning r and setting
+ * *two_to_k.
  */
-static inline VEC FN(vexp_nonpositive)(VEC x)
+static inline VEC FN(vexp_reduce)(VEC x, VEC *two_to_k)
 {
-    static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     const VEC lowest = FN(vsplat)(EXP_MIN), magic = FN(vsplat)(ROUNDING_MAGIC);
     VEC clamped = FN(vselect)(x < lowest, lowest, x);
     VEC shifted = clamped * (TYPE)1.4426950408889634 + magic;
     IVEC k_int = (IVEC)shifted - (IVEC)magic;
     VEC k = shifted - magic;
-    VEC r = (clamped - k * LN2_HI) - k * LN2_LO;
+    *two_to_k = (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
+    return (clamped - k * LN2_HI) - k * LN2_LO;
+}
+
+/* The Taylor series of exp(r) from its term of degree `first`, divided by r^first. */
+static inline VEC FN(vexp_series)(VEC r, int first)
+{
+    static const TYPE inverse_factorials[EXP_DEGREE + 1] = EXP_COEFFICIENTS;
     VEC poly = FN(vsplat)(inverse_factorials[EXP_DEGREE]);
 #pragma GCC unroll 16
-    for (int d = EXP_DEGREE - 1; d >= 0; d--) poly = poly * r + inverse_factorials[d];
-    return poly * (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
+    for (int d = EXP_DEGREE - 1; d >= first; d--) poly = poly * r + inverse_factorials[d];
+    return poly;
+}
+
+static inline VEC FN(vexp_nonpositive)(VEC x)
+{
+    VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
+    return FN(vexp_series)(r, 0) * two_to_k;
+}
+
+/* exp(x) - 1 for x <= 0, as 2^k (exp(r) - 1) + (2^k - 1): no cancellation near 0. */
+static inline VEC FN(vexpm1_nonpositive)(VEC x)
+{
+    VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
+    return two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - FN(vsplat)(1));
 }
 
 /* 1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows. */
@@ -154,12 +179,13 @@ static inline VEC FN(vsigmoid)(VEC x)
     return FN(vselect)(x >= 0, r, e * r);
 }
 
-/* tanh from exp(-2|x|), with the sign of x. */
+/* tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|), with the sign of x:
+ * accurate relative to the result for small |x|, where (1 - e) / (1 + e)
+ * would cancel. */
 static inline VEC FN(vtanh)(VEC x)
 {
-    const VEC one = FN(vsplat)(1);
-    VEC e = FN(vexp_nonpositive)(FN(vneg_abs)(x + x));
-    VEC t = (one - e) * FN(vrecip)(one + e);
+    VEC m = FN(vexpm1_nonpositive)(FN(vneg_abs)(x + x));
+    VEC t = -m * FN(vrecip)(FN(vsplat)(2) + m);
     return FN(vselect)(x < 0, -t, t);
 }
 
@@ -673,7 +699,7 @@ static size_t FN(forward_layout)(size_t N, size_t T, size_t D, size_t H, int tra
     // (at least MR per sequence), each just before the steps that use it: the
     // chunk is still in cache then, and inference keeps a chunk of scratch,
     // nothing of size T.
-    size_t Tc = (CHUNK_ROWS + N - 1) / N;
+    size_t Tc = N ? (CHUNK_ROWS + N - 1) / N : 1;  // N == 0: nothing to chunk
     Tc = (Tc + MR - 1) / MR * MR;  // whole row blocks per sequence
     f->Tc = FN(min)(T, Tc);
     *off_scratch = gr_take(&offset, train ? 0 : N * f->Tc * 4 * H, sizeof(TYPE));

@@ -6,6 +6,7 @@ on C kernels (packed-weight SIMD kernels; SciPy's BLAS as a fallback). Gate orde
 
     from gatedrnn import TimeLSTM, LSTM, clip_grads
     from gatedrnn import spec    # the readable NumPy definition
+    import gatedrnn.lm           # the chapter-6 language model (layers, models, training)
 
 The kernels run on gatedrnn.get_num_threads() threads (set_num_threads(n), or
 the environment variable GATEDRNN_NUM_THREADS; by default the usable CPUs).

@@ -1,4 +1,7 @@
-"""Command line: `python -m gatedrnn [demo | bench]`."""
+"""Command line: `python -m gatedrnn [demo | bench | train | eval]`.
+
+One ``add_parser`` block per command; ``main`` dispatches on its name.
+"""
 import argparse
 import sys
 
@@ -7,6 +10,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m gatedrnn",
                                      description="gatedrnn: a fast, verified LSTM for NumPy.")
     commands = parser.add_subparsers(dest="command")
+
     demo = commands.add_parser("demo", help="gradient-check the compiled layer and time it "
                                             "against the NumPy spec (the default)")
     demo.add_argument("--quick", action="store_true", help="skip the largest size")
@@ -15,6 +19,19 @@ def build_parser():
     bench.build_parser(commands.add_parser(
         "bench", help="time TimeLSTM against the spec, PyTorch (if installed) and the BLAS",
         description=bench.DESCRIPTION))
+
+    from .lm import cli as lm_cli  # argparse definitions only; nothing heavy is imported
+
+    train = commands.add_parser(
+        "train", help="train the chapter-6 LSTM language model (PTB or your own text)",
+        description="Train Rnnlm or BetterRnnlm with the book's truncated BPTT and "
+                    "gradient clipping; the defaults are the book's hyperparameters.")
+    lm_cli.add_train_arguments(train)
+
+    evaluate = commands.add_parser(
+        "eval", help="perplexity of saved language-model parameters (.npz or the book's .pkl)",
+        description="Evaluate saved parameters with the book's protocol (batch 10, time 35).")
+    lm_cli.add_eval_arguments(evaluate)
     return parser
 
 
@@ -26,6 +43,12 @@ def main(argv=None):
     if args.command == "bench":
         from . import bench
         return bench.main(args=args)
+    if args.command == "train":
+        from .lm.cli import run_train
+        return run_train(args)
+    if args.command == "eval":
+        from .lm.cli import run_eval
+        return run_eval(args)
     raise AssertionError(args.command)
 
 

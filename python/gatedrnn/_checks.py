@@ -2,7 +2,18 @@
 what was expected and what was given."""
 import numpy as np
 
+from . import _kernels
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_c_array(a):
+    """`a` as a C-contiguous, aligned ndarray; no copy when it already is one.
+
+    The kernels read whole rows through plain pointers, so an unaligned array
+    (e.g. np.frombuffer at an odd offset) would be undefined behaviour there.
+    """
+    return np.require(a, requirements="CA")
 
 
 def _require_ndarray(a, name):
@@ -30,14 +41,16 @@ def check_weights(Wx, Wh, b):
                          f"got {Wx.shape}")
     if b.shape != (4 * H,):
         raise ValueError(f"b must have shape (4H,) == ({4 * H},); got {b.shape}")
+    _kernels.check_sizes(0, 0, Wx.shape[0], H, f"Wx {Wx.shape} with Wh {Wh.shape}")
     return Wx.shape[0], H, Wx.dtype
 
 
-def check_array(a, name, dtype, shape, letters, why=""):
-    """Return `a` as a C-contiguous array (no copy when it already is one).
+def check_array(a, name, dtype, shape, letters, why="", contiguous=True):
+    """Return `a` as a C-contiguous, aligned array (no copy when it already is one).
 
     shape holds the required size of each axis, or None where any size goes;
-    letters names the axes for the message, e.g. "(N, T, D)".
+    letters names the axes for the message, e.g. "(N, T, D)". With
+    contiguous=False `a` is returned as it is, for a size check before a copy.
     """
     _require_ndarray(a, name)
     if a.dtype != dtype:
@@ -50,4 +63,4 @@ def check_array(a, name, dtype, shape, letters, why=""):
             wanted = wanted[:-1] + ",)"
         detail = f" {why}" if why else ""
         raise ValueError(f"{name} must have shape {letters} = {wanted}{detail}; got {a.shape}")
-    return np.ascontiguousarray(a)
+    return as_c_array(a) if contiguous else a

@@ -11,7 +11,8 @@ AVX-512. The best available is the default; set_path() or the environment
 variable GATEDRNN_KERNEL_PATH forces one (tests run every path this way).
 """
 from cython cimport floating
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from libc.stdint cimport int64_t
+from scipy.linalg.cython_blas cimport ddot, dgemm, dsdot, sgemm
 cimport numpy as cnp
 
 import os
@@ -30,6 +31,8 @@ cdef extern from "gatedrnn.h" nogil:
         gr_dgemm_fn dgemm
 
     const char *gr_strerror(int status)
+    int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
+    enum: GR_ERR_TOO_LARGE
     int gr_lstm_forward_f32(float *hs, float *c_state, float *gates, float *cs,
                             const float *xs, const float *Wx, const float *Wh,
                             const float *b, const float *h0,
@@ -51,6 +54,11 @@ cdef extern from "gatedrnn.h" nogil:
                              const double *h0, const double *c0,
                              size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
 
+    int gr_softmax_xent_f32(float *out, double *loss, const float *x, const int64_t *target,
+                            const float *scale, size_t R, size_t V)
+    int gr_softmax_xent_f64(double *out, double *loss, const double *x,
+                            const int64_t *target, const double *scale, size_t R, size_t V)
+
 cdef gr_blas _blas
 _blas.sgemm = <gr_sgemm_fn>sgemm
 _blas.dgemm = <gr_dgemm_fn>dgemm
@@ -65,11 +73,27 @@ cdef inline const floating *_cptr(const floating[::1] a):
 
 
 cdef _flat(a, Py_ssize_t size, name):
-    """A 1-D view of a C-contiguous array of `size` elements."""
-    if not a.flags.c_contiguous or a.size != size:
-        raise ValueError(f"internal: {name} must be C-contiguous with {size} elements; "
-                         f"got shape {a.shape}")
+    """A 1-D view of a C-contiguous, aligned array of `size` elements."""
+    if not a.flags.c_contiguous or not a.flags.aligned or a.size != size:
+        raise ValueError(f"internal: {name} must be C-contiguous and aligned with {size} "
+                         f"elements; got shape {a.shape}, aligned={a.flags.aligned}")
     return a.reshape(-1)
+
+
+def check_sizes(N, T, D, H, what):
+    """Raise ValueError, naming `what` and the sizes, unless the kernels can take
+    (N, T, D, H). Cheap and allocates nothing: call it before allocating."""
+    cdef int status = 0
+    sizes = (N, T, D, H)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"internal: negative size in (N, T, D, H) = {sizes}")
+    if any(n > <size_t>-1 for n in sizes):
+        status = GR_ERR_TOO_LARGE
+    else:
+        status = gr_check_sizes(N, T, D, H)
+    if status != 0:
+        raise ValueError(f"{what} is too large for the kernels: (N, T, D, H) = {sizes}; "
+                         f"{gr_strerror(status).decode()}")
 
 
 cdef _raise_status(int status):
@@ -382,6 +406,77 @@ def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db,
     return dxs, dh, dc
 
 
+cdef int _softmax_xent_typed(floating[::1] out, double[::1] loss, const floating[::1] x,
+                             const int64_t[::1] target, const floating[::1] scale,
+                             size_t R, size_t V):
+    cdef floating *p_out = _ptr(out)
+    cdef double *p_loss = &loss[0] if loss.shape[0] > 0 else NULL
+    cdef const floating *p_x = _cptr(x)
+    cdef const int64_t *p_t = &target[0] if target.shape[0] > 0 else NULL
+    cdef const floating *p_scale = _cptr(scale)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = gr_softmax_xent_f32(p_out, p_loss, p_x, p_t, p_scale, R, V)
+        else:
+            status = gr_softmax_xent_f64(p_out, p_loss, p_x, p_t, p_scale, R, V)
+    return status
+
+
+def softmax_xent(x, target, scale, out):
+    """Row losses (float64, (R,)) of softmax cross-entropy for x (R, V) and
+    target (R,) int64 ids in [0, V). With out (R, V) (may be x) it also
+    receives scale[:, None] * softmax(x); out=None computes the loss only."""
+    cdef Py_ssize_t R = x.shape[0], V = x.shape[1]
+    dtype = x.dtype
+    loss = np.empty(R, dtype=np.float64)
+    if target.dtype != np.int64 or not target.flags.c_contiguous or target.shape != (R,):
+        raise ValueError("internal: target must be C-contiguous int64 of shape (R,)")
+    args = (_flat(out, R * V, "out") if out is not None else None, loss,
+            _flat(x, R * V, "x"), target,
+            _flat(scale, R, "scale") if out is not None else None)
+    for a in (args[0], args[2], args[4]):
+        if a is not None and a.dtype != dtype:
+            raise TypeError(f"internal: mixed dtypes {a.dtype} and {dtype}")
+    if dtype == np.float32:
+        status = _softmax_xent_typed[float](*args, R, V)
+    elif dtype == np.float64:
+        status = _softmax_xent_typed[double](*args, R, V)
+    else:
+        raise TypeError(f"internal: unsupported dtype {dtype}")
+    _raise_status(status)
+    return loss
+
+
 _env_path = os.environ.get("GATEDRNN_KERNEL_PATH")
 if _env_path:
     set_path(_env_path)
+
+
+def sum_of_squares(a):
+    """sum(a ** 2) as a Python float, accumulated in double precision, for a
+    C-contiguous float32 or float64 array (dsdot reads float32 and adds in
+    double), through the same SciPy BLAS as the kernels."""
+    cdef const float[::1] a32
+    cdef const double[::1] a64
+    cdef Py_ssize_t start = 0, size = a.size, step = 1 << 30
+    cdef int n, one = 1
+    cdef double total = 0
+    flat = a.reshape(-1)
+    if a.dtype == np.float32:
+        a32 = flat
+        with nogil:
+            while start < size:
+                n = <int>min(step, size - start)
+                total += dsdot(&n, <float *>&a32[start], &one, <float *>&a32[start], &one)
+                start += n
+    elif a.dtype == np.float64:
+        a64 = flat
+        with nogil:
+            while start < size:
+                n = <int>min(step, size - start)
+                total += ddot(&n, <double *>&a64[start], &one, <double *>&a64[start], &one)
+                start += n
+    else:
+        raise TypeError(f"internal: unsupported dtype {a.dtype}")
+    return total

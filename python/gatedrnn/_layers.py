@@ -2,11 +2,15 @@
 
 Gate order along the 4H axis of Wx, Wh and b is f, g, i, o. PyTorch and Keras
 use i, f, g, o: permute the four blocks when weights cross that boundary.
+
+Threads: the kernels release the GIL, so separate layers run in parallel from
+separate threads. A layer holds state and the forward's cache: use each layer
+from one thread at a time.
 """
 import numpy as np
 
 from . import _kernels
-from ._checks import check_array, check_weights
+from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_weights
 
 
 class _Cache:
@@ -48,8 +52,7 @@ class _LSTMBase:
                 raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
                                  f"got {got} (replace params and grads together, "
                                  f"or build a new layer)")
-        return (np.ascontiguousarray(Wx), np.ascontiguousarray(Wh),
-                np.ascontiguousarray(b), D, H, dtype)
+        return as_c_array(Wx), as_c_array(Wh), as_c_array(b), D, H, dtype
 
     def _take_cache(self, D, H, dtype):
         cache = self._cache
@@ -68,9 +71,22 @@ class _LSTMBase:
 
     def _backward(self, cache, dhs, dh_T, dc_T, Wx, Wh):
         """Run the backward kernel into self.grads; returns (dxs, dh0, dc0)."""
+        # The kernel consumes the cache (gates become dA): whatever could fail
+        # afterwards is checked first, so a failed backward changes nothing.
+        for k, g in enumerate(self.grads):
+            if g.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"grads[{k}] must have dtype float32 or float64; got {g.dtype}")
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only, but backward() writes grads in place")
         # Write straight into the grads when they are plain C arrays (the usual
         # case); otherwise through a temporary, assigned in place afterwards.
-        targets = [g if g.flags.c_contiguous and g.flags.writeable and g.dtype == cache.dtype
+        # A grad that shares memory with an array the kernel reads (say xs was
+        # made as a view of grads[0]) also goes through a temporary: the kernel
+        # writes the grads while it still reads its inputs.
+        inputs = (dhs, cache.xs, cache.h0, cache.c0, Wx, Wh)
+        targets = [g if g.flags.c_contiguous and g.flags.aligned and g.flags.writeable
+                   and g.dtype == cache.dtype
+                   and not any(np.may_share_memory(g, a) for a in inputs)
                    else np.empty(g.shape, cache.dtype) for g in self.grads]
         dxs, dh0, dc0 = _kernels.lstm_backward(dhs, dh_T, dc_T, cache.gates, cache.cs,
                                                cache.xs, Wx, Wh, cache.h0, cache.c0, *targets,
@@ -111,8 +127,11 @@ class TimeLSTM(_LSTMBase):
         (inference), and backward() is not possible until the next forward."""
         Wx, Wh, b, D, H, dtype = self._weights()
         xs = check_array(xs, "xs", dtype, (None, None, D), "(N, T, D)",
-                         f"with D == Wx.shape[0] == {D}")
+                         f"with D == Wx.shape[0] == {D}", contiguous=False)
         N, T = xs.shape[:2]
+        # Before any copy or allocation, since xs may be a broadcast view.
+        _kernels.check_sizes(N, T, D, H, f"xs {xs.shape} with H == {H}")
+        xs = as_c_array(xs)
         if self.stateful:
             h0 = self._stored_state("h", self.h, N, H, dtype)
             c0 = self._stored_state("c", self.c, N, H, dtype)
@@ -165,8 +184,11 @@ class LSTM(_LSTMBase):
 
     def forward(self, x, h_prev, c_prev):
         Wx, Wh, b, D, H, dtype = self._weights()
-        x = check_array(x, "x", dtype, (None, D), "(N, D)", f"with D == Wx.shape[0] == {D}")
+        x = check_array(x, "x", dtype, (None, D), "(N, D)", f"with D == Wx.shape[0] == {D}",
+                        contiguous=False)
         N = x.shape[0]
+        _kernels.check_sizes(N, 1, D, H, f"x {x.shape} with H == {H}")
+        x = as_c_array(x)
         why = f"with N == x.shape[0] == {N} and H == Wh.shape[0] == {H}"
         h_prev = check_array(h_prev, "h_prev", dtype, (N, H), "(N, H)", why)
         c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)

@@ -1,0 +1,72 @@
+"""Matrix products through SciPy's BLAS, the library the LSTM kernels call.
+
+NumPy and SciPy each bundle their own OpenBLAS, with their own worker threads.
+Alternating between the two in one training step leaves one pool spinning
+while the other works, on a machine with few cores. So the language model's
+large products go through ``scipy.linalg.blas`` too.
+
+Row-major products on a column-major BLAS: the C-contiguous ``out = A @ B`` is
+the Fortran-contiguous ``out.T = B.T @ A.T``; a C-contiguous array's ``.T`` is
+a Fortran-contiguous view, so nothing is copied. That swap lives in
+``matmul_into`` only.
+"""
+import numpy as np
+from scipy.linalg import blas as _fblas
+
+_GEMM = {np.dtype(np.float32): _fblas.sgemm, np.dtype(np.float64): _fblas.dgemm}
+_GEMV = {np.dtype(np.float32): _fblas.sgemv, np.dtype(np.float64): _fblas.dgemv}
+_AXPY = {np.dtype(np.float32): _fblas.saxpy, np.dtype(np.float64): _fblas.daxpy}
+
+
+def _fortran_operand(m):
+    """(array, trans) such that the Fortran BLAS sees matrix m without a copy
+    when m is C- or Fortran-contiguous."""
+    if m.flags.f_contiguous:
+        return m, 0
+    if m.flags.c_contiguous:
+        return m.T, 1
+    return np.asfortranarray(m), 0
+
+
+def matmul_into(out, a, b, *, beta=0.0):
+    """out[...] = a @ b + beta * out, for 2-D arrays of out's dtype.
+
+    a and b may be C- or Fortran-contiguous (transposed views are free);
+    out must be C- or Fortran-contiguous and is written in place.
+    """
+    if out.flags.f_contiguous and not out.flags.c_contiguous:
+        # out.T is C-contiguous: out.T = b.T @ a.T
+        return matmul_into(out.T, b.T, a.T, beta=beta).T
+    if not out.flags.c_contiguous:
+        raise ValueError("internal: matmul_into needs a contiguous out")
+    gemm = _GEMM[out.dtype]
+    # out.T (Fortran) = b.T @ a.T
+    fa, ta = _fortran_operand(b.T)
+    fb, tb = _fortran_operand(a.T)
+    result = gemm(1.0, fa, fb, beta=beta, c=out.T, trans_a=ta, trans_b=tb, overwrite_c=1)
+    if not np.shares_memory(result, out):  # never expected; kept as a guard
+        out[...] = result.T
+    return out
+
+
+def column_sums_into(out, m):
+    """out[...] = m.sum(axis=0) for a C-contiguous 2-D m, as one BLAS gemv."""
+    gemv = _GEMV[m.dtype]
+    ones = np.ones(m.shape[0], m.dtype)
+    # m.T is Fortran-contiguous (cols, rows): m.T @ ones
+    result = gemv(1.0, m.T, ones, beta=0.0, y=out, overwrite_y=1)
+    if not np.shares_memory(result, out):
+        out[...] = result
+    return out
+
+
+def axpy_inplace(y, x, alpha):
+    """y += alpha * x in place, without a temporary when both are C-contiguous."""
+    if (y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable
+            and y.dtype == x.dtype and y.dtype in _AXPY):
+        yv = y.reshape(-1)
+        result = _AXPY[y.dtype](x.reshape(-1), yv, a=alpha)
+        if np.shares_memory(result, y):
+            return y
+    y += alpha * x
+    return y

@@ -1,0 +1,271 @@
+"""The language model's time layers, in the API of the book's common/time_layers.py.
+
+Each layer has ``params`` and ``grads`` lists; ``grads`` are written in place
+by ``backward`` so that an optimizer's references stay valid. Dtypes follow
+the weights (float32 for speed, float64 for gradient checks).
+
+The LSTM itself is :class:`gatedrnn.TimeLSTM` (compiled kernels).
+"""
+import numpy as np
+
+from .. import _kernels
+from .._checks import FLOAT_DTYPES
+from . import _blas
+
+
+def _require_float_param(W, name):
+    if not isinstance(W, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray; got {type(W).__name__}")
+    if W.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64; got {W.dtype}")
+
+
+def check_word_ids(ids, V, name="word ids"):
+    """ids as an integer array with every value in [0, V); ValueError naming the
+    offending ids otherwise."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers; got dtype {ids.dtype}")
+    if ids.size:
+        lo, hi = ids.min(), ids.max()
+        if lo < 0 or hi >= V:
+            bad = np.unique(ids[(ids < 0) | (ids >= V)])
+            shown = ", ".join(str(int(i)) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+            raise ValueError(f"{name} must lie in [0, V) with V = {V} (the vocabulary size of "
+                             f"the model); got {bad.size} out-of-range id(s): {shown}")
+    return ids
+
+
+class TimeEmbedding:
+    """xs (N, T) word ids -> W[xs], (N, T, D).
+
+    backward() adds the rows of dout into the gradient in one scatter (sorted
+    ids, summed per distinct id), instead of a full V x D array per time step.
+    With ``accumulate=True`` backward adds to ``grads[0]`` instead of
+    overwriting it; a model with tied weights uses this to sum two gradients
+    in one array.
+    """
+
+    def __init__(self, W, accumulate=False):
+        _require_float_param(W, "W")
+        if W.ndim != 2:
+            raise ValueError(f"W must have shape (V, D); got {W.shape}")
+        self.params = [W]
+        self.grads = [np.zeros_like(W)]
+        self.accumulate = accumulate
+        self.idx = None
+
+    def forward(self, xs):
+        W, = self.params
+        V = W.shape[0]
+        xs = check_word_ids(xs, V, "xs")
+        if xs.ndim != 2:
+            raise ValueError(f"xs must have shape (N, T); got {xs.shape}")
+        self.idx = xs
+        return np.take(W, xs, axis=0)
+
+    def backward(self, dout):
+        W, = self.params
+        if self.idx is None:
+            raise RuntimeError("backward() needs a forward() first")
+        N, T = self.idx.shape
+        D = W.shape[1]
+        if not isinstance(dout, np.ndarray) or dout.shape != (N, T, D):
+            got = dout.shape if isinstance(dout, np.ndarray) else type(dout).__name__
+            raise ValueError(f"dout must have shape (N, T, D) = ({N}, {T}, {D}); got {got}")
+        grad = self.grads[0]
+        if not self.accumulate:
+            grad[...] = 0
+        scatter_add_rows(grad, self.idx.reshape(-1), dout.reshape(N * T, D))
+        return None
+
+
+def scatter_add_rows(grad, ids, rows):
+    """grad[ids[k]] += rows[k] for every k, repeated ids summed.
+
+    The ids are sorted once; each run of equal ids is summed with
+    ``np.add.reduceat`` and added to its row of grad in one fancy-indexed add.
+    """
+    if ids.size == 0:
+        return grad
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    sums = np.add.reduceat(rows[order], starts, axis=0)
+    grad[sorted_ids[starts]] += sums.astype(grad.dtype, copy=False)
+    return grad
+
+
+class TimeAffine:
+    """x (N, T, D) -> x @ W + b, (N, T, M).
+
+    W may be a transposed view (weight tying): the products read it in place
+    through BLAS. ``grads[0]`` may likewise be a transposed view of another
+    layer's gradient; it is written in place.
+    """
+
+    def __init__(self, W, b):
+        _require_float_param(W, "W")
+        _require_float_param(b, "b")
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"W must have shape (D, M) and b shape (M,); got {W.shape} and "
+                             f"{b.shape}")
+        if b.dtype != W.dtype:
+            raise TypeError(f"b must have the dtype of W ({W.dtype}); got {b.dtype}")
+        self.params = [W, b]
+        self.grads = [np.zeros(W.shape, W.dtype), np.zeros_like(b)]
+        self.x = None
+
+    def forward(self, x):
+        W, b = self.params
+        D, M = W.shape
+        if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != D:
+            got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
+            raise ValueError(f"x must have shape (N, T, D) with D == W.shape[0] == {D}; got {got}")
+        if x.dtype != W.dtype:
+            raise TypeError(f"x must have dtype {W.dtype}, the dtype of W; got {x.dtype}")
+        N, T, _ = x.shape
+        rx = np.ascontiguousarray(x).reshape(N * T, D)
+        out = np.empty((N * T, M), W.dtype)
+        out[...] = b
+        _blas.matmul_into(out, rx, W, beta=1.0)
+        self.x = rx
+        self._NT = (N, T)
+        return out.reshape(N, T, M)
+
+    def backward(self, dout):
+        W, b = self.params
+        if self.x is None:
+            raise RuntimeError("backward() needs a forward() first")
+        N, T = self._NT
+        D, M = W.shape
+        if not isinstance(dout, np.ndarray) or dout.shape != (N, T, M):
+            got = dout.shape if isinstance(dout, np.ndarray) else type(dout).__name__
+            raise ValueError(f"dout must have shape (N, T, M) = ({N}, {T}, {M}); got {got}")
+        dout = np.ascontiguousarray(dout, dtype=W.dtype).reshape(N * T, M)
+        rx = self.x
+        dW, db = self.grads
+        _write(dW, lambda out: _blas.matmul_into(out, rx.T, dout))
+        _write(db, lambda out: _blas.column_sums_into(out, dout))
+        dx = np.empty((N * T, D), W.dtype)
+        _blas.matmul_into(dx, dout, W.T)
+        return dx.reshape(N, T, D)
+
+
+def _write(grad, compute):
+    """Run compute(out) straight into grad when BLAS can write it, else through
+    a temporary assigned in place."""
+    if (grad.flags.c_contiguous or grad.flags.f_contiguous) and grad.flags.writeable:
+        compute(grad)
+    else:
+        tmp = np.empty(grad.shape, grad.dtype)
+        compute(tmp)
+        grad[...] = tmp
+
+
+class TimeSoftmaxWithLoss:
+    """Mean cross-entropy of softmax(xs) (N, T, V) against word ids ts (N, T).
+
+    As in the book, targets equal to ``ignore_label`` (-1) add no loss and get
+    no gradient, and the mean runs over the other targets. ts may also be
+    one-hot, (N, T, V).
+
+    Numerically stable: each row is shifted by its maximum and the loss is
+    ``log(sum(exp(shifted))) - shifted[target]``, so large scores neither
+    overflow nor take the log of zero. When training, the forward pass already leaves the gradient
+    (softmax / count) in its buffer, and backward only subtracts at the
+    targets. With ``overwrite_input=True`` that buffer is xs itself (the
+    models use this: the scores are theirs); otherwise a new array. The rows
+    run through one compiled pass each (max, exp and sum, scale).
+    """
+
+    ignore_label = -1
+
+    def __init__(self, overwrite_input=False):
+        self.params, self.grads = [], []
+        self.overwrite_input = overwrite_input
+        self.cache = None
+
+    def forward(self, xs, ts, train=True):
+        if not isinstance(xs, np.ndarray) or xs.ndim != 3:
+            got = xs.shape if isinstance(xs, np.ndarray) else type(xs).__name__
+            raise ValueError(f"xs must have shape (N, T, V); got {got}")
+        if xs.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"xs must have dtype float32 or float64; got {xs.dtype}")
+        N, T, V = xs.shape
+        ts = np.asarray(ts)
+        if ts.ndim == 3:
+            ts = ts.argmax(axis=2)
+        if ts.shape != (N, T):
+            raise ValueError(f"ts must have shape (N, T) = ({N}, {T}) to match xs; got {ts.shape}")
+        if ts.dtype.kind not in "iu":
+            raise TypeError(f"ts must be integer word ids; got dtype {ts.dtype}")
+        rows = N * T
+        ts = ts.reshape(rows)
+        mask = ts != self.ignore_label
+        check_word_ids(ts[mask], V, "ts (targets other than ignore_label)")
+        count = int(mask.sum())
+        if count == 0:
+            raise ValueError("every target in ts equals ignore_label; there is no loss to average")
+
+        src = np.ascontiguousarray(xs).reshape(rows, V)
+        targets = np.where(mask, ts, 0).astype(np.int64)
+        if train:
+            in_place = (self.overwrite_input and xs.flags.writeable
+                        and np.shares_memory(src, xs))
+            buf = src if in_place else np.empty((rows, V), xs.dtype)
+            scale = np.where(mask, 1.0 / count, 0.0).astype(xs.dtype)
+        else:
+            buf = scale = None
+        # One pass per row in C: max, exp and sum, then buf = scale * softmax
+        # (the gradient, but for the -1/count at the targets added in backward).
+        losses = _kernels.softmax_xent(src, targets, scale, buf)
+        loss = float(np.dot(losses, mask)) / count
+        self.cache = (buf, targets, mask, count, (N, T, V)) if train else None
+        return loss
+
+    def backward(self, dout=1):
+        if self.cache is None:
+            raise RuntimeError("backward() needs the cache of a forward() with train=True; "
+                               "run forward() again")
+        buf, targets, mask, count, (N, T, V) = self.cache
+        self.cache = None  # the buffer becomes the gradient
+        rows = np.flatnonzero(mask)
+        buf[rows, targets[rows]] -= buf.dtype.type(1.0 / count)
+        if dout != 1:
+            buf *= buf.dtype.type(dout)
+        return buf.reshape(N, T, V)
+
+
+class TimeDropout:
+    """Inverted dropout, as in the book: in training, each value is kept with
+    probability 1 - dropout_ratio and scaled by 1 / (1 - dropout_ratio); at
+    inference (``train_flg = False``) the input passes unchanged.
+
+    ``seed`` (an int, a ``numpy.random.Generator`` or None) makes the masks
+    reproducible.
+    """
+
+    def __init__(self, dropout_ratio=0.5, seed=None):
+        if not 0.0 <= dropout_ratio < 1.0:
+            raise ValueError(f"dropout_ratio must lie in [0, 1); got {dropout_ratio}")
+        self.params, self.grads = [], []
+        self.dropout_ratio = dropout_ratio
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.mask = None
+        self.train_flg = True
+
+    def forward(self, xs):
+        if not self.train_flg or self.dropout_ratio == 0.0:
+            self.mask = None
+            return xs
+        dtype = xs.dtype if xs.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+        keep = self.rng.random(xs.shape, dtype=np.float32) > self.dropout_ratio
+        self.mask = keep.astype(dtype)
+        self.mask *= dtype.type(1.0 / (1.0 - self.dropout_ratio))
+        return xs * self.mask
+
+    def backward(self, dout):
+        if self.mask is None:
+            return dout
+        return dout * self.mask

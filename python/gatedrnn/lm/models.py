@@ -1,0 +1,218 @@
+"""The chapter-6 language models, in the book's API.
+
+    model.forward(xs, ts, train_flg=True) -> mean loss (float)
+    model.backward()                      -> fills model.grads in place
+    model.params, model.grads             -> one entry per distinct array
+    model.reset_state(), model.predict(xs, train_flg=False)
+    model.save_params(path), model.load_params(path)
+
+``params`` holds every trainable array once. In BetterRnnlm the output
+layer's weight is the transposed embedding (weight tying); both gradients are
+summed into one array, so an optimizer updates the shared weight once and
+nothing has to search the list for duplicates.
+"""
+import numpy as np
+
+from .._layers import TimeLSTM
+from .layers import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _rngs(seed, n):
+    """A Generator for the weights and n more for dropout, from one seed."""
+    children = np.random.SeedSequence(seed).spawn(n + 1)
+    return [np.random.default_rng(s) for s in children]
+
+
+def _sizes(**sizes):
+    for name, value in sizes.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return [int(v) for v in sizes.values()]
+
+
+def _dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in _DTYPES:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+    return dtype
+
+
+class _LanguageModel:
+    """What Rnnlm and BetterRnnlm share: forward/backward plumbing and params I/O."""
+
+    def forward(self, xs, ts, train_flg=True):
+        score = self.predict(xs, train_flg)
+        return self.loss_layer.forward(score, ts, train=train_flg)
+
+    def save_params(self, file_name=None, **kwargs):
+        """Save to ``file_name`` (default ``<ClassName>.npz``); see gatedrnn.lm.params."""
+        from .params import save_params
+        if file_name is None:
+            file_name = type(self).__name__ + ".npz"
+        save_params(self, file_name, **kwargs)
+
+    def load_params(self, file_name=None):
+        """Load from ``file_name`` (default ``<ClassName>.npz``); ``.pkl`` files are read as
+        the book's format. See gatedrnn.lm.params for the pickle caveat."""
+        from .params import load_params
+        if file_name is None:
+            file_name = type(self).__name__ + ".npz"
+        load_params(self, file_name)
+
+    @property
+    def dtype(self):
+        return self.params[0].dtype
+
+    @property
+    def vocab_size(self):
+        return self.params[0].shape[0]
+
+
+class Rnnlm(_LanguageModel):
+    """Embedding -> TimeLSTM (stateful) -> Affine -> softmax with loss.
+
+    Initialised as in the book (embedding N(0, 0.01^2), LSTM and affine
+    weights N(0, 1/fan_in), zero biases), from ``seed``.
+    """
+
+    def __init__(self, vocab_size=10000, wordvec_size=100, hidden_size=100, *, seed=None,
+                 dtype=np.float32):
+        V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size,
+                         hidden_size=hidden_size)
+        dtype = _dtype(dtype)
+        rng, = _rngs(seed, 0)
+        rn = rng.standard_normal
+
+        embed_W = (rn((V, D)) / 100).astype(dtype)
+        lstm_Wx = (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype)
+        lstm_Wh = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+        lstm_b = np.zeros(4 * H, dtype)
+        affine_W = (rn((H, V)) / np.sqrt(H)).astype(dtype)
+        affine_b = np.zeros(V, dtype)
+
+        self.embed = TimeEmbedding(embed_W)
+        self.lstm_layer = TimeLSTM(lstm_Wx, lstm_Wh, lstm_b, stateful=True)
+        self.affine = TimeAffine(affine_W, affine_b)
+        self.layers = [self.embed, self.lstm_layer, self.affine]
+        self.loss_layer = TimeSoftmaxWithLoss(overwrite_input=True)
+
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def predict(self, xs, train_flg=False):
+        """Scores (N, T, V) for word ids xs (N, T). With train_flg=False no
+        backward cache is kept."""
+        x = self.embed.forward(xs)
+        h = self.lstm_layer.forward(x, train=train_flg)
+        return self.affine.forward(h)
+
+    def backward(self, dout=1):
+        d = self.loss_layer.backward(dout)
+        d = self.affine.backward(d)
+        d = self.lstm_layer.backward(d)
+        self.embed.backward(d)
+
+    def reset_state(self):
+        self.lstm_layer.reset_state()
+
+    # The book's parameter files list the arrays in this order.
+    def book_params(self):
+        return list(self.params)
+
+    def load_book_arrays(self, arrays):
+        from .params import assign_arrays
+        assign_arrays(self.params, arrays, type(self).__name__)
+
+
+class BetterRnnlm(_LanguageModel):
+    """Embedding -> Dropout -> LSTM -> Dropout -> LSTM -> Dropout -> Affine.
+
+    The affine weight is the embedding's transpose (weight tying), so
+    ``wordvec_size`` must equal ``hidden_size``. ``params`` lists the shared
+    array once (as the embedding, (V, D)); its gradient is the sum of the
+    embedding's and the transposed affine's: the affine backward writes its
+    part straight into that array, and the embedding's rows are added to it.
+
+    ``seed`` fixes both the initial weights and the dropout masks.
+    """
+
+    def __init__(self, vocab_size=10000, wordvec_size=650, hidden_size=650, dropout_ratio=0.5,
+                 *, seed=None, dtype=np.float32):
+        V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size,
+                         hidden_size=hidden_size)
+        if D != H:
+            raise ValueError(f"weight tying needs wordvec_size == hidden_size; got {D} and {H}")
+        dtype = _dtype(dtype)
+        rng, *drop_rngs = _rngs(seed, 3)
+        rn = rng.standard_normal
+
+        embed_W = (rn((V, D)) / 100).astype(dtype)
+        lstm_Wx1 = (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype)
+        lstm_Wh1 = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+        lstm_b1 = np.zeros(4 * H, dtype)
+        lstm_Wx2 = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+        lstm_Wh2 = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+        lstm_b2 = np.zeros(4 * H, dtype)
+        affine_b = np.zeros(V, dtype)
+
+        # The affine layer runs first in backward and overwrites the shared
+        # gradient; the embedding then adds its rows (accumulate=True).
+        self.embed = TimeEmbedding(embed_W, accumulate=True)
+        self.affine = TimeAffine(embed_W.T, affine_b)
+        self.affine.grads[0] = self.embed.grads[0].T
+        self.drop_layers = [TimeDropout(dropout_ratio, seed=r) for r in drop_rngs]
+        self.lstm_layers = [TimeLSTM(lstm_Wx1, lstm_Wh1, lstm_b1, stateful=True),
+                            TimeLSTM(lstm_Wx2, lstm_Wh2, lstm_b2, stateful=True)]
+        self.layers = [self.embed, self.drop_layers[0], self.lstm_layers[0],
+                       self.drop_layers[1], self.lstm_layers[1], self.drop_layers[2],
+                       self.affine]
+        self.loss_layer = TimeSoftmaxWithLoss(overwrite_input=True)
+
+        lstm1, lstm2 = self.lstm_layers
+        self.params = [embed_W, *lstm1.params, *lstm2.params, affine_b]
+        self.grads = [self.embed.grads[0], *lstm1.grads, *lstm2.grads, self.affine.grads[1]]
+
+    def predict(self, xs, train_flg=False):
+        for layer in self.drop_layers:
+            layer.train_flg = train_flg
+        x = self.embed.forward(xs)
+        for k in range(2):
+            x = self.drop_layers[k].forward(x)
+            x = self.lstm_layers[k].forward(x, train=train_flg)
+        x = self.drop_layers[2].forward(x)
+        return self.affine.forward(x)
+
+    def backward(self, dout=1):
+        d = self.loss_layer.backward(dout)
+        d = self.affine.backward(d)            # writes the shared gradient
+        for k in (1, 0):
+            d = self.drop_layers[k + 1].backward(d)
+            d = self.lstm_layers[k].backward(d)
+        d = self.drop_layers[0].backward(d)
+        self.embed.backward(d)                 # adds to the shared gradient
+
+    def reset_state(self):
+        for layer in self.lstm_layers:
+            layer.reset_state()
+
+    # The book's files list the tied weight twice: [embed W, 6 LSTM arrays,
+    # embed W.T, affine b].
+    def book_params(self):
+        p = self.params
+        return [p[0], *p[1:7], p[0].T, p[7]]
+
+    def load_book_arrays(self, arrays):
+        from .params import assign_arrays
+        name = type(self).__name__
+        if len(arrays) == 9:
+            tied = np.asarray(arrays[7])
+            if tied.shape != np.shape(arrays[0])[::-1]:
+                raise ValueError(f"{name}: the book's array 7 (the tied affine weight) must have "
+                                 f"shape {np.shape(arrays[0])[::-1]}; got {tied.shape}")
+            arrays = [*arrays[:7], arrays[8]]
+        assign_arrays(self.params, arrays, name)

@@ -1,0 +1,65 @@
+"""SGD and Adam with the book's update rules (common/optimizer.py), in place.
+
+``update(params, grads)`` modifies each param array in place, so layers that
+hold views of a parameter (a tied weight's transpose) see the new values.
+"""
+import numpy as np
+
+from . import _blas
+
+
+def _check_lists(params, grads):
+    if len(params) != len(grads):
+        raise ValueError(f"params and grads must have the same length; got {len(params)} "
+                         f"and {len(grads)}")
+    for k, (p, g) in enumerate(zip(params, grads)):
+        if p.shape != g.shape:
+            raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
+                             f"got {g.shape}")
+
+
+class SGD:
+    """params[i] -= lr * grads[i]."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        _check_lists(params, grads)
+        for p, g in zip(params, grads):
+            _blas.axpy_inplace(p, g, -self.lr)
+
+
+class Adam:
+    """Adam (Kingma & Ba), written as the book writes it:
+
+        m += (1 - beta1) (g - m);  v += (1 - beta2) (g^2 - v)
+        p -= lr_t m / (sqrt(v) + 1e-7),  lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+    """
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.iter = 0
+        self.m = self.v = None
+
+    def update(self, params, grads):
+        _check_lists(params, grads)
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.iter += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = self.lr * np.sqrt(1.0 - b2 ** self.iter) / (1.0 - b1 ** self.iter)
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            t = g - m
+            t *= (1 - b1)
+            m += t
+            np.square(g, out=t)
+            t -= v
+            t *= (1 - b2)
+            v += t
+            np.sqrt(v, out=t)
+            t += 1e-7
+            np.divide(m, t, out=t)
+            t *= lr_t
+            p -= t

@@ -1,0 +1,284 @@
+"""Truncated-BPTT training and perplexity, with the book's batching.
+
+``RnnlmTrainer.get_batch`` reads the corpus as the book's does: the batch
+rows start at offsets ``i * jump`` (``jump = len(xs) // batch_size``) and all
+advance together by one running time index, which carries over from one
+iteration and one epoch to the next and restarts at 0 on each ``fit`` call.
+``eval_perplexity`` is the book's evaluation: batch 10, time 35, rows at
+``iters * time_size + i * jump`` with ``jump = (len(corpus) - 1) // batch_size``.
+"""
+import inspect
+import math
+import time
+import warnings
+
+import numpy as np
+
+from ..clip import clip_grads
+
+
+def batch_positions(data_size, batch_size, time_size, time_idx):
+    """Corpus positions of one training batch, (batch_size, time_size):
+    ``(i * jump + time_idx + t) % data_size``."""
+    jump = data_size // batch_size
+    rows = np.arange(batch_size, dtype=np.int64)[:, None] * jump
+    return (rows + time_idx + np.arange(time_size, dtype=np.int64)[None, :]) % data_size
+
+
+def eval_positions(corpus_size, batch_size, time_size, iters):
+    """Corpus positions of the inputs of evaluation batch ``iters``; the targets
+    are the next positions (mod corpus_size)."""
+    jump = (corpus_size - 1) // batch_size
+    rows = iters * time_size + np.arange(batch_size, dtype=np.int64)[:, None] * jump
+    return (rows + np.arange(time_size, dtype=np.int64)[None, :]) % corpus_size
+
+
+def _progress_bar(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=True)
+
+
+def _emit(bar, log, line):
+    """Send a log line; print() goes through the bar so that it stays intact."""
+    if log is print and bar is not None:
+        bar.write(line)
+    else:
+        log(line)
+
+
+def _distinct(params, grads):
+    """(params, grads, merges) with every array listed once, by identity.
+
+    Our models already list each array once; this keeps the trainer correct
+    for a model that lists one object twice (its gradients are summed, as the
+    book's remove_duplicate does). It compares identities only, never values:
+    a model that ties weights through a transposed view must expose them once
+    itself, as BetterRnnlm does.
+    """
+    first, merges, out_p, out_g = {}, [], [], []
+    for k, (p, g) in enumerate(zip(params, grads)):
+        if id(p) in first:
+            merges.append((first[id(p)], g))
+        else:
+            first[id(p)] = len(out_p)
+            out_p.append(p)
+            out_g.append(g)
+    return out_p, out_g, merges
+
+
+def _accepts_train_flg(model):
+    try:
+        return "train_flg" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class RnnlmTrainer:
+    """Trains a stateful language model with truncated BPTT, as the book's RnnlmTrainer.
+
+    After ``fit``: ``ppl_list`` holds the perplexity of every ``eval_interval``
+    iterations (the mean loss since the last record, exponentiated; the first
+    record covers iteration 1 alone, as in the book), and ``records`` the same
+    with the epoch, iteration and elapsed time.
+    """
+
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+        self.time_idx = None
+        self.ppl_list = None
+        self.records = None
+        self.eval_interval = None
+        self.current_epoch = 0
+        self.skipped_updates = 0
+
+    def get_batch(self, x, t, batch_size, time_size):
+        pos = batch_positions(len(x), batch_size, time_size, self.time_idx)
+        self.time_idx += time_size
+        return x[pos], t[pos]
+
+    def fit(self, xs, ts, max_epoch=10, batch_size=20, time_size=35, max_grad=None,
+            eval_interval=20, *, progress=False, log=None):
+        """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)``
+        iterations. Gradients are clipped to joint norm ``max_grad`` with
+        gatedrnn.clip_grads (no clipping if None). ``progress`` shows a tqdm bar
+        with the running perplexity; ``log``, a callable, receives a line of text
+        at every record (e.g. ``print``)."""
+        xs, ts = np.asarray(xs), np.asarray(ts)
+        if xs.ndim != 1 or xs.shape != ts.shape:
+            raise ValueError(f"xs and ts must be 1-D word-id arrays of one length; got shapes "
+                             f"{xs.shape} and {ts.shape}")
+        data_size = len(xs)
+        max_iters = data_size // (batch_size * time_size)
+        if max_iters < 1:
+            raise ValueError(f"the corpus ({data_size} words) is shorter than one batch of "
+                             f"batch_size * time_size = {batch_size * time_size} words")
+        self.time_idx = 0
+        self.ppl_list, self.records = [], []
+        self.eval_interval = eval_interval
+        model, optimizer = self.model, self.optimizer
+        params, grads, merges = _distinct(model.params, model.grads)
+        total_loss, loss_count = 0.0, 0
+        bar = _progress_bar(max_epoch * max_iters, "train", progress)
+        start = time.perf_counter()
+        try:
+            for _ in range(max_epoch):
+                for iters in range(max_iters):
+                    batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                    loss = model.forward(batch_x, batch_t)
+                    model.backward()
+                    for k, g in merges:
+                        grads[k] += g
+                    norm = clip_grads(grads, max_grad) if max_grad is not None else 0.0
+                    if math.isfinite(norm):
+                        optimizer.update(params, grads)
+                    else:   # clip_grads left the grads as they are; do not apply them
+                        self.skipped_updates += 1
+                        warnings.warn(f"gradient norm is {norm} at iteration {iters + 1} of "
+                                      f"epoch {self.current_epoch + 1}; update skipped",
+                                      RuntimeWarning, stacklevel=2)
+                    total_loss += float(loss)
+                    loss_count += 1
+
+                    if eval_interval is not None and iters % eval_interval == 0:
+                        ppl = math.exp(total_loss / loss_count)
+                        elapsed = time.perf_counter() - start
+                        self.ppl_list.append(ppl)
+                        self.records.append((self.current_epoch + 1, iters + 1, elapsed, ppl))
+                        if log is not None:
+                            _emit(bar, log, f"| epoch {self.current_epoch + 1} |  iter "
+                                            f"{iters + 1} / {max_iters} | time {elapsed:.0f}[s]"
+                                            f" | perplexity {ppl:.2f}")
+                        if bar is not None:
+                            bar.set_postfix(epoch=self.current_epoch + 1, ppl=f"{ppl:.2f}",
+                                            refresh=False)
+                        total_loss, loss_count = 0.0, 0
+                    if bar is not None:
+                        bar.update(1)
+                self.current_epoch += 1
+        finally:
+            if bar is not None:
+                bar.close()
+        return self
+
+    def plot(self, path=None, ylim=None):
+        """The perplexity curve; saved to ``path`` (e.g. a .png) or shown.
+        Needs matplotlib (``pip install gatedrnn[plot]``)."""
+        plot_perplexity(self.ppl_list, self.eval_interval, path, ylim)
+
+
+def plot_perplexity(ppl_list, eval_interval, path=None, ylim=None, title=None):
+    try:
+        import matplotlib
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("plotting needs matplotlib: pip install 'gatedrnn[plot]'") from e
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.plot(np.arange(len(ppl_list)), ppl_list, label="train")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:   # the first records are near V: a log axis keeps the rest readable
+        ax.set_yscale("log")
+    ax.set_xlabel(f"iterations (x{eval_interval})")
+    ax.set_ylabel("perplexity")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    if path is None:
+        plt.show()
+    else:
+        fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def eval_perplexity(model, corpus, batch_size=10, time_size=35, *, progress=False,
+                    reset_state=True):
+    """Perplexity of ``model`` on ``corpus`` with the book's protocol.
+
+    ``max_iters = (len(corpus) - 1) // (batch_size * time_size)`` batches; the
+    result is exp of the mean of the batch losses. The state is reset first
+    (the book's scripts call ``model.reset_state()`` before evaluating) unless
+    ``reset_state=False``, and is carried from one batch to the next.
+    """
+    corpus = np.asarray(corpus)
+    if corpus.ndim != 1:
+        raise ValueError(f"corpus must be a 1-D array of word ids; got shape {corpus.shape}")
+    corpus_size = len(corpus)
+    max_iters = (corpus_size - 1) // (batch_size * time_size)
+    if max_iters < 1:
+        raise ValueError(f"the corpus ({corpus_size} words) is too short for one evaluation "
+                         f"batch of batch_size * time_size + 1 = "
+                         f"{batch_size * time_size + 1} words")
+    if reset_state:
+        model.reset_state()
+    kwargs = {"train_flg": False} if _accepts_train_flg(model) else {}
+    total_loss = 0.0
+    bar = _progress_bar(max_iters, "eval", progress)
+    try:
+        for iters in range(max_iters):
+            pos = eval_positions(corpus_size, batch_size, time_size, iters)
+            xs = corpus[pos]
+            ts = corpus[(pos + 1) % corpus_size]
+            total_loss += float(model.forward(xs, ts, **kwargs))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return math.exp(total_loss / max_iters)
+
+
+def fit_with_lr_decay(model, optimizer, corpus, corpus_val, max_epoch=40, batch_size=20,
+                      time_size=35, max_grad=0.25, eval_interval=20, *, decay=4.0,
+                      save_best=None, restore_best=True, progress=False, log=None, report=None):
+    """The book's BetterRnnlm schedule (ch06/train_better_rnnlm.py): train one
+    epoch at a time on ``corpus``; after each, measure the perplexity on
+    ``corpus_val``; if it improved, keep the parameters, else divide the
+    learning rate by ``decay``.
+
+    The best parameters are kept as a copy in memory and, if ``save_best`` is
+    given (a path, or a callable taking the model), saved each time they
+    improve. With ``restore_best`` (default) they are put back into the model
+    at the end; the book's script saves them but evaluates the last ones.
+    ``log`` receives the per-record training lines, ``report`` a line per
+    epoch.
+
+    Returns (trainer, history): history has one dict per epoch with epoch,
+    lr, val_ppl, seconds and train_ppl (that epoch's recorded perplexities).
+    """
+    corpus = np.asarray(corpus)
+    trainer = RnnlmTrainer(model, optimizer)
+    xs, ts = corpus[:-1], corpus[1:]
+    best_ppl, best = float("inf"), None
+    history = []
+    for epoch in range(max_epoch):
+        start = time.perf_counter()
+        lr = optimizer.lr
+        trainer.fit(xs, ts, max_epoch=1, batch_size=batch_size, time_size=time_size,
+                    max_grad=max_grad, eval_interval=eval_interval, progress=progress, log=log)
+        ppl = eval_perplexity(model, corpus_val, progress=progress)
+        seconds = time.perf_counter() - start
+        history.append({"epoch": epoch + 1, "lr": lr, "val_ppl": ppl, "seconds": seconds,
+                        "train_ppl": list(trainer.ppl_list)})
+        if report is not None:
+            report(f"epoch {epoch + 1}: valid perplexity {ppl:.2f} (lr {lr:g}, "
+                   f"{seconds:.0f} s)")
+        if ppl < best_ppl:
+            best_ppl = ppl
+            best = [p.copy() for p in model.params]
+            if callable(save_best):
+                save_best(model)
+            elif save_best is not None:
+                model.save_params(save_best)
+        else:
+            optimizer.lr /= decay
+        model.reset_state()
+    if restore_best and best is not None:
+        for p, b in zip(model.params, best):
+            p[...] = b
+    return trainer, history
