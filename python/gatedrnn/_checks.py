@@ -13,6 +13,9 @@ def as_c_array(a):
     The kernels read whole rows through plain pointers, so an unaligned array
     (e.g. np.frombuffer at an odd offset) would be undefined behaviour there.
     """
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned:  # the usual case, without np.require's cost
+        return a
     return np.require(a, requirements="CA")
 
 
