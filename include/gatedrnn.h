@@ -153,8 +153,20 @@ int gr_get_num_threads(void);
  * the same shapes and order, for benchmarks (the results are meaningless).
  * GR_FLAG_SPLIT_ROWS / _COLUMNS force how the SIMD paths share a time step
  * among threads (by sequences, or by gate columns with a sync per step);
- * by default they choose by size. For tests and benchmarks. */
-enum { GR_FLAG_GEMM_ONLY = 1, GR_FLAG_SPLIT_ROWS = 2, GR_FLAG_SPLIT_COLUMNS = 4 };
+ * by default they choose by size. GR_FLAG_ALL_THREADS offers a call every
+ * thread in effect even when it is too small to pay for waking them, so
+ * that tests run the threaded code on small problems. For tests and
+ * benchmarks. */
+enum {
+    GR_FLAG_GEMM_ONLY = 1,
+    GR_FLAG_SPLIT_ROWS = 2,
+    GR_FLAG_SPLIT_COLUMNS = 4,
+    GR_FLAG_ALL_THREADS = 8,
+};
+
+/* How many jobs so far had a worker thread take part (not the caller alone):
+ * lets tests check that a call really ran on several threads. */
+size_t gr_jobs_shared(void);
 
 /* The SIMD backward may read (never use) up to this many elements past the
  * end of `gates`: allocate them, for every path. */

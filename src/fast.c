@@ -85,13 +85,14 @@ int gr_path_available(int path)
 
 int gr_path_best(void)
 {
-    static int best = -2;
-    if (best == -2) {
-        int path = GR_NUM_PATHS - 1;
+    static gr_setting best = -2;  /* found once; threads that race find the same */
+    int path = gr_setting_load(&best);
+    if (path == -2) {
+        path = GR_NUM_PATHS - 1;
         while (path > GR_PATH_BLAS && !gr_path_available(path)) path--;
-        best = path;
+        gr_setting_store(&best, path);
     }
-    return best;
+    return path;
 }
 
 const char *gr_path_name(int path)
@@ -139,9 +140,12 @@ size_t gr_lstm_workspace(int path, int double_precision, int backward, int train
     return p->workspace(backward, train, N, T, D, H);
 }
 
-static int threads_for(const simd_path *p, int backward, size_t N, size_t T, size_t D, size_t H)
+static int threads_for(const simd_path *p, int flags, int backward, size_t N, size_t T,
+                       size_t D, size_t H)
 {
-    int useful = p->threads(backward, N, T, D, H), wanted = gr_threads_in_effect();
+    int wanted = gr_threads_in_effect();
+    if (flags & GR_FLAG_ALL_THREADS) return wanted;
+    int useful = p->threads(backward, N, T, D, H);
     return useful < wanted ? useful : wanted;
 }
 

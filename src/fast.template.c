@@ -29,7 +29,7 @@ int CAT(gr_lstm_forward_ex_, SFX)(TYPE *hs, TYPE *c_state, TYPE *gates, TYPE *cs
         .xs = xs, .Wx = Wx, .Wh = Wh, .b = b, .h0 = h0,
         .N = N, .T = T, .D = D, .H = H,
         .workspace = workspace, .workspace_bytes = workspace_bytes,
-        .train = train, .flags = flags, .nthreads = threads_for(p, 0, N, T, D, H),
+        .train = train, .flags = flags, .nthreads = threads_for(p, flags, 0, N, T, D, H),
     };
     return p->forward(&args);
 }
@@ -71,7 +71,7 @@ int CAT(gr_lstm_backward_ex_, SFX)(TYPE *dxs, TYPE *dWx, TYPE *dWh, TYPE *db,
         .gates = gates, .cs = cs, .dhs = dhs, .xs = xs, .Wx = Wx, .Wh = Wh,
         .h0 = h0, .c0 = c0, .N = N, .T = T, .D = D, .H = H,
         .workspace = workspace, .workspace_bytes = workspace_bytes,
-        .flags = flags, .nthreads = threads_for(p, 1, N, T, D, H),
+        .flags = flags, .nthreads = threads_for(p, flags, 1, N, T, D, H),
     };
     return p->backward(&args);
 }

@@ -14,6 +14,22 @@
 
 #include "gatedrnn.h"
 
+/* ---- settings ----------------------------------------------------------- */
+
+/* A setting that kernels read without the GIL while Python may change it
+ * (the thread count, the lazily found best path): a C11 atomic where the
+ * compiler has them. Relaxed order: each is one value, read on its own. */
+#if defined(__STDC_NO_ATOMICS__)
+typedef int gr_setting;
+#define gr_setting_load(p) (*(p))
+#define gr_setting_store(p, v) (*(p) = (v))
+#else
+#include <stdatomic.h>
+typedef atomic_int gr_setting;
+#define gr_setting_load(p) atomic_load_explicit((p), memory_order_relaxed)
+#define gr_setting_store(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#endif
+
 /* ---- threads.c ---------------------------------------------------------- */
 
 /* The threads running one job; members are private to threads.c. */

@@ -130,23 +130,28 @@ static inline VEC FN(vneg_abs)(VEC x)
 /*
  * exp(x) for x <= 0, as exp_nonpositive() of the BLAS path: x = k ln2 + r,
  * a Taylor polynomial in r, and 2^k put into the exponent bits. Arguments
- * below EXP_MIN are raised to it (no denormal results); NaN passes through
- * (the comparison is false for NaN). The rounding constant leaves k in the
- * low mantissa bits, so k is read as an integer without a conversion.
+ * below EXP_MIN are raised to it (no denormal results). The rounding constant
+ * leaves k in the low mantissa bits, so k is read as an integer without a
+ * conversion.
  *
  * vexp_reduce splits x as k ln2 + r, |r| <= ln2/2, returning r and setting
- * *two_to_k.
+ * *two_to_k. NaN fails the comparison and is clamped too, as in the scalar
+ * code: k then stays in [EXP_MIN / ln2, 0] and the shift is defined. The
+ * callers put NaN back (vkeep_nan).
  */
 static inline VEC FN(vexp_reduce)(VEC x, VEC *two_to_k)
 {
     const VEC lowest = FN(vsplat)(EXP_MIN), magic = FN(vsplat)(ROUNDING_MAGIC);
-    VEC clamped = FN(vselect)(x < lowest, lowest, x);
+    VEC clamped = FN(vselect)(x >= lowest, x, lowest);
     VEC shifted = clamped * (TYPE)1.4426950408889634 + magic;
     IVEC k_int = (IVEC)shifted - (IVEC)magic;
     VEC k = shifted - magic;
     *two_to_k = (VEC)((k_int + EXP_BIAS) << MANTISSA_BITS);
     return (clamped - k * LN2_HI) - k * LN2_LO;
 }
+
+/* result where x is a number, x (NaN) where it is not. */
+static inline VEC FN(vkeep_nan)(VEC x, VEC result) { return FN(vselect)(x == x, result, x); }
 
 /* The Taylor series of exp(r) from its term of degree `first`, divided by r^first. */
 static inline VEC FN(vexp_series)(VEC r, int first)
@@ -161,14 +166,15 @@ static inline VEC FN(vexp_series)(VEC r, int first)
 static inline VEC FN(vexp_nonpositive)(VEC x)
 {
     VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
-    return FN(vexp_series)(r, 0) * two_to_k;
+    return FN(vkeep_nan)(x, FN(vexp_series)(r, 0) * two_to_k);
 }
 
 /* exp(x) - 1 for x <= 0, as 2^k (exp(r) - 1) + (2^k - 1): no cancellation near 0. */
 static inline VEC FN(vexpm1_nonpositive)(VEC x)
 {
     VEC two_to_k, r = FN(vexp_reduce)(x, &two_to_k);
-    return two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - FN(vsplat)(1));
+    VEC em1 = two_to_k * (FN(vexp_series)(r, 1) * r) + (two_to_k - FN(vsplat)(1));
+    return FN(vkeep_nan)(x, em1);
 }
 
 /* 1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows. */

@@ -33,7 +33,7 @@
 #define GR_HAVE_THREADS 1
 #endif
 
-static int requested_threads = 0; /* 0: the default */
+static gr_setting requested_threads = 0; /* 0: the default */
 
 #if GR_HAVE_THREADS
 
@@ -89,6 +89,9 @@ static struct {
 };
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Jobs in which a worker took part, for the tests (gr_jobs_shared). */
+static atomic_size_t jobs_shared;
 
 static uint64_t now_ns(void)
 {
@@ -232,8 +235,11 @@ void gr_run_job(gr_job_fn job, void *ctx, int nthreads)
             else if (now_ns() - start > SPIN_NS) sched_yield();
         }
     }
+    if (running) atomic_fetch_add_explicit(&jobs_shared, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool.job_lock);
 }
+
+size_t gr_jobs_shared(void) { return atomic_load_explicit(&jobs_shared, memory_order_relaxed); }
 
 static int default_threads(void)
 {
@@ -275,22 +281,30 @@ void gr_run_job(gr_job_fn job, void *ctx, int nthreads)
 
 static int default_threads(void) { return 1; }
 
+size_t gr_jobs_shared(void) { return 0; }
+
 #endif /* GR_HAVE_THREADS */
 
 int gr_threads_in_effect(void)
 {
-    static int fallback = 0;
-    if (requested_threads > 0) return requested_threads;
-    if (!fallback) fallback = default_threads();
-    return fallback;
+    static gr_setting fallback = 0;  /* the default, read from the environment once */
+    int n = gr_setting_load(&requested_threads);
+    if (n > 0) return n;
+    n = gr_setting_load(&fallback);
+    if (!n) {
+        n = default_threads();
+        gr_setting_store(&fallback, n);
+    }
+    return n;
 }
 
 int gr_set_num_threads(int n)
 {
     int previous = gr_threads_in_effect();
-    requested_threads = n <= 0 ? 0 : n < GR_MAX_THREADS ? n : GR_MAX_THREADS;
-#if !GR_HAVE_THREADS
-    requested_threads = n <= 0 ? 0 : 1;
+#if GR_HAVE_THREADS
+    gr_setting_store(&requested_threads, n <= 0 ? 0 : n < GR_MAX_THREADS ? n : GR_MAX_THREADS);
+#else
+    gr_setting_store(&requested_threads, n <= 0 ? 0 : 1);
 #endif
     return previous;
 }

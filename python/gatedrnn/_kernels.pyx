@@ -111,7 +111,9 @@ cdef extern from "gatedrnn.h" nogil:
         GR_FLAG_GEMM_ONLY
         GR_FLAG_SPLIT_ROWS
         GR_FLAG_SPLIT_COLUMNS
+        GR_FLAG_ALL_THREADS
         GR_GATES_PADDING
+    size_t gr_jobs_shared()
     int gr_path_available(int path)
     int gr_path_best()
     int gr_set_num_threads(int n)
@@ -192,6 +194,26 @@ def set_split(mode):
     previous = next(k for k, v in SPLITS.items() if v == _split_flags)
     _split_flags = SPLITS[mode]
     return previous
+
+
+cdef int _all_threads_flag = 0
+
+
+def set_all_threads(bint on):
+    """With on=True every call is offered all the threads in effect, however
+    small it is (by default a small call runs on one thread, since waking the
+    others costs more than they save): the threaded code on small problems,
+    for tests. Returns the previous setting."""
+    global _all_threads_flag
+    previous = _all_threads_flag != 0
+    _all_threads_flag = GR_FLAG_ALL_THREADS if on else 0
+    return previous
+
+
+def jobs_shared():
+    """How many kernel jobs so far had a worker thread take part: a test can
+    tell from it that a call really ran on more than one thread."""
+    return gr_jobs_shared()
 
 
 GEMM_ONLY = GR_FLAG_GEMM_ONLY
@@ -297,7 +319,7 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache, Workspace workspace=Non
     h_T is hs[:, -1]."""
     cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
     cdef int path = _resolved_path(), status = 0
-    flags |= _split_flags
+    flags |= _split_flags | _all_threads_flag
     dtype = xs.dtype
     cdef int typenum = _typenum(dtype)
     _check_arrays((xs, Wx, Wh, b, h0, c0), typenum)
@@ -350,7 +372,7 @@ def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db,
     (dxs, dh0, dc0)."""
     cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
     cdef int path = _resolved_path(), status = 0
-    flags |= _split_flags
+    flags |= _split_flags | _all_threads_flag
     dtype = xs.dtype
     cdef int typenum = _typenum(dtype)
     _check_arrays((dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db), typenum)
