@@ -95,25 +95,27 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
 }
 
 /* 1 / x: the divider on baseline and AVX2 double; else an approximate
- * reciprocal and Newton steps to full precision (half the latency). */
+ * reciprocal and Newton steps to full precision (half the latency). Each step
+ * is r + r (1 - x r), whose residual FMA computes exactly: the result is then
+ * correctly rounded (1 for x = 1, so a saturated gate is exactly 1) where the
+ * form r (2 - x r) leaves it an ulp off. */
 static inline VEC FN(vrecip)(VEC x)
 {
-    const VEC two = FN(vsplat)(2);
+    const VEC one = FN(vsplat)(1);
 #if VBYTES == 64 && defined(__AVX512F__) && IS_FLOAT
     VEC r = (VEC)_mm512_rcp14_ps((__m512)x);  // 14 bits
-    return r * (two - x * r);                  // 28 bits
+    return r + r * (one - x * r);              // 28 bits
 #elif VBYTES == 64 && defined(__AVX512F__)
     VEC r = (VEC)_mm512_rcp14_pd((__m512d)x);
-    r = r * (two - x * r);
-    r = r * (two - x * r);
-    return r * (two - x * r);                  // 14 -> 28 -> 56 bits
+    r = r + r * (one - x * r);
+    r = r + r * (one - x * r);
+    return r + r * (one - x * r);              // 14 -> 28 -> 56 bits
 #elif VBYTES == 32 && defined(__AVX__) && IS_FLOAT
     VEC r = (VEC)_mm256_rcp_ps((__m256)x);     // 12 bits
-    r = r * (two - x * r);
-    return r * (two - x * r);                  // 24 bits
+    r = r + r * (one - x * r);
+    return r + r * (one - x * r);              // 24 bits
 #else
-    (void)two;
-    return FN(vsplat)(1) / x;
+    return one / x;
 #endif
 }
 

@@ -13,6 +13,7 @@ trained Rnnlm.pkl are never committed. Tests find them through
 Without the data those tests skip, except under CI (``CI`` set), where missing
 data is a failure: CI must run them.
 """
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from gatedrnn import _kernels
 from gatedrnn.demo import make_problem, run_layer  # noqa: F401  (re-exported for tests)
 
 # Compiled against spec, as max |a - b| / max |b| over a whole array.
@@ -48,6 +50,41 @@ settings.load_profile(os.environ.get("GATEDRNN_HYPOTHESIS_PROFILE", "quick"))
 def dtype(request):
     return request.param
 
+
+# Kernel paths (include/gatedrnn.h): every one this build and CPU offer, and
+# the two that batteries run on, the best and the BLAS fallback.
+PATHS = _kernels.available_paths()
+BEST_AND_BLAS = sorted({PATHS[-1], "blas"}, key=PATHS.index)
+
+
+@contextlib.contextmanager
+def kernel_path(path, threads=None):
+    """Run on `path` (and `threads` threads, offered even to small calls)."""
+    previous = _kernels.set_path(path)
+    if threads:
+        _kernels.set_num_threads(threads)
+        _kernels.set_all_threads(True)
+    try:
+        yield path
+    finally:
+        _kernels.set_path(previous)
+        if threads:
+            _kernels.set_num_threads(0)
+            _kernels.set_all_threads(False)
+
+
+@pytest.fixture(params=PATHS)
+def every_path(request):
+    """Each test that uses this runs once on every available kernel path."""
+    with kernel_path(request.param):
+        yield request.param
+
+
+@pytest.fixture(params=BEST_AND_BLAS)
+def best_and_blas(request):
+    """Each test that uses this runs on the best path and on the BLAS path."""
+    with kernel_path(request.param):
+        yield request.param
 
 
 def pytest_addoption(parser):
@@ -180,20 +217,26 @@ def assert_unchanged(layer, before):
 
 # -- Crash-prone cases run in a fresh interpreter ---------------------------------
 
-def run_isolated(module, function, *args, timeout=300):
-    """Run tests/<module>.py's function(*args) in a new Python process.
+def run_isolated(module, function, *args, timeout=300, path=None):
+    """Run tests/<module>.py's function(*args) in a new Python process (on the
+    kernel path `path`, if given).
 
     The arguments go through JSON. A failed assertion in the child fails the
     test with the child's traceback; a crash (a signal such as SIGSEGV or
     SIGABRT, e.g. from a sanitizer) fails it naming the signal, instead of
     killing the test run.
     """
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+    code = ("import json, os, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+            "from gatedrnn import _kernels; "
+            "wanted = os.environ.get('GATEDRNN_KERNEL_PATH'); "
+            "assert not wanted or _kernels.get_path() == wanted, _kernels.get_path(); "
             "m = importlib.import_module(sys.argv[2]); "
             "getattr(m, sys.argv[3])(*json.loads(sys.argv[4]))")
+    env = dict(os.environ, GATEDRNN_KERNEL_PATH=path) if path else None
     proc = subprocess.run([sys.executable, "-c", code, str(TESTS_DIR), module, function,
-                           json.dumps(args)], capture_output=True, text=True, timeout=timeout)
-    call = f"{module}.{function}{tuple(args)}"
+                           json.dumps(args)], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+    call = f"{module}.{function}{tuple(args)}" + (f" on {path}" if path else "")
     # Under tools/sanitize.sh a sanitizer may report and exit instead of a signal.
     report = re.search(r"ERROR: AddressSanitizer: .*|runtime error: .*", proc.stderr)
     if proc.returncode < 0 or report:

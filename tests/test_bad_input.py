@@ -11,6 +11,8 @@ Part 2, in subprocesses (the inputs reach the C kernels, so a crash must show
 as a failed test, not a dead run): unusual inputs that must work (empty
 dimensions, every memory layout, aliasing, NaN and Inf) compared with the spec,
 and the size limit, checked without allocating.
+
+Every test runs twice: on the best kernel path and on the BLAS path.
 """
 import re
 import tracemalloc
@@ -24,6 +26,8 @@ from conftest import LAYOUTS, TOL, assert_unchanged, run_isolated, snapshot
 from gatedrnn import LSTM, TimeLSTM, _kernels, clip_grads, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
+
+pytestmark = pytest.mark.usefixtures("best_and_blas")
 
 N, T, D, H = 3, 4, 5, 6
 F32 = np.float32
@@ -699,12 +703,12 @@ def check_size_limit():
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
 @pytest.mark.parametrize("check", ["check_zero_sizes", "check_layouts", "check_aliasing",
                                    "check_non_finite"])
-def test_unusual_inputs_in_subprocess(check, dtype_name):
-    run_isolated("test_bad_input", check, dtype_name)
+def test_unusual_inputs_in_subprocess(check, dtype_name, best_and_blas):
+    run_isolated("test_bad_input", check, dtype_name, path=best_and_blas)
 
 
-def test_size_limit_in_subprocess():
-    run_isolated("test_bad_input", "check_size_limit")
+def test_size_limit_in_subprocess(best_and_blas):
+    run_isolated("test_bad_input", "check_size_limit", path=best_and_blas)
 
 
 def test_subprocess_runner_reports_a_crash():

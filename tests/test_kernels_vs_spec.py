@@ -1,4 +1,5 @@
-"""The compiled kernels against the NumPy spec, in float32 and float64."""
+"""The compiled kernels against the NumPy spec, in float32 and float64, on
+every kernel path this build and CPU offer (the every_path fixture)."""
 import numpy as np
 import pytest
 
@@ -6,6 +7,8 @@ from conftest import TOL
 from gatedrnn import LSTM, TimeLSTM, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
+
+pytestmark = pytest.mark.usefixtures("every_path")
 
 SHAPES = [  # (N, T, D, H)
     (1, 1, 1, 1),

@@ -54,6 +54,7 @@ def restore_kernels():
     yield
     _kernels.set_path(None)
     _kernels.set_split(None)
+    _kernels.set_all_threads(False)
     _kernels.set_num_threads(0)
 
 
@@ -117,8 +118,10 @@ def test_inference_equals_training_forward(path, dtype, restore_kernels):
 
 @pytest.mark.parametrize("path", path_params(SIMD_PATHS))
 def test_results_do_not_depend_on_threads_or_split(path, dtype, restore_kernels):
-    """Every output element is computed by one thread in a fixed order."""
+    """Every output element is computed by one thread in a fixed order. (These
+    calls are small: they are offered every thread, or they would run on one.)"""
     _kernels.set_path(path)
+    _kernels.set_all_threads(True)
     # A batch of 11 takes the packed products, a batch of 3 the dot products.
     for shape in [(11, 9, 13, 37), (3, 9, 13, 37)]:
         p = make_problem(*shape, dtype, seed=4)
@@ -199,7 +202,20 @@ def test_set_path_and_threads(restore_kernels):
 def test_environment_variables_choose_path_and_threads():
     code = ("import gatedrnn._kernels as k; "
             "print(k.get_path(), k.get_num_threads())")
-    env = dict(os.environ, GATEDRNN_KERNEL_PATH="generic", GATEDRNN_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["generic", "3"]
+    for path in AVAILABLE:
+        env = dict(os.environ, GATEDRNN_KERNEL_PATH=path, GATEDRNN_NUM_THREADS="3")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert out == [path, "3"]
+
+
+@pytest.mark.parametrize("value, says", [("sse9", "unknown kernel path 'sse9'"),
+                                         *[(p, "not available here") for p in SIMD_PATHS
+                                           if p not in AVAILABLE]])
+def test_a_wrong_kernel_path_in_the_environment_fails_the_import(value, says):
+    """As the README says: better no import than a silent fallback."""
+    env = dict(os.environ, GATEDRNN_KERNEL_PATH=value)
+    proc = subprocess.run([sys.executable, "-c", "import gatedrnn"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "ValueError" in proc.stderr and says in proc.stderr, proc.stderr

@@ -15,6 +15,12 @@ problems: one step with N = D = H = 1 where c = f*c0 + g*i cancels 100-fold
 LSTM cell with N = D = 1, H = 5 and saturated gates, where 1 - g**2 and the
 sum dx = dA @ Wx.T both cancel (dx off by 8.2e-5, the float32 spec by 1.1e-5).
 
+Each example also draws the kernel path (every one this build and CPU offer)
+and the thread count (1, or 2 offered even to these small calls, so that the
+threaded code runs). Sizes reach H = 40 (several vector widths, full and
+partial vectors) and N*T = 144 (across the 64-row cutoff of the dot-product
+backward).
+
 The default profile ("quick", conftest.py) runs 50 derandomized examples per
 test; `python -m pytest tests/test_properties.py --hypothesis-profile=long`
 (or GATEDRNN_HYPOTHESIS_PROFILE=long) runs 2000 random ones, and
@@ -24,10 +30,10 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import example, given, note
+from hypothesis import event, example, given, note
 from hypothesis import strategies as st
 
-from conftest import LAYOUTS, TOL
+from conftest import LAYOUTS, PATHS, TOL, kernel_path
 from gatedrnn import LSTM, TimeLSTM, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
@@ -37,7 +43,12 @@ ACTIVATION_ULPS = 3
 
 dtypes = st.sampled_from([np.float32, np.float64])
 layouts = st.sampled_from(["C", *LAYOUTS])
-sizes = st.integers(0, 6)
+batch = st.integers(0, 12)
+steps = st.integers(0, 12)
+inputs = st.integers(0, 9)
+hidden = st.integers(0, 40)
+paths = st.sampled_from(PATHS)
+threads = st.sampled_from([1, 2])
 seeds = st.integers(0, 2 ** 32 - 1)
 # Weight scales from tiny (every pre-activation near 0) to well saturated gates.
 scales = st.sampled_from([1e-3, 0.3, 1.0, 3.0])
@@ -122,19 +133,25 @@ def time_lstm_results(cls, a, initial, upstream):
                 dWx=layer.grads[0], dWh=layer.grads[1], db=layer.grads[2])
 
 
-@given(N=sizes, T=sizes, D=sizes, H=sizes, dtype=dtypes, seed=seeds, scale=scales,
+@given(N=batch, T=steps, D=inputs, H=hidden, dtype=dtypes, seed=seeds, scale=scales,
        layout=st.fixed_dictionaries({k: layouts for k in
                                      ("xs", "Wx", "Wh", "b", "h0", "c0", "dhs", "dh_T", "dc_T")}),
        initial=st.sampled_from(["zeros", "h", "h and c"]),
-       upstream=st.sampled_from(["none", "dh", "dc", "dh and dc"]))
+       upstream=st.sampled_from(["none", "dh", "dc", "dh and dc"]), path=paths,
+       threads=threads)
 def test_time_lstm_forward_backward_match_spec(N, T, D, H, dtype, seed, scale, layout, initial,
-                                               upstream):
+                                               upstream, path, threads):
     p = make_problem(N, T, D, H, dtype, seed=seed, weight_scale=scale)
     p["dh_T"] = np.random.default_rng(seed + 1).standard_normal((N, H)).astype(dtype)
     q = {k: laid_out(v, layout[k]) for k, v in p.items()}
     note(f"(N, T, D, H) = {(N, T, D, H)}")
+    # --hypothesis-show-statistics counts these: what the examples reached.
+    event(f"{path}, {threads} thread(s)")
+    event("N*T > 64" if N * T > 64 else "N*T <= 64")
+    event("H > 16" if H > 16 else "H <= 16")
 
-    ours = time_lstm_results(TimeLSTM, q, initial, upstream)
+    with kernel_path(path, threads):
+        ours = time_lstm_results(TimeLSTM, q, initial, upstream)
     truth, others = references(lambda a: time_lstm_results(spec.TimeLSTM, a, initial, upstream),
                                p, dtype)
     for name in truth:
@@ -151,17 +168,20 @@ def cell_results(cls, a):
                 dWx=cell.grads[0], dWh=cell.grads[1], db=cell.grads[2])
 
 
-@given(N=sizes, D=sizes, H=sizes, dtype=dtypes, seed=seeds, scale=scales,
+@given(N=batch, D=inputs, H=hidden, dtype=dtypes, seed=seeds, scale=scales,
        layout=st.fixed_dictionaries({k: layouts for k in ("x", "Wx", "Wh", "b", "h", "c",
-                                                          "dh", "dc")}))
+                                                          "dh", "dc")}),
+       path=paths, threads=threads)
 @example(N=1, D=1, H=5, dtype=np.float32, seed=1, scale=3.0,  # ill-conditioned: see the top
-         layout=dict.fromkeys(("x", "Wx", "Wh", "b", "h", "c", "dh", "dc"), "C"))
-def test_lstm_cell_matches_spec(N, D, H, dtype, seed, scale, layout):
+         layout=dict.fromkeys(("x", "Wx", "Wh", "b", "h", "c", "dh", "dc"), "C"),
+         path=PATHS[-1], threads=1)
+def test_lstm_cell_matches_spec(N, D, H, dtype, seed, scale, layout, path, threads):
     p = make_problem(N, 1, D, H, dtype, seed=seed, weight_scale=scale)
     p = dict(x=p["xs"][:, 0].copy(), Wx=p["Wx"], Wh=p["Wh"], b=p["b"], h=p["h0"], c=p["c0"],
              dh=p["dhs"][:, 0].copy(), dc=p["dc_T"])
     q = {k: laid_out(v, layout[k]) for k, v in p.items()}
-    ours = cell_results(LSTM, q)
+    with kernel_path(path, threads):
+        ours = cell_results(LSTM, q)
     truth, others = references(lambda a: cell_results(spec.LSTM, a), p, dtype)
     for name in truth:
         check(ours[name], truth[name], [o[name] for o in others], dtype, name)
@@ -179,12 +199,19 @@ calls = st.one_of(
 )
 
 
-@given(N=st.integers(1, 4), D=st.integers(1, 5), H=st.integers(1, 5), dtype=dtypes, seed=seeds,
-       session=st.lists(calls, min_size=1, max_size=12))
+@given(N=st.integers(1, 4), D=st.integers(1, 5), H=st.integers(1, 40), dtype=dtypes,
+       seed=seeds, session=st.lists(calls, min_size=1, max_size=12), path=paths,
+       threads=threads)
 @example(N=1, D=1, H=1, dtype=np.float32, seed=402,  # c cancels 100-fold: see the top
          session=[("forward", 1, False, "C"), ("set_state", False), ("backward", "C", False),
-                  ("backward", "C", False), ("set_state", True), ("forward", 1, False, "C")])
-def test_stateful_sessions_match_spec(N, D, H, dtype, seed, session):
+                  ("backward", "C", False), ("set_state", True), ("forward", 1, False, "C")],
+         path=PATHS[-1], threads=1)
+def test_stateful_sessions_match_spec(N, D, H, dtype, seed, session, path, threads):
+    with kernel_path(path, threads):
+        stateful_session(N, D, H, dtype, seed, session)
+
+
+def stateful_session(N, D, H, dtype, seed, session):
     p = make_problem(N, 5, D, H, dtype, seed=seed)
     rng = np.random.default_rng(seed)
     ours = TimeLSTM(p["Wx"].copy(), p["Wh"].copy(), p["b"].copy(), stateful=True)
