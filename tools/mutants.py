@@ -147,10 +147,11 @@ MUTANTS = [
            "_mm512_mask_storeu_pd(p, (__mmask8)(((1u << n) - 1) >> 1), (__m512d)v)",
            "AVX-512, double: a partial vector stores one lane too few"),
     Mutant("avx512-f64-reciprocal-short", SIMD,
-           "    r = r + r * (one - x * r);\n    return r + r * (one - x * r);              "
-           "// 14 -> 28 -> 56 bits",
+           "    r = r + r * (one - x * r);\n    r = r + r * (one - x * r);\n"
+           "    return r + r * (one - x * r);              // 14 -> 28 -> 56 bits, correctly "
+           "rounded",
            "    return r + r * (one - x * r);",
-           "AVX-512, double: one Newton step short in 1/x (28 bits, not 56)"),
+           "AVX-512, double: 1/x after one Newton step, not three (28 bits, not 53)"),
     Mutant("avx2-f32-reciprocal-unrefined", SIMD,
            "    r = r + r * (one - x * r);\n    return r + r * (one - x * r);              // 24 bits",
            "    return r;",
