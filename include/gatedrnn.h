@@ -1,20 +1,27 @@
 /*
- * gatedrnn: LSTM forward and backward over whole sequences.
+ * gatedrnn: recurrent layers (LSTM, GRU, plain RNN; one or two directions),
+ * forward and backward over whole sequences.
  *
  * Legend
  *   N  batch size        T  time steps
  *   D  input size        H  hidden size
+ *   G  gate blocks       CW cache blocks (per cell, below)
  *
  * Every array is C-contiguous, row-major:
- *   xs (N, T, D)   Wx (D, 4H)   Wh (H, 4H)   b (4H)   h0, c0 (N, H)
- *   hs (N, T, H)   gates (N, T, 4H)   cs (N, T, H)
+ *   xs (N, T, D)   Wx (D, G*H)   Wh (H, G*H)   b (bias rows, G*H)   h0, c0 (N, H)
+ *   hs (N, T, H)   cache (N, T, CW*H)
  *
- * Gate order along the 4H axis is f, g, i, o:
- *   A = x @ Wx + h_prev @ Wh + b
- *   f = sigmoid(A[:, 0:H])    g = tanh(A[:, H:2H])
- *   i = sigmoid(A[:, 2H:3H])  o = sigmoid(A[:, 3H:4H])
- *   c = f * c_prev + g * i    h = o * tanh(c)
- * PyTorch and Keras order their gates i, f, g, o.
+ * Cells and their gate orders along G*H:
+ *   LSTM (G 4, CW 5): f, g, i, o.   A = x Wx + h Wh + b
+ *     f, i, o = sigmoid, g = tanh;  c = f c_prev + g i;  h = o tanh(c)
+ *     PyTorch and Keras order their gates i, f, g, o.
+ *   GRU (G 3, CW 4): z, r, h~ (the book's);  b (3H,)
+ *     z, r = sigmoid(x Wx + h Wh + b);  h~ = tanh(x Wx_h + (r h) Wh_h + b_h)
+ *     h_next = (1 - z) h + z h~.  PyTorch and Keras write z h + (1 - z) h~
+ *     (their z is 1 - ours) and PyTorch orders its gates r, z, n.
+ *   GRU reset after (G 3, CW 5): as cuDNN, PyTorch, Keras;  b (2, 3H): input, recurrent
+ *     z, r = sigmoid(x Wx + b0 + h Wh + b1);  h~ = tanh(x Wx_h + b0_h + r (h Wh_h + b1_h))
+ *   RNN (G 1, CW 1): h = tanh(x Wx + h Wh + b)
  *
  * The kernels allocate nothing and never call Python: the caller owns every
  * buffer, and BLAS arrives as function pointers (SciPy's cython_blas).
@@ -48,60 +55,19 @@ enum gr_status {
     GR_ERR_TOO_LARGE = 2,       /* a size or leading dimension overflows BLAS int or size_t */
     GR_ERR_NO_BLAS = 3,         /* the gemm pointer for this dtype is missing */
     GR_ERR_NO_PATH = 4,         /* the kernel path asked for is not in this build or CPU */
-    GR_ERR_WORKSPACE = 5,       /* the workspace is smaller than gr_lstm_workspace() says */
+    GR_ERR_WORKSPACE = 5,       /* the workspace is smaller than gr_workspace() says */
+    GR_ERR_BAD_ARGUMENT = 6,    /* an unknown cell, or a direction count other than 1 or 2 */
 };
 
 /* A message for a status, for the bindings' exceptions. */
 const char *gr_strerror(int status);
 
 /*
- * GR_OK if the kernels can take these sizes, else GR_ERR_TOO_LARGE: the check
- * every kernel runs first, exported so that callers can run it before they
- * allocate the buffers.
+ * GR_OK if the kernels can take these sizes (any cell), else GR_ERR_TOO_LARGE:
+ * the check every kernel runs first, exported so that callers can run it
+ * before they allocate the buffers.
  */
 int gr_check_sizes(size_t N, size_t T, size_t D, size_t H);
-
-/*
- * Forward over T steps.
- *   hs      out (N, T, H)
- *   c_state in/out (N, H): c0 on entry, c_T on return
- *   gates   out (N, T, 4H): activated gates; also the scratch for A
- *   cs      out (N, T, H) or NULL: the cell states, kept for backward
- *   h0      (N, H)
- * h_T is hs[:, T-1, :]. With cs == NULL nothing is kept for backward.
- */
-int gr_lstm_forward_f32(float *hs, float *c_state, float *gates, float *cs,
-                        const float *xs, const float *Wx, const float *Wh,
-                        const float *b, const float *h0,
-                        size_t N, size_t T, size_t D, size_t H, const gr_blas *blas);
-int gr_lstm_forward_f64(double *hs, double *c_state, double *gates, double *cs,
-                        const double *xs, const double *Wx, const double *Wh,
-                        const double *b, const double *h0,
-                        size_t N, size_t T, size_t D, size_t H, const gr_blas *blas);
-
-/*
- * Backward over T steps, consuming the forward cache.
- *   dxs     out (N, T, D)
- *   dWx, dWh, db  out (D, 4H), (H, 4H), (4H): overwritten, not accumulated
- *   dh      in/out (N, H): dh_T on entry (the gradient at the last h), dh0 on return
- *   dc      in/out (N, H): dc_T on entry, dc0 on return
- *   h_prev  scratch (N, T, H): receives h_{t-1} for every step
- *   gates   in (N, T, 4H): the forward's activated gates; overwritten with dA
- *   cs, xs, Wx, Wh, h0, c0: as the forward saw them
- *   dhs     in (N, T, H)
- */
-int gr_lstm_backward_f32(float *dxs, float *dWx, float *dWh, float *db,
-                         float *dh, float *dc, float *h_prev, float *gates,
-                         const float *cs, const float *dhs, const float *xs,
-                         const float *Wx, const float *Wh,
-                         const float *h0, const float *c0,
-                         size_t N, size_t T, size_t D, size_t H, const gr_blas *blas);
-int gr_lstm_backward_f64(double *dxs, double *dWx, double *dWh, double *db,
-                         double *dh, double *dc, double *h_prev, double *gates,
-                         const double *cs, const double *dhs, const double *xs,
-                         const double *Wx, const double *Wh,
-                         const double *h0, const double *c0,
-                         size_t N, size_t T, size_t D, size_t H, const gr_blas *blas);
 
 /*
  * Softmax cross-entropy over the rows of x (R, V), for the language model:
@@ -117,10 +83,10 @@ int gr_softmax_xent_f64(double *out, double *loss, const double *x, const int64_
                         const double *scale, size_t R, size_t V);
 
 /*
- * The fast entry points: one API over several implementations ("paths").
+ * Paths: one API over several implementations.
  *
- *   GR_PATH_BLAS     the kernels above: one BLAS gemm per time step
- *   GR_PATH_GENERIC  packed-weight kernels with the gate nonlinearities fused
+ *   GR_PATH_BLAS     one BLAS gemm per product of a time step
+ *   GR_PATH_GENERIC  packed-weight kernels with the cell's epilogue fused
  *                    into the recurrent product, threaded; portable C
  *   GR_PATH_AVX2     the same, compiled for AVX2 + FMA
  *   GR_PATH_AVX512   the same, compiled for AVX-512 (F, DQ, BW, VL)
@@ -168,60 +134,63 @@ enum {
  * lets tests check that a call really ran on several threads. */
 size_t gr_jobs_shared(void);
 
-/* The SIMD backward may read (never use) up to this many elements past the
- * end of `gates`: allocate them, for every path. */
-#define GR_GATES_PADDING 16
+enum gr_cell {
+    GR_CELL_LSTM = 0,
+    GR_CELL_GRU = 1,              /* reset before: the book's */
+    GR_CELL_GRU_RESET_AFTER = 2,  /* cuDNN, PyTorch, Keras */
+    GR_CELL_RNN = 3,
+};
+#define GR_NUM_CELLS 4
+#define GR_MAX_DIRECTIONS 2
+
+int gr_cell_gates(int cell);        /* G, or 0 for an unknown cell */
+int gr_cell_cache_width(int cell);  /* CW */
+int gr_cell_bias_rows(int cell);    /* rows of b: 1, or 2 for GRU reset after */
+
+/* The backward may read (never use) up to this many elements past the end of
+ * the cache: allocate them, for every path. */
+#define GR_CACHE_PADDING 16
+
+/* One direction of a forward call. Pointers are float or double, as the call. */
+typedef struct gr_forward_io {
+    void *hs;          /* out (N, T, H); h_T is hs[:, T-1] */
+    void *c;           /* LSTM: in/out (N, H), c0 in, c_T out; else NULL */
+    void *cache;       /* training: out (N, T, CW*H), kept for the backward;
+                          inference: NULL (nothing is kept) */
+    const void *xs, *Wx, *Wh, *b, *h0;
+} gr_forward_io;
+
+/* One direction of a backward call, over the cache of its forward (from any
+ * path). The cache is consumed: its gate blocks become dA. */
+typedef struct gr_backward_io {
+    void *dxs;         /* out (N, T, D) */
+    void *dWx, *dWh, *db;  /* out: overwritten, not accumulated */
+    void *dh;          /* in/out (N, H): dh_T (the gradient at the last h) in, dh0 out */
+    void *dc;          /* LSTM: in/out (N, H): dc_T in, dc0 out; else NULL */
+    void *cache;       /* in/out: the forward's cache */
+    const void *dhs;   /* (N, T, H) */
+    const void *xs, *Wx, *Wh, *h0, *c0;  /* as the forward saw them; c0 LSTM only */
+} gr_backward_io;
 
 /*
  * Bytes of workspace a call needs (SIZE_MAX if the sizes overflow), for a
- * forward (backward == 0; train says whether gates and cs are kept) or a
- * backward, in float (double_precision == 0) or double. The workspace holds
- * the packed weights, and in inference a chunk of pre-activations of about
- * max(1024, 6N) x 4H values: nothing of size T.
+ * forward (backward == 0; train says whether a cache is kept) or a backward,
+ * of `ndirs` directions, in float (double_precision == 0) or double. It holds
+ * the packed weights and the products' scratch; in inference on the SIMD
+ * paths a chunk of pre-activations of about max(1024, 6N) rows: nothing of
+ * size T.
  */
-size_t gr_lstm_workspace(int path, int double_precision, int backward, int train,
-                         size_t N, size_t T, size_t D, size_t H);
+size_t gr_workspace(int cell, int ndirs, int path, int double_precision, int backward,
+                    int train, size_t N, size_t T, size_t D, size_t H);
 
-/*
- * Forward over T steps, as gr_lstm_forward_*, on `path`. Training passes
- * gates (N, T, 4H) and cs (N, T, H), both kept for backward; inference passes
- * NULL for both. c_state is c0 on entry, c_T on return.
- */
-int gr_lstm_forward_ex_f32(float *hs, float *c_state, float *gates, float *cs,
-                           const float *xs, const float *Wx, const float *Wh,
-                           const float *b, const float *h0,
-                           size_t N, size_t T, size_t D, size_t H,
-                           void *workspace, size_t workspace_bytes, int path, int flags,
-                           const gr_blas *blas);
-int gr_lstm_forward_ex_f64(double *hs, double *c_state, double *gates, double *cs,
-                           const double *xs, const double *Wx, const double *Wh,
-                           const double *b, const double *h0,
-                           size_t N, size_t T, size_t D, size_t H,
-                           void *workspace, size_t workspace_bytes, int path, int flags,
-                           const gr_blas *blas);
-
-/*
- * Backward over T steps, as gr_lstm_backward_*, on `path`; the forward's
- * cache may come from any path. It consumes the cache: gates becomes dA and
- * cs the hidden states h_{t-1} (cs[n, 0] = h0[n]). gates must have
- * GR_GATES_PADDING readable elements past its end.
- */
-int gr_lstm_backward_ex_f32(float *dxs, float *dWx, float *dWh, float *db,
-                            float *dh, float *dc, float *gates, float *cs,
-                            const float *dhs, const float *xs,
-                            const float *Wx, const float *Wh,
-                            const float *h0, const float *c0,
-                            size_t N, size_t T, size_t D, size_t H,
-                            void *workspace, size_t workspace_bytes, int path, int flags,
-                            const gr_blas *blas);
-int gr_lstm_backward_ex_f64(double *dxs, double *dWx, double *dWh, double *db,
-                            double *dh, double *dc, double *gates, double *cs,
-                            const double *dhs, const double *xs,
-                            const double *Wx, const double *Wh,
-                            const double *h0, const double *c0,
-                            size_t N, size_t T, size_t D, size_t H,
-                            void *workspace, size_t workspace_bytes, int path, int flags,
-                            const gr_blas *blas);
+/* T steps of `cell` over each of the `ndirs` directions (the directions are
+ * independent; a bidirectional layer passes its second one reversed). */
+int gr_forward(int cell, int double_precision, const gr_forward_io *dirs, int ndirs,
+               size_t N, size_t T, size_t D, size_t H, void *workspace,
+               size_t workspace_bytes, int path, int flags, const gr_blas *blas);
+int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int ndirs,
+                size_t N, size_t T, size_t D, size_t H, void *workspace,
+                size_t workspace_bytes, int path, int flags, const gr_blas *blas);
 
 #ifdef __cplusplus
 }

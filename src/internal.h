@@ -1,16 +1,20 @@
 /*
  * Internal interfaces between the C files of gatedrnn (not installed).
  *
- *   threads.c        a small pool of worker threads with a barrier
- *   fast.c           the public entry points of the fast kernels: path
- *                    choice, size checks, workspace sizes, the BLAS path
- *   simd_*.c         the packed-weight kernels, one file per instruction set,
- *                    each compiling simd.template.c for float and double
+ *   dispatch.c       the public entry points: path choice, size checks,
+ *                    workspace sizes, calls into a path
+ *   blas_path.c      the BLAS path (blas_path.template.c), and the
+ *                    language model's softmax kernel
+ *   simd_<isa>.c     the SIMD paths, one file per instruction set, each
+ *                    compiling simd_path.template.c for float and double
+ *   threads.c        a small pool of worker threads
+ *   cells.h          what a cell is, to the drivers
  */
 #ifndef GATEDRNN_INTERNAL_H
 #define GATEDRNN_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gatedrnn.h"
 
@@ -29,6 +33,22 @@ typedef atomic_int gr_setting;
 #define gr_setting_load(p) atomic_load_explicit((p), memory_order_relaxed)
 #define gr_setting_store(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #endif
+
+/* ---- workspaces ---------------------------------------------------------- */
+
+#define GR_ALIGN 64
+/* Carve `count` elements of `size` bytes at *offset (64-byte aligned); SIZE_MAX on overflow. */
+static inline size_t gr_take(size_t *offset, size_t count, size_t size)
+{
+    size_t at = (*offset + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
+    if (*offset == SIZE_MAX || at < *offset || (count && size > SIZE_MAX / count)
+        || at > SIZE_MAX - count * size) {
+        *offset = SIZE_MAX;
+        return 0;
+    }
+    *offset = at + count * size;
+    return at;
+}
 
 /* ---- threads.c ---------------------------------------------------------- */
 
@@ -63,42 +83,39 @@ void gr_wait_done(gr_team *team, size_t items);
 /* The thread count in effect: set by gr_set_num_threads, else the default. */
 int gr_threads_in_effect(void);
 
-/* ---- arguments of the SIMD kernels (simd.template.c) --------------------- */
-
-/* Pointers are TYPE * of the kernel's precision. */
-typedef struct gr_forward_args {
-    void *hs, *c_state, *gates, *cs;
-    const void *xs, *Wx, *Wh, *b, *h0;
-    size_t N, T, D, H;
-    void *workspace;
-    size_t workspace_bytes;
-    int train, flags, nthreads;
-} gr_forward_args;
-
-typedef struct gr_backward_args {
-    void *dxs, *dWx, *dWh, *db, *dh, *dc, *gates, *cs;
-    const void *dhs, *xs, *Wx, *Wh, *h0, *c0;
-    size_t N, T, D, H;
-    void *workspace;
-    size_t workspace_bytes;
-    int flags, nthreads;
-} gr_backward_args;
+/* ---- the paths ------------------------------------------------------------ */
 
 /*
- * Each SIMD file defines, for SFX in f32, f64 and its ISA name:
- *   int    gr_simd_forward_SFX_ISA(const gr_forward_args *)
- *   int    gr_simd_backward_SFX_ISA(const gr_backward_args *)
- *   size_t gr_simd_workspace_SFX_ISA(int backward, int train, N, T, D, H)
- *          (bytes; SIZE_MAX if it overflows)
- *   int    gr_simd_threads_SFX_ISA(int backward, N, T, D, H): threads worth using
+ * Each path defines, per precision SFX (f32, f64) and, for the SIMD paths,
+ * instruction set ISA:
+ *   int    forward(cell, io, ndirs, N, T, D, H, workspace, bytes, ...)
+ *   int    backward(cell, io, ndirs, N, T, D, H, workspace, bytes, ...)
+ *   size_t workspace(cell, ndirs, backward, train, N, T, D, H): bytes, SIZE_MAX on overflow
+ *   int    threads(cell, ndirs, N, T, D, H): threads worth using (SIMD paths)
  */
-#define GR_DECLARE_SIMD(SFX_ISA)                                                          \
-    int gr_simd_forward_##SFX_ISA(const gr_forward_args *args);                            \
-    int gr_simd_backward_##SFX_ISA(const gr_backward_args *args);                          \
-    size_t gr_simd_workspace_##SFX_ISA(int backward, int train, size_t N, size_t T,        \
-                                       size_t D, size_t H);                                \
-    int gr_simd_threads_##SFX_ISA(int backward, size_t N, size_t T, size_t D, size_t H);
+#define GR_DECLARE_BLAS(SFX)                                                                 \
+    int gr_blas_forward_##SFX(int cell, const gr_forward_io *io, size_t ndirs, size_t N,     \
+                              size_t T, size_t D, size_t H, void *workspace,                 \
+                              size_t workspace_bytes, const gr_blas *blas);                  \
+    int gr_blas_backward_##SFX(int cell, const gr_backward_io *io, size_t ndirs, size_t N,   \
+                               size_t T, size_t D, size_t H, void *workspace,                \
+                               size_t workspace_bytes, const gr_blas *blas);                 \
+    size_t gr_blas_workspace_##SFX(int cell, size_t ndirs, int backward, int train,         \
+                                   size_t N, size_t T, size_t D, size_t H);
+GR_DECLARE_BLAS(f32)
+GR_DECLARE_BLAS(f64)
 
+#define GR_DECLARE_SIMD(SFX_ISA)                                                             \
+    int gr_simd_forward_##SFX_ISA(int cell, const gr_forward_io *io, size_t ndirs, size_t N, \
+                                  size_t T, size_t D, size_t H, void *workspace,             \
+                                  size_t workspace_bytes, int flags, int nthreads);         \
+    int gr_simd_backward_##SFX_ISA(int cell, const gr_backward_io *io, size_t ndirs,        \
+                                   size_t N, size_t T, size_t D, size_t H, void *workspace,  \
+                                   size_t workspace_bytes, int flags, int nthreads);        \
+    size_t gr_simd_workspace_##SFX_ISA(int cell, size_t ndirs, int backward, int train,     \
+                                       size_t N, size_t T, size_t D, size_t H);             \
+    int gr_simd_threads_##SFX_ISA(int cell, size_t ndirs, size_t N, size_t T, size_t D,     \
+                                  size_t H);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)
 GR_DECLARE_SIMD(f32_avx2)

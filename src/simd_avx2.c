@@ -1,8 +1,9 @@
 /*
  * The packed-weight kernels for AVX2 with FMA (x86-64-v3). meson compiles this
- * file alone with those flags; fast.c calls into it only when the CPU has them.
+ * file alone with those flags; dispatch.c calls into it only when the CPU has them.
  */
 #define ISA avx2
 #define VBYTES 32
 #define MR 2 /* 2 x 4 accumulators + 4 vectors of B + 1 broadcast of 16 registers */
-#include "simd_precisions.h"
+#define GR_TEMPLATE "simd_path.template.c"
+#include "precisions.h"

@@ -1,9 +1,10 @@
 /*
  * The packed-weight kernels for AVX-512 (F, DQ, BW, VL: x86-64-v4). meson
- * compiles this file alone with those flags; fast.c calls into it only when
+ * compiles this file alone with those flags; dispatch.c calls into it only when
  * the CPU and the OS support AVX-512.
  */
 #define ISA avx512
 #define VBYTES 64
 #define MR 6 /* 6 x 4 accumulators + 4 vectors of B + 1 broadcast of 32 registers */
-#include "simd_precisions.h"
+#define GR_TEMPLATE "simd_path.template.c"
+#include "precisions.h"

@@ -1,7 +1,7 @@
 /*
  * Softmax cross-entropy over the rows of a score matrix, for one precision.
- * lstm.c includes this file after lstm.template.c, whose exp_nonpositive_*()
- * it uses, with the same TYPE and SFX.
+ * blas_path.template.c includes it at its end, for the exp_nonpositive of
+ * vector_math.h on one-lane vectors.
  *
  * Reductions run in LANES independent accumulators, so that gcc vectorizes
  * them without reassociating (no -ffast-math needed).
@@ -34,19 +34,19 @@ static inline double CAT(row_exp_sum_, SFX)(TYPE *restrict out, const TYPE *rest
     if (out) {
         for (; j + GR_SOFTMAX_LANES <= n; j += GR_SOFTMAX_LANES)
             for (int l = 0; l < GR_SOFTMAX_LANES; l++) {
-                TYPE e = CAT(exp_nonpositive_, SFX)(x[j + l] - m);
+                TYPE e = FN(exp_nonpositive)(x[j + l] - m);
                 out[j + l] = e;
                 acc[l] += e;
             }
     } else {
         for (; j + GR_SOFTMAX_LANES <= n; j += GR_SOFTMAX_LANES)
             for (int l = 0; l < GR_SOFTMAX_LANES; l++)
-                acc[l] += CAT(exp_nonpositive_, SFX)(x[j + l] - m);
+                acc[l] += FN(exp_nonpositive)(x[j + l] - m);
     }
     double sum = 0;
     for (int l = 0; l < GR_SOFTMAX_LANES; l++) sum += (double)acc[l];
     for (; j < n; j++) {
-        TYPE e = CAT(exp_nonpositive_, SFX)(x[j] - m);
+        TYPE e = FN(exp_nonpositive)(x[j] - m);
         if (out) out[j] = e;
         sum += (double)e;
     }

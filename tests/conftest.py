@@ -173,6 +173,8 @@ LAYOUTS = dict(fortran=_fortran, reversed=_reversed, sliced=_sliced,
 # -- Snapshots: a failed call must leave a layer exactly as it was ----------------
 
 def _copy(a):
+    if isinstance(a, list):  # one entry per direction
+        return [_copy(x) for x in a]
     return a.copy() if isinstance(a, np.ndarray) else a
 
 
@@ -181,7 +183,7 @@ def snapshot(layer):
     contents), each copied."""
     cache = getattr(layer, "_cache", None)
     cache_arrays = None if cache is None else {
-        k: _copy(getattr(cache, k)) for k in ("xs", "h0", "c0", "gates", "cs")}
+        k: _copy(getattr(cache, k)) for k in ("xs", "h0", "c0", "caches")}
     return dict(
         params=[(id(p), _copy(p)) for p in layer.params],
         grads=[(id(g), _copy(g)) for g in layer.grads],
@@ -191,6 +193,9 @@ def snapshot(layer):
 
 
 def _same(a, b):
+    if isinstance(a, list) or isinstance(b, list):
+        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return False

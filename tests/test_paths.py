@@ -170,11 +170,11 @@ def test_training_cache_is_five_values_per_step_and_unit_and_reused(dtype):
     layer = TimeLSTM(p["Wx"], p["Wh"], p["b"])
     layer.forward(p["xs"])
     cache = layer._cache
-    assert cache.gates.size + cache.cs.size == 5 * N * T * H
+    assert sum(c.size for c in cache.caches) == 5 * N * T * H
     layer.backward(p["dhs"])
     nbytes = layer._workspace.nbytes
     layer.forward(p["xs"])
-    assert layer._cache.gates is cache.gates and layer._cache.cs is cache.cs
+    assert layer._cache.caches[0] is cache.caches[0]
     layer.backward(p["dhs"])
     assert layer._workspace.nbytes == nbytes
 

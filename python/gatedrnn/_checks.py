@@ -24,27 +24,35 @@ def _require_ndarray(a, name):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
 
 
-def check_weights(Wx, Wh, b):
-    """Validate LSTM weights; return (D, H, dtype).
+def check_weights(Wx, Wh, b, gates=4, bias_rows=1, suffix=""):
+    """Validate a cell's weights; return (D, H, dtype).
 
-    Wx (D, 4H), Wh (H, 4H), b (4H,), one dtype: float32 or float64.
+    Wx (D, G*H), Wh (H, G*H), b (G*H,) or (2, G*H) for bias_rows=2; one dtype,
+    float32 or float64. `suffix` follows each name in messages (Wx1, ...).
     """
-    for name, a in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+    G = "" if gates == 1 else str(gates)
+    names = [name + suffix for name in ("Wx", "Wh", "b")]
+    for name, a in zip(names, (Wx, Wh, b)):
         _require_ndarray(a, name)
     if Wx.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"Wx must have dtype float32 or float64; got {Wx.dtype}")
-    for name, a in (("Wh", Wh), ("b", b)):
+        raise TypeError(f"{names[0]} must have dtype float32 or float64; got {Wx.dtype}")
+    for name, a in zip(names[1:], (Wh, b)):
         if a.dtype != Wx.dtype:
-            raise TypeError(f"{name} must have the dtype of Wx ({Wx.dtype}); got {a.dtype}")
-    if Wh.ndim != 2 or Wh.shape[1] != 4 * Wh.shape[0]:
-        raise ValueError(f"Wh must have shape (H, 4H); got {Wh.shape}")
+            raise TypeError(f"{name} must have the dtype of {names[0]} ({Wx.dtype}); "
+                            f"got {a.dtype}")
+    if Wh.ndim != 2 or Wh.shape[1] != gates * Wh.shape[0]:
+        raise ValueError(f"{names[1]} must have shape (H, {G}H); got {Wh.shape}")
     H = Wh.shape[0]
-    if Wx.ndim != 2 or Wx.shape[1] != 4 * H:
-        raise ValueError(f"Wx must have shape (D, 4H) with 4H == Wh.shape[1] == {4 * H}; "
-                         f"got {Wx.shape}")
-    if b.shape != (4 * H,):
-        raise ValueError(f"b must have shape (4H,) == ({4 * H},); got {b.shape}")
-    _kernels.check_sizes(0, 0, Wx.shape[0], H, f"Wx {Wx.shape} with Wh {Wh.shape}")
+    if Wx.ndim != 2 or Wx.shape[1] != gates * H:
+        raise ValueError(f"{names[0]} must have shape (D, {G}H) with {G}H == "
+                         f"{names[1]}.shape[1] == {gates * H}; got {Wx.shape}")
+    if bias_rows == 1 and b.shape != (gates * H,):
+        raise ValueError(f"{names[2]} must have shape ({G}H,) == ({gates * H},); got {b.shape}")
+    if bias_rows == 2 and b.shape != (2, gates * H):
+        raise ValueError(f"{names[2]} must have shape (2, {G}H) == (2, {gates * H}) (input "
+                         f"and recurrent biases); got {b.shape}")
+    _kernels.check_sizes(0, 0, Wx.shape[0], H, f"{names[0]} {Wx.shape} with {names[1]} "
+                                                f"{Wh.shape}")
     return Wx.shape[0], H, Wx.dtype
 
 

@@ -5,10 +5,12 @@ Callers pass C-contiguous arrays of one dtype whose shapes were validated by
 gatedrnn._layers; the checks here only guard the C code against a wrong call.
 The GIL is released while a kernel runs.
 
-The LSTM runs on one of several kernel paths (include/gatedrnn.h): the BLAS
-path, or the packed-weight SIMD kernels compiled for the baseline ISA, AVX2 or
-AVX-512. The best available is the default; set_path() or the environment
-variable GATEDRNN_KERNEL_PATH forces one (tests run every path this way).
+Every recurrent cell (LSTM, GRU in both variants, plain RNN; one or two
+directions) runs through forward() and backward() on one of several kernel
+paths (include/gatedrnn.h): the BLAS path, or the packed-weight SIMD kernels
+compiled for the baseline ISA, AVX2 or AVX-512. The best available is the
+default; set_path() or the environment variable GATEDRNN_KERNEL_PATH forces
+one (tests run every path this way).
 """
 from cython cimport floating
 from libc.stdint cimport int64_t
@@ -33,26 +35,6 @@ cdef extern from "gatedrnn.h" nogil:
     const char *gr_strerror(int status)
     int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
     enum: GR_ERR_TOO_LARGE
-    int gr_lstm_forward_f32(float *hs, float *c_state, float *gates, float *cs,
-                            const float *xs, const float *Wx, const float *Wh,
-                            const float *b, const float *h0,
-                            size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
-    int gr_lstm_forward_f64(double *hs, double *c_state, double *gates, double *cs,
-                            const double *xs, const double *Wx, const double *Wh,
-                            const double *b, const double *h0,
-                            size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
-    int gr_lstm_backward_f32(float *dxs, float *dWx, float *dWh, float *db,
-                             float *dh, float *dc, float *h_prev, float *gates,
-                             const float *cs, const float *dhs, const float *xs,
-                             const float *Wx, const float *Wh,
-                             const float *h0, const float *c0,
-                             size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
-    int gr_lstm_backward_f64(double *dxs, double *dWx, double *dWh, double *db,
-                             double *dh, double *dc, double *h_prev, double *gates,
-                             const double *cs, const double *dhs, const double *xs,
-                             const double *Wx, const double *Wh,
-                             const double *h0, const double *c0,
-                             size_t N, size_t T, size_t D, size_t H, const gr_blas *blas)
 
     int gr_softmax_xent_f32(float *out, double *loss, const float *x, const int64_t *target,
                             const float *scale, size_t R, size_t V)
@@ -112,42 +94,51 @@ cdef extern from "gatedrnn.h" nogil:
         GR_FLAG_SPLIT_ROWS
         GR_FLAG_SPLIT_COLUMNS
         GR_FLAG_ALL_THREADS
-        GR_GATES_PADDING
+        GR_CACHE_PADDING
+        GR_MAX_DIRECTIONS
+        GR_CELL_LSTM
+        GR_CELL_GRU
+        GR_CELL_GRU_RESET_AFTER
+        GR_CELL_RNN
     size_t gr_jobs_shared()
     int gr_path_available(int path)
     int gr_path_best()
     int gr_set_num_threads(int n)
     int gr_get_num_threads()
-    size_t gr_lstm_workspace(int path, int double_precision, int backward, int train,
-                             size_t N, size_t T, size_t D, size_t H)
-    int gr_lstm_forward_ex_f32(float *hs, float *c_state, float *gates, float *cs,
-                               const float *xs, const float *Wx, const float *Wh,
-                               const float *b, const float *h0,
-                               size_t N, size_t T, size_t D, size_t H,
-                               void *workspace, size_t workspace_bytes, int path, int flags,
-                               const gr_blas *blas)
-    int gr_lstm_forward_ex_f64(double *hs, double *c_state, double *gates, double *cs,
-                               const double *xs, const double *Wx, const double *Wh,
-                               const double *b, const double *h0,
-                               size_t N, size_t T, size_t D, size_t H,
-                               void *workspace, size_t workspace_bytes, int path, int flags,
-                               const gr_blas *blas)
-    int gr_lstm_backward_ex_f32(float *dxs, float *dWx, float *dWh, float *db,
-                                float *dh, float *dc, float *gates, float *cs,
-                                const float *dhs, const float *xs,
-                                const float *Wx, const float *Wh,
-                                const float *h0, const float *c0,
-                                size_t N, size_t T, size_t D, size_t H,
-                                void *workspace, size_t workspace_bytes, int path, int flags,
-                                const gr_blas *blas)
-    int gr_lstm_backward_ex_f64(double *dxs, double *dWx, double *dWh, double *db,
-                                double *dh, double *dc, double *gates, double *cs,
-                                const double *dhs, const double *xs,
-                                const double *Wx, const double *Wh,
-                                const double *h0, const double *c0,
-                                size_t N, size_t T, size_t D, size_t H,
-                                void *workspace, size_t workspace_bytes, int path, int flags,
-                                const gr_blas *blas)
+    int gr_cell_gates(int cell)
+    int gr_cell_cache_width(int cell)
+    int gr_cell_bias_rows(int cell)
+    ctypedef struct gr_forward_io:
+        void *hs
+        void *c
+        void *cache
+        const void *xs
+        const void *Wx
+        const void *Wh
+        const void *b
+        const void *h0
+    ctypedef struct gr_backward_io:
+        void *dxs
+        void *dWx
+        void *dWh
+        void *db
+        void *dh
+        void *dc
+        void *cache
+        const void *dhs
+        const void *xs
+        const void *Wx
+        const void *Wh
+        const void *h0
+        const void *c0
+    size_t gr_workspace(int cell, int ndirs, int path, int double_precision, int backward,
+                        int train, size_t N, size_t T, size_t D, size_t H)
+    int gr_forward(int cell, int double_precision, const gr_forward_io *dirs, int ndirs,
+                   size_t N, size_t T, size_t D, size_t H, void *workspace,
+                   size_t workspace_bytes, int path, int flags, const gr_blas *blas)
+    int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int ndirs,
+                    size_t N, size_t T, size_t D, size_t H, void *workspace,
+                    size_t workspace_bytes, int path, int flags, const gr_blas *blas)
 
 # Names of the kernel paths, by number (include/gatedrnn.h, enum gr_path).
 PATHS = ("blas", "generic", "avx2", "avx512")
@@ -241,15 +232,35 @@ cdef object _aligned_empty(size_t nbytes):
     return raw[skip:skip + nbytes]
 
 
+# The cells, by name (include/gatedrnn.h, enum gr_cell).
+CELLS = {"lstm": GR_CELL_LSTM, "gru": GR_CELL_GRU, "gru_reset_after": GR_CELL_GRU_RESET_AFTER,
+         "rnn": GR_CELL_RNN}
+
+
+def cell_gates(int cell):
+    """G: the gate blocks of H in Wx's and Wh's columns."""
+    return gr_cell_gates(cell)
+
+
+def cell_cache_width(int cell):
+    """CW: the blocks of H a training forward keeps per (n, t)."""
+    return gr_cell_cache_width(cell)
+
+
+def cell_bias_rows(int cell):
+    """Rows of b: 1, or 2 (input and recurrent biases) for GRU reset after."""
+    return gr_cell_bias_rows(cell)
+
+
 cdef class Workspace:
     """The buffers a layer keeps between calls, so that calls of the same shape
     allocate (and page-fault) nothing but the arrays they return: the forward
-    cache (gates, cs) and the kernels' scratch (packed weights; in inference a
-    chunk of pre-activations, about max(1024, 6N) x 4H values, whatever T)."""
+    cache of each direction and the kernels' scratch (packed weights; in
+    inference a chunk of pre-activations, about max(1024, 6N) rows, whatever T)."""
 
     cdef object _scratch
     cdef tuple _cache_key
-    cdef object _gates_padded, _gates, _cs
+    cdef list _caches
 
     def __init__(self):
         self.release()
@@ -258,11 +269,11 @@ cdef class Workspace:
         """Free every buffer (the next call allocates again)."""
         self._scratch = None
         self._cache_key = None
-        self._gates_padded = self._gates = self._cs = None
+        self._caches = []
 
     @property
     def nbytes(self):
-        return sum(a.nbytes for a in (self._scratch, self._gates_padded, self._cs)
+        return sum(a.nbytes for a in [self._scratch] + [c.base for c in self._caches]
                    if a is not None)
 
     cdef object scratch(self, size_t nbytes):
@@ -273,20 +284,21 @@ cdef class Workspace:
             self._scratch = _aligned_empty(nbytes)
         return self._scratch
 
-    cdef tuple cache(self, Py_ssize_t N, Py_ssize_t T, Py_ssize_t H, dtype):
-        """(gates (N, T, 4H), cs (N, T, H)): gates has GR_GATES_PADDING zeros after it."""
-        key = (N, T, H, dtype)
+    cdef list caches(self, Py_ssize_t N, Py_ssize_t T, Py_ssize_t width, dtype,
+                     Py_ssize_t ndirs):
+        """A cache (N, T, width) per direction, each with GR_CACHE_PADDING zeros after it."""
+        key = (N, T, width, dtype, ndirs)
         if key != self._cache_key:
             self._cache_key = None
-            self._gates_padded = self._gates = self._cs = None
-            padded = np.zeros(N * T * 4 * H + GR_GATES_PADDING, dtype)
-            self._gates = padded[:N * T * 4 * H].reshape(N, T, 4 * H)
-            self._cs = np.zeros((N, T, H), dtype)
-            self._gates_padded, self._cache_key = padded, key
-        return self._gates, self._cs
+            self._caches = []
+            for _ in range(ndirs):
+                padded = np.zeros(N * T * width + GR_CACHE_PADDING, dtype)
+                self._caches.append(padded[:N * T * width].reshape(N, T, width))
+            self._cache_key = key
+        return list(self._caches)
 
-    cdef bint owns_gates(self, gates):
-        return gates is self._gates and gates is not None
+    cdef bint owns(self, cache):
+        return any(cache is c for c in self._caches)
 
 
 cdef int _resolved_path():
@@ -312,120 +324,128 @@ cdef _check_arrays(arrays, int typenum):
                             f"{type(a).__name__} {getattr(a, 'dtype', '')}")
 
 
-def lstm_forward(xs, Wx, Wh, b, h0, c0, bint keep_cache, Workspace workspace=None,
-                 int flags=0):
-    """Run T steps. Returns (hs, c_T, gates, cs); gates and cs are None unless
-    keep_cache, and then they live in `workspace` until its next forward.
-    h_T is hs[:, -1]."""
-    cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
-    cdef int path = _resolved_path(), status = 0
+cdef _check_cell(int cell, Py_ssize_t ndirs):
+    if gr_cell_gates(cell) == 0:
+        raise ValueError(f"internal: unknown cell {cell}")
+    if ndirs < 1 or ndirs > GR_MAX_DIRECTIONS:
+        raise ValueError(f"internal: {ndirs} directions")
+
+
+def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int flags=0):
+    """T steps of `cell` over one or two directions, each a tuple
+    (xs, Wx, Wh, b, h0, c0) of C-contiguous arrays of one dtype (c0 None for
+    cells without a cell state). Returns a list of (hs, c_T, cache) per
+    direction: c_T is None without a cell state, cache None unless keep_cache,
+    and then it lives in `workspace` until its next forward. h_T is hs[:, -1]."""
+    cdef Py_ssize_t ndirs = len(dirs), d
+    _check_cell(cell, ndirs)
+    xs0, _, Wh0 = dirs[0][:3]
+    cdef size_t N = xs0.shape[0], T = xs0.shape[1], D = xs0.shape[2], H = Wh0.shape[0]
+    cdef int path = _resolved_path(), status = 0, has_c = cell == GR_CELL_LSTM
     flags |= _split_flags | _all_threads_flag
-    dtype = xs.dtype
+    dtype = xs0.dtype
     cdef int typenum = _typenum(dtype)
-    _check_arrays((xs, Wx, Wh, b, h0, c0), typenum)
+    for direction in dirs:
+        _check_arrays(direction, typenum)
     cdef bint double_precision = typenum == cnp.NPY_FLOAT64
     if workspace is None:
         workspace = Workspace()
-    # GEMM-only runs (benchmarks) read hs as h_{t-1} without writing it.
-    hs = np.zeros((N, T, H), dtype) if flags & GR_FLAG_GEMM_ONLY else np.empty((N, T, H), dtype)
-    c_state = c0.copy()
-    gates = cs = None
-    if keep_cache:
-        gates, cs = workspace.cache(N, T, H, dtype)
-    cdef size_t nbytes = gr_lstm_workspace(path, double_precision, 0, keep_cache, N, T, D, H)
+    caches = (workspace.caches(N, T, gr_cell_cache_width(cell) * H, dtype, ndirs) if keep_cache
+              else [None] * ndirs)
+    cdef gr_forward_io io[2]
+    results = []
+    for d in range(ndirs):
+        xs, Wx, Wh, b, h0, c0 = dirs[d]
+        # GEMM-only runs (benchmarks) read hs as h_{t-1} without writing it.
+        hs = (np.zeros((N, T, H), dtype) if flags & GR_FLAG_GEMM_ONLY
+              else np.empty((N, T, H), dtype))
+        c_state = c0.copy() if has_c else None
+        results.append((hs, c_state, caches[d]))
+        io[d].hs = _data(hs)
+        io[d].c = _data(c_state)
+        io[d].cache = _data(caches[d])
+        io[d].xs = _data(xs)
+        io[d].Wx = _data(Wx)
+        io[d].Wh = _data(Wh)
+        io[d].b = _data(b)
+        io[d].h0 = _data(h0)
+    cdef size_t nbytes = gr_workspace(cell, ndirs, path, double_precision, 0, keep_cache,
+                                      N, T, D, H)
     if nbytes == <size_t>-1:
         raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
-    # The BLAS path's inference scratch is N*T*4H: never kept.
+    # The BLAS path's inference scratch is N*T*G*H: never kept.
     scratch = (_aligned_empty(nbytes) if path == GR_PATH_BLAS and not keep_cache
                else workspace.scratch(nbytes))
-    cdef void *p_hs = _data(hs)
-    cdef void *p_c = _data(c_state)
-    cdef void *p_gates = _data(gates)
-    cdef void *p_cs = _data(cs)
-    cdef const void *p_xs = _data(xs)
-    cdef const void *p_Wx = _data(Wx)
-    cdef const void *p_Wh = _data(Wh)
-    cdef const void *p_b = _data(b)
-    cdef const void *p_h0 = _data(h0)
     cdef void *p_ws = _data(scratch)
     with nogil:
-        if double_precision:
-            status = gr_lstm_forward_ex_f64(<double *>p_hs, <double *>p_c, <double *>p_gates,
-                                            <double *>p_cs, <const double *>p_xs,
-                                            <const double *>p_Wx, <const double *>p_Wh,
-                                            <const double *>p_b, <const double *>p_h0,
-                                            N, T, D, H, p_ws, nbytes, path, flags, &_blas)
-        else:
-            status = gr_lstm_forward_ex_f32(<float *>p_hs, <float *>p_c, <float *>p_gates,
-                                            <float *>p_cs, <const float *>p_xs,
-                                            <const float *>p_Wx, <const float *>p_Wh,
-                                            <const float *>p_b, <const float *>p_h0,
-                                            N, T, D, H, p_ws, nbytes, path, flags, &_blas)
+        status = gr_forward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_ws, nbytes,
+                            path, flags, &_blas)
     _raise_status(status)
-    return hs, c_state, gates, cs
+    return results
 
 
-def lstm_backward(dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db,
-                  Workspace workspace=None, int flags=0):
-    """Backward over the cache of lstm_forward. Writes dWx, dWh, db in place,
-    consumes the cache (gates becomes dA, cs the states h_{t-1}), and returns
-    (dxs, dh0, dc0)."""
-    cdef size_t N = xs.shape[0], T = xs.shape[1], D = xs.shape[2], H = Wh.shape[0]
-    cdef int path = _resolved_path(), status = 0
+def backward(int cell, list dirs, Workspace workspace=None, int flags=0):
+    """Backward over the caches of forward(), one tuple per direction:
+    (dhs, dh_T, dc_T, cache, xs, Wx, Wh, h0, c0, dWx, dWh, db), dc_T and c0
+    None for cells without a cell state. Writes dWx, dWh and db in place,
+    consumes the caches (their gate blocks become dA) and returns a list of
+    (dxs, dh0, dc0) per direction."""
+    cdef Py_ssize_t ndirs = len(dirs), d
+    _check_cell(cell, ndirs)
+    xs0, Wh0 = dirs[0][4], dirs[0][6]
+    cdef size_t N = xs0.shape[0], T = xs0.shape[1], D = xs0.shape[2], H = Wh0.shape[0]
+    cdef int path = _resolved_path(), status = 0, has_c = cell == GR_CELL_LSTM
     flags |= _split_flags | _all_threads_flag
-    dtype = xs.dtype
+    dtype = xs0.dtype
     cdef int typenum = _typenum(dtype)
-    _check_arrays((dhs, dh_T, dc_T, gates, cs, xs, Wx, Wh, h0, c0, dWx, dWh, db), typenum)
+    for direction in dirs:
+        _check_arrays(direction, typenum)
     cdef bint double_precision = typenum == cnp.NPY_FLOAT64
-    if gates.shape != (N, T, 4 * H) or cs.shape != (N, T, H):
-        raise ValueError(f"internal: a cache of shapes {gates.shape}, {cs.shape} for "
-                         f"(N, T, D, H) = {(N, T, D, H)}")
+    cdef size_t width = gr_cell_cache_width(cell) * H
     if workspace is None:
         workspace = Workspace()
-    if not workspace.owns_gates(gates):
-        # The kernels may read GR_GATES_PADDING elements past gates: copy into a padded buffer.
-        padded = np.zeros(gates.size + GR_GATES_PADDING, dtype)
-        padded[:gates.size] = gates.reshape(-1)
-        gates = padded[:gates.size].reshape(gates.shape)
-    dxs = np.empty((N, T, D), dtype)
-    dh = dh_T.copy()
-    dc = dc_T.copy()
-    cdef size_t nbytes = gr_lstm_workspace(path, double_precision, 1, 1, N, T, D, H)
+    cdef gr_backward_io io[2]
+    results = []
+    keep = []
+    for d in range(ndirs):
+        dhs, dh_T, dc_T, cache, xs, Wx, Wh, h0, c0, dWx, dWh, db = dirs[d]
+        if cache.shape != (N, T, width):
+            raise ValueError(f"internal: a cache of shape {cache.shape} for (N, T, D, H) = "
+                             f"{(N, T, D, H)}")
+        if not workspace.owns(cache):
+            # The kernels may read GR_CACHE_PADDING elements past the cache: copy
+            # it into a padded buffer.
+            padded = np.zeros(cache.size + GR_CACHE_PADDING, dtype)
+            padded[:cache.size] = cache.reshape(-1)
+            cache = padded[:cache.size].reshape(cache.shape)
+        dxs = np.empty((N, T, D), dtype)
+        dh = dh_T.copy()
+        dc = dc_T.copy() if has_c else None
+        results.append((dxs, dh, dc))
+        keep.append(cache)
+        io[d].dxs = _data(dxs)
+        io[d].dWx = _data(dWx)
+        io[d].dWh = _data(dWh)
+        io[d].db = _data(db)
+        io[d].dh = _data(dh)
+        io[d].dc = _data(dc)
+        io[d].cache = _data(cache)
+        io[d].dhs = _data(dhs)
+        io[d].xs = _data(xs)
+        io[d].Wx = _data(Wx)
+        io[d].Wh = _data(Wh)
+        io[d].h0 = _data(h0)
+        io[d].c0 = _data(c0)
+    cdef size_t nbytes = gr_workspace(cell, ndirs, path, double_precision, 1, 1, N, T, D, H)
     if nbytes == <size_t>-1:
         raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
     scratch = workspace.scratch(nbytes)
-    cdef void *p_dxs = _data(dxs)
-    cdef void *p_dWx = _data(dWx)
-    cdef void *p_dWh = _data(dWh)
-    cdef void *p_db = _data(db)
-    cdef void *p_dh = _data(dh)
-    cdef void *p_dc = _data(dc)
-    cdef void *p_gates = _data(gates)
-    cdef void *p_cs = _data(cs)
-    cdef const void *p_dhs = _data(dhs)
-    cdef const void *p_xs = _data(xs)
-    cdef const void *p_Wx = _data(Wx)
-    cdef const void *p_Wh = _data(Wh)
-    cdef const void *p_h0 = _data(h0)
-    cdef const void *p_c0 = _data(c0)
     cdef void *p_ws = _data(scratch)
     with nogil:
-        if double_precision:
-            status = gr_lstm_backward_ex_f64(
-                <double *>p_dxs, <double *>p_dWx, <double *>p_dWh, <double *>p_db,
-                <double *>p_dh, <double *>p_dc, <double *>p_gates, <double *>p_cs,
-                <const double *>p_dhs, <const double *>p_xs, <const double *>p_Wx,
-                <const double *>p_Wh, <const double *>p_h0, <const double *>p_c0,
-                N, T, D, H, p_ws, nbytes, path, flags, &_blas)
-        else:
-            status = gr_lstm_backward_ex_f32(
-                <float *>p_dxs, <float *>p_dWx, <float *>p_dWh, <float *>p_db,
-                <float *>p_dh, <float *>p_dc, <float *>p_gates, <float *>p_cs,
-                <const float *>p_dhs, <const float *>p_xs, <const float *>p_Wx,
-                <const float *>p_Wh, <const float *>p_h0, <const float *>p_c0,
-                N, T, D, H, p_ws, nbytes, path, flags, &_blas)
+        status = gr_backward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_ws, nbytes,
+                             path, flags, &_blas)
     _raise_status(status)
-    return dxs, dh, dc
+    return results
 
 
 cdef int _softmax_xent_typed(floating[::1] out, double[::1] loss, const floating[::1] x,

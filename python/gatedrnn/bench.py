@@ -115,12 +115,12 @@ class Ours:
         self.layer.backward(self.p["dhs"])
 
     def gemm_only(self, backward=True):
-        p, z, flags = self.p, self.zeros, _kernels.GEMM_ONLY
-        _, _, gates, cs = _kernels.lstm_forward(p["xs"], p["Wx"], p["Wh"], p["b"], z, z, True,
-                                                self.workspace, flags)
+        p, z, flags, lstm = self.p, self.zeros, _kernels.GEMM_ONLY, _kernels.CELLS["lstm"]
+        [(_, _, cache)] = _kernels.forward(lstm, [(p["xs"], p["Wx"], p["Wh"], p["b"], z, z)],
+                                           True, self.workspace, flags)
         if backward:
-            _kernels.lstm_backward(p["dhs"], z, z, gates, cs, p["xs"], p["Wx"], p["Wh"], z, z,
-                                   *self.grads, self.workspace, flags)
+            _kernels.backward(lstm, [(p["dhs"], z, z, cache, p["xs"], p["Wx"], p["Wh"], z, z,
+                                      *self.grads)], self.workspace, flags)
 
 
 class Spec:
@@ -374,7 +374,7 @@ def scaling(budget, quick, D=650, H=650):
             t = compare({"fb": ours.forward_backward}, budget)["fb"]
             ours.layer.forward(p["xs"])
             cache = ours.layer._cache
-            cache_values = (cache.gates.size + cache.cs.size) / (N * T * H)
+            cache_values = sum(c.size for c in cache.caches) / (N * T * H)
             train_ws = ours.layer._workspace.nbytes
             infer = Ours(p)
             infer.forward()

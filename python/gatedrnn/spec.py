@@ -2,15 +2,21 @@
 
 This module is what the compiled kernels are tested against, and it is tested
 against finite differences itself. It follows the book's
-``common/time_layers.py`` (Deep Learning from Scratch 2, chapter 6) with two
+``common/time_layers.py`` (Deep Learning from Scratch 2, chapter 6) with a few
 changes: arrays keep the dtype of their inputs (the book hard-codes float32),
-and the sigmoid cannot overflow.
+the sigmoid cannot overflow, the GRU has a bias (and a second variant), and
+every Time layer's backward takes the gradient arriving at its last state.
 
-Gate order along the 4H axis is f, g, i, o (PyTorch and Keras use i, f, g, o).
+Gate orders:
+- LSTM, along 4H: f, g, i, o (PyTorch and Keras use i, f, g, o).
+- GRU, along 3H: z, r, h~ (the book's), with h' = (1 - z) h + z h~. PyTorch
+  and Keras write h' = z h + (1 - z) h~ (their z is 1 - ours) and PyTorch
+  orders its gates r, z, n.
 """
 import numpy as np
 
 GATE_ORDER = ("f", "g", "i", "o")
+GRU_GATE_ORDER = ("z", "r", "h~")
 
 
 def sigmoid(x):
@@ -142,3 +148,207 @@ class TimeLSTM:
 
     def reset_state(self):
         self.h, self.c = None, None
+
+
+class RNN:
+    """One plain RNN step: h_next = tanh(x @ Wx + h_prev @ Wh + b).
+    Wx (D, H), Wh (H, H), b (H,)."""
+
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.cache = None
+
+    def forward(self, x, h_prev):
+        Wx, Wh, b = self.params
+        h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+        self.cache = (x, h_prev, h_next)
+        return h_next
+
+    def backward(self, dh_next):
+        Wx, Wh, b = self.params
+        x, h_prev, h_next = self.cache
+
+        dA = dh_next * (1 - h_next ** 2)
+        self.grads[0][...] = x.T @ dA
+        self.grads[1][...] = h_prev.T @ dA
+        self.grads[2][...] = dA.sum(axis=0)
+
+        dx = dA @ Wx.T
+        dh_prev = dA @ Wh.T
+        return dx, dh_prev
+
+
+class GRU:
+    """One GRU step, gates z, r, h~ along 3H. Wx (D, 3H), Wh (H, 3H).
+
+    reset_after=False (the book's): b (3H,) and
+        z = sigmoid(x Wx_z + h Wh_z + b_z),  r = sigmoid(x Wx_r + h Wh_r + b_r)
+        h~ = tanh(x Wx_h + (r * h) Wh_h + b_h)
+    reset_after=True (cuDNN, PyTorch, Keras): b (2, 3H), input and recurrent
+    biases, and the reset gate scales the recurrent product instead:
+        z, r = sigmoid(x Wx + b[0] + h Wh + b[1]) over their columns
+        h~ = tanh(x Wx_h + b[0]_h + r * (h Wh_h + b[1]_h))
+    Both: h_next = (1 - z) * h + z * h~.
+    """
+
+    def __init__(self, Wx, Wh, b, reset_after=False):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.reset_after = reset_after
+        self.cache = None
+
+    def forward(self, x, h_prev):
+        Wx, Wh, b = self.params
+        H = Wh.shape[0]
+        if self.reset_after:
+            ax = x @ Wx + b[0]
+            ah = h_prev @ Wh + b[1]
+            z = sigmoid(ax[:, :H] + ah[:, :H])
+            r = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+            h_hat = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+            self.cache = (x, h_prev, z, r, h_hat, ah[:, 2 * H:])
+        else:
+            ax = x @ Wx + b
+            z = sigmoid(ax[:, :H] + h_prev @ Wh[:, :H])
+            r = sigmoid(ax[:, H:2 * H] + h_prev @ Wh[:, H:2 * H])
+            h_hat = np.tanh(ax[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])
+            self.cache = (x, h_prev, z, r, h_hat, None)
+        return (1 - z) * h_prev + z * h_hat
+
+    def backward(self, dh_next):
+        Wx, Wh, b = self.params
+        H = Wh.shape[0]
+        x, h_prev, z, r, h_hat, ah_h = self.cache
+
+        dh_prev = dh_next * (1 - z)
+        dz = dh_next * (h_hat - h_prev) * z * (1 - z)
+        dt = dh_next * z * (1 - h_hat ** 2)          # at h~'s pre-activation
+        if self.reset_after:
+            dah_h = dt * r                           # at h Wh_h + b[1]_h
+            dr = dt * ah_h * r * (1 - r)
+            dAx = np.hstack((dz, dr, dt))
+            dAh = np.hstack((dz, dr, dah_h))
+            self.grads[1][...] = h_prev.T @ dAh
+            self.grads[2][0] = dAx.sum(axis=0)
+            self.grads[2][1] = dAh.sum(axis=0)
+            dh_prev += dAh @ Wh.T
+        else:
+            dhr = dt @ Wh[:, 2 * H:].T               # at r * h
+            dh_prev += r * dhr
+            dr = dhr * h_prev * r * (1 - r)
+            dAx = np.hstack((dz, dr, dt))
+            self.grads[1][:, :2 * H] = h_prev.T @ dAx[:, :2 * H]
+            self.grads[1][:, 2 * H:] = (r * h_prev).T @ dt
+            self.grads[2][...] = dAx.sum(axis=0)
+            dh_prev += dAx[:, :2 * H] @ Wh[:, :2 * H].T
+        self.grads[0][...] = x.T @ dAx
+        dx = dAx @ Wx.T
+        return dx, dh_prev
+
+
+class _TimeRecurrent:
+    """T steps of a cell with one state h: the loop of the book's TimeRNN."""
+
+    def _cell(self):
+        raise NotImplementedError
+
+    def forward(self, xs):
+        Wx, Wh = self.params[:2]
+        N, T, D = xs.shape
+        H = Wh.shape[0]
+
+        self.layers = []
+        hs = np.empty((N, T, H), dtype=xs.dtype)
+        if not self.stateful or self.h is None:
+            self.h = np.zeros((N, H), dtype=xs.dtype)
+
+        for t in range(T):
+            layer = self._cell()
+            self.h = layer.forward(xs[:, t, :], self.h)
+            hs[:, t, :] = self.h
+            self.layers.append(layer)
+        return hs
+
+    def backward(self, dhs, dh_next=None):
+        """dh_next: the gradient at the last h (zero by default)."""
+        Wx = self.params[0]
+        N, T, H = dhs.shape
+        D = Wx.shape[0]
+
+        dxs = np.empty((N, T, D), dtype=dhs.dtype)
+        dh = np.zeros((N, H), dtype=dhs.dtype) if dh_next is None else dh_next
+        grads = [0, 0, 0]
+        for t in reversed(range(T)):
+            layer = self.layers[t]
+            dx, dh = layer.backward(dhs[:, t, :] + dh)
+            dxs[:, t, :] = dx
+            for i, grad in enumerate(layer.grads):
+                grads[i] += grad
+
+        for i, grad in enumerate(grads):
+            self.grads[i][...] = grad
+        self.dh = dh
+        return dxs
+
+    def set_state(self, h):
+        self.h = h
+
+    def reset_state(self):
+        self.h = None
+
+
+class TimeRNN(_TimeRecurrent):
+    """T plain RNN steps over xs (N, T, D), returning hs (N, T, H)."""
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.layers = None
+        self.h, self.dh = None, None
+        self.stateful = stateful
+
+    def _cell(self):
+        return RNN(*self.params)
+
+
+class TimeGRU(_TimeRecurrent):
+    """T GRU steps over xs (N, T, D), returning hs (N, T, H); see GRU."""
+
+    def __init__(self, Wx, Wh, b, stateful=False, reset_after=False):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.layers = None
+        self.h, self.dh = None, None
+        self.stateful = stateful
+        self.reset_after = reset_after
+
+    def _cell(self):
+        return GRU(*self.params, reset_after=self.reset_after)
+
+
+class TimeBiLSTM:
+    """Two LSTMs over xs (N, T, D): one forwards in time, one backwards;
+    forward returns (N, T, 2H), the second direction put back in time order."""
+
+    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+
+    def forward(self, xs):
+        o1 = self.forward_lstm.forward(xs)
+        o2 = self.backward_lstm.forward(xs[:, ::-1])
+        return np.concatenate((o1, o2[:, ::-1]), axis=2)
+
+    def backward(self, dhs):
+        H = dhs.shape[2] // 2
+        dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
+        dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
+        return dxs1 + dxs2[:, ::-1]
+
+    def reset_state(self):
+        self.forward_lstm.reset_state()
+        self.backward_lstm.reset_state()
+

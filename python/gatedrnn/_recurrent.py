@@ -1,0 +1,240 @@
+"""What every compiled recurrent layer shares: its weights and gradients, the
+forward's cache, and the calls into the kernels (_kernels.forward/backward).
+
+A layer has one direction (LSTM, GRU, RNN) or two (the bidirectional LSTM);
+``params`` holds [Wx, Wh, b] for each, and ``grads`` the same shapes. The
+kernels write the gradients in place, so that optimizers holding ``grads``
+see them, and read ``params`` on every call, since optimizers update them in
+place or users may replace them.
+
+Threads: the kernels release the GIL, so separate layers run in parallel from
+separate threads. A layer holds state and the forward's cache: use each layer
+from one thread at a time.
+"""
+import numpy as np
+
+from . import _kernels
+from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_weights
+
+
+class _Cache:
+    """What backward needs from the forward that ran before it, per direction."""
+
+    __slots__ = ("xs", "h0", "c0", "caches", "D", "H", "dtype")
+
+    def __init__(self, xs, h0, c0, caches, D, H, dtype):
+        self.xs, self.h0, self.c0, self.caches = xs, h0, c0, caches
+        self.D, self.H, self.dtype = D, H, dtype
+
+
+class Recurrent:
+    """The base of the compiled layers: `cell` names the kernels' cell
+    ("lstm", "gru", "gru_reset_after", "rnn"); weights are [Wx, Wh, b] per
+    direction."""
+
+    def __init__(self, cell, *weights):
+        self._cell = _kernels.CELLS[cell]
+        self._gates = _kernels.cell_gates(self._cell)
+        self._bias_rows = _kernels.cell_bias_rows(self._cell)
+        self._has_c = cell == "lstm"
+        self._directions = len(weights) // 3
+        self._check_weights(weights)
+        self.params = list(weights)
+        self.grads = [np.zeros(p.shape, p.dtype) for p in weights]
+        self._cache = None
+        self._no_cache_reason = "no forward() has run yet"
+        # Buffers reused by calls of the same shape: the cache and the kernels' scratch.
+        self._workspace = _kernels.Workspace()
+
+    @property
+    def dtype(self):
+        return self.params[0].dtype
+
+    def _check_weights(self, weights):
+        """(D, H, dtype), the same for every direction."""
+        found = []
+        for d in range(self._directions):
+            suffix = str(d + 1) if self._directions > 1 else ""
+            found.append(check_weights(*weights[3 * d:3 * d + 3], self._gates, self._bias_rows,
+                                       suffix))
+        if any(f != found[0] for f in found[1:]):
+            (D1, H1, t1), (D2, H2, t2) = found
+            raise ValueError(f"the two directions' weights must match: D={D1}, H={H1}, {t1} "
+                             f"against D={D2}, H={H2}, {t2}")
+        return found[0]
+
+    def _weights(self):
+        """The current params, checked and C-contiguous, with (D, H, dtype)."""
+        D, H, dtype = self._check_weights(self.params)
+        for k, (p, g) in enumerate(zip(self.params, self.grads)):
+            if not isinstance(g, np.ndarray) or g.shape != p.shape:
+                got = g.shape if isinstance(g, np.ndarray) else type(g).__name__
+                raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
+                                 f"got {got} (replace params and grads together, "
+                                 f"or build a new layer)")
+        return [as_c_array(p) for p in self.params], D, H, dtype
+
+    def _checked_xs(self, xs, D, H, dtype, name="xs", letters="(N, T, D)"):
+        xs = check_array(xs, name, dtype, (None,) * (len(letters.split(",")) - 1) + (D,),
+                         letters, f"with D == Wx.shape[0] == {D}", contiguous=False)
+        N, T = (xs.shape[0], xs.shape[1]) if xs.ndim == 3 else (xs.shape[0], 1)
+        # Before any copy or allocation, since xs may be a broadcast view.
+        _kernels.check_sizes(N, T, D, H, f"{name} {xs.shape} with H == {H}")
+        return as_c_array(xs)
+
+    def _forward(self, weights, xs_dirs, h0s, c0s, train, D, H, dtype):
+        """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache)] per direction."""
+        dirs = [(xs, *weights[3 * d:3 * d + 3], h0s[d], c0s[d])
+                for d, xs in enumerate(xs_dirs)]
+        results = _kernels.forward(self._cell, dirs, train, self._workspace)
+        self._cache = _Cache(xs_dirs, h0s, c0s, [r[2] for r in results], D, H, dtype)
+        if not train:
+            self._cache = None
+        self._no_cache_reason = ("the last forward() ran with train=False, which keeps no cache"
+                                 if not train else "")
+        return results
+
+    def _take_cache(self, D, H, dtype):
+        cache = self._cache
+        if cache is None:
+            raise RuntimeError(f"backward() needs the cache of a forward() with train=True; "
+                               f"{self._no_cache_reason}")
+        if (cache.D, cache.H, cache.dtype) != (D, H, dtype):
+            raise ValueError(f"params changed from D={cache.D}, H={cache.H}, {cache.dtype} to "
+                             f"D={D}, H={H}, {dtype} between forward() and backward()")
+        return cache
+
+    def _backward(self, cache, dhs_dirs, dh_Ts, dc_Ts, weights):
+        """Run the backward kernels into self.grads; returns [(dxs, dh0, dc0)] per direction."""
+        # The kernels consume the cache (its gates become dA): whatever could
+        # fail afterwards is checked first, so a failed backward changes nothing.
+        for k, g in enumerate(self.grads):
+            if g.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"grads[{k}] must have dtype float32 or float64; got {g.dtype}")
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only, but backward() writes grads in place")
+        # Write straight into the grads when they are plain C arrays (the usual
+        # case); otherwise through a temporary, assigned in place afterwards.
+        # A grad that shares memory with an array the kernel reads (say xs was
+        # made as a view of grads[0]) also goes through a temporary: the kernel
+        # writes the grads while it still reads its inputs.
+        inputs = [a for a in (*dhs_dirs, *cache.xs, *cache.h0, *cache.c0, *weights)
+                  if a is not None]
+        targets = [g if g.flags.c_contiguous and g.flags.aligned and g.flags.writeable
+                   and g.dtype == cache.dtype
+                   and not any(np.may_share_memory(g, a) for a in inputs)
+                   else np.empty(g.shape, cache.dtype) for g in self.grads]
+        dirs = [(dhs_dirs[d], dh_Ts[d], dc_Ts[d], cache.caches[d], cache.xs[d],
+                 weights[3 * d], weights[3 * d + 1], cache.h0[d], cache.c0[d],
+                 *targets[3 * d:3 * d + 3]) for d in range(self._directions)]
+        results = _kernels.backward(self._cell, dirs, self._workspace)
+        for g, t in zip(self.grads, targets):
+            if g is not t:
+                g[...] = t
+        # The kernels turned the cached gates into dA.
+        self._cache = None
+        self._no_cache_reason = ("the last forward()'s cache was used by a backward() "
+                                 "already; run forward() again")
+        return results
+
+
+class TimeRecurrent(Recurrent):
+    """T steps at once, with the book's state handling: with stateful=True the
+    last state carries into the next forward."""
+
+    def __init__(self, cell, Wx, Wh, b, stateful=False):
+        super().__init__(cell, Wx, Wh, b)
+        self.stateful = stateful
+        self.h, self.dh = None, None
+        if self._has_c:
+            self.c, self.dc = None, None
+
+    def _stored_state(self, name, value, N, H, dtype):
+        if value is None:
+            return np.zeros((N, H), dtype)
+        return check_array(value, f"the stored state {name}", dtype, (N, H), "(N, H)",
+                           f"to match xs, whose batch size is {N} (if the batch size changed, "
+                           f"call reset_state() first)")
+
+    def forward(self, xs, train=True):
+        """hs (N, T, H) for xs (N, T, D). With train=False no cache is kept
+        (inference), and backward() is not possible until the next forward."""
+        weights, D, H, dtype = self._weights()
+        xs = self._checked_xs(xs, D, H, dtype)
+        N, T = xs.shape[:2]
+        if self.stateful:
+            h0 = self._stored_state("h", self.h, N, H, dtype)
+            c0 = self._stored_state("c", self.c, N, H, dtype) if self._has_c else None
+        else:
+            h0 = np.zeros((N, H), dtype)
+            c0 = np.zeros((N, H), dtype) if self._has_c else None
+
+        [(hs, c_T, _)] = self._forward(weights, [xs], [h0], [c0], train, D, H, dtype)
+
+        self.h = hs[:, -1, :].copy() if T > 0 else h0
+        if self._has_c:
+            self.c = c_T
+        return hs
+
+    def _backward_time(self, dhs, dh_next, dc_next=None):
+        weights, D, H, dtype = self._weights()
+        cache = self._take_cache(D, H, dtype)
+        N, T = cache.xs[0].shape[:2]
+        why = "to match the last forward()"
+        dhs = check_array(dhs, "dhs", dtype, (N, T, H), "(N, T, H)", why)
+        dh_T = (np.zeros((N, H), dtype) if dh_next is None
+                else check_array(dh_next, "dh_next", dtype, (N, H), "(N, H)", why))
+        dc_T = None
+        if self._has_c:
+            dc_T = (np.zeros((N, H), dtype) if dc_next is None
+                    else check_array(dc_next, "dc_next", dtype, (N, H), "(N, H)", why))
+
+        [(dxs, dh0, dc0)] = self._backward(cache, [dhs], [dh_T], [dc_T], weights)
+        self.dh = dh0
+        if self._has_c:
+            self.dc = dc0
+        return dxs
+
+    def _set_state(self, h, c=None):
+        H, dtype = self.params[1].shape[0], self.dtype
+        h = check_array(h, "h", dtype, (None, H), "(N, H)", f"with H == Wh.shape[0] == {H}")
+        if c is not None:
+            c = check_array(c, "c", dtype, h.shape, "(N, H)", "to match h")
+        self.h = h
+        if self._has_c:
+            self.c = c
+
+    def reset_state(self):
+        """Start the next stateful forward from zeros."""
+        self.h = None
+        if self._has_c:
+            self.c = None
+
+
+class Step(Recurrent):
+    """One step of a cell, as the book's single-step layers, on the same kernels."""
+
+    def _step_forward(self, x, h_prev, c_prev=None):
+        weights, D, H, dtype = self._weights()
+        x = self._checked_xs(x, D, H, dtype, "x", "(N, D)")
+        N = x.shape[0]
+        why = f"with N == x.shape[0] == {N} and H == Wh.shape[0] == {H}"
+        h_prev = check_array(h_prev, "h_prev", dtype, (N, H), "(N, H)", why)
+        if self._has_c:
+            c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)
+        [(hs, c_next, _)] = self._forward(weights, [x.reshape(N, 1, D)], [h_prev], [c_prev],
+                                          True, D, H, dtype)
+        return hs.reshape(N, H), c_next
+
+    def _step_backward(self, dh_next, dc_next=None):
+        weights, D, H, dtype = self._weights()
+        cache = self._take_cache(D, H, dtype)
+        N = cache.xs[0].shape[0]
+        why = "to match the last forward()"
+        dh_next = check_array(dh_next, "dh_next", dtype, (N, H), "(N, H)", why)
+        if self._has_c:
+            dc_next = check_array(dc_next, "dc_next", dtype, (N, H), "(N, H)", why)
+        [(dxs, dh_prev, dc_prev)] = self._backward(cache, [dh_next.reshape(N, 1, H)],
+                                                   [np.zeros((N, H), dtype)], [dc_next],
+                                                   weights)
+        return dxs.reshape(N, D), dh_prev, dc_prev

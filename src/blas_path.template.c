@@ -1,0 +1,254 @@
+/*
+ * The BLAS path, for one precision (blas_path.c includes this per TYPE): one
+ * BLAS gemm per product of a time step, through SciPy's pointers, and the
+ * cells' epilogues on one-lane vectors (lanes_scalar.h). The fallback where
+ * the compiler cannot build the SIMD paths, and the plainest statement of
+ * what every path computes. Layouts are those of the SIMD paths: a cache
+ * from one path feeds the other's backward.
+ */
+#include "lanes_scalar.h"
+#include "vector_math.h"
+#include "cell_interface.h"
+#include "cell_lstm.h"
+#include "cell_gru.h"
+#include "cell_rnn.h"
+
+/*
+ * Row-major C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C.
+ * A column-major BLAS sees each row-major matrix transposed, so this is
+ * C^T = op(B)^T @ op(A)^T: swap the operands and keep each one's flag.
+ * Sizes were checked against INT_MAX by gr_check_sizes() before any call.
+ */
+static void FN(gemm)(const gr_blas *blas, char trans_a, char trans_b, size_t m, size_t n,
+                     size_t k, const TYPE *A, size_t lda, const TYPE *B, size_t ldb, TYPE beta,
+                     TYPE *C, size_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        // BLAS rejects a zero leading dimension; the product is empty anyway.
+        for (size_t r = 0; r < m; r++) {
+            TYPE *c_r = C + r * ldc;  // C[r, :]
+            for (size_t j = 0; j < n; j++) c_r[j] = (beta == 0) ? 0 : beta * c_r[j];
+        }
+        return;
+    }
+    int im = (int)m, in = (int)n, ik = (int)k;
+    int ilda = (int)lda, ildb = (int)ldb, ildc = (int)ldc;
+    TYPE alpha = 1;
+#if IS_FLOAT
+    blas->sgemm(&trans_b, &trans_a, &in, &im, &ik, &alpha, (TYPE *)B, &ildb, (TYPE *)A, &ilda,
+                &beta, C, &ildc);
+#else
+    blas->dgemm(&trans_b, &trans_a, &in, &im, &ik, &alpha, (TYPE *)B, &ildb, (TYPE *)A, &ilda,
+                &beta, C, &ildc);
+#endif
+}
+
+static int FN(have_gemm)(const gr_blas *blas)
+{
+    return blas && (IS_FLOAT ? blas->sgemm != NULL : blas->dgemm != NULL);
+}
+
+static const FN(cell_kernels) *FN(cell_kernels_for)(int cell)
+{
+    switch (cell) {
+    case GR_CELL_LSTM: return &FN(lstm_kernels);
+    case GR_CELL_GRU: return &FN(gru_kernels);
+    case GR_CELL_GRU_RESET_AFTER: return &FN(gru_after_kernels);
+    case GR_CELL_RNN: return &FN(rnn_kernels);
+    default: return NULL;
+    }
+}
+
+/* The BLAS path's workspace, in elements, for one direction: forward (acc,
+ * inference x Wx, r * h) or backward (acc, carry, r * h, dA). */
+static size_t FN(blas_layout)(const gr_cell_layout *L, int backward, int train, size_t N,
+                              size_t T, size_t H, size_t off[4])
+{
+    const size_t GH = (size_t)L->gates * H;
+    size_t offset = 0;
+    if (!backward) {
+        off[0] = gr_take(&offset, N * GH, sizeof(TYPE));                 // a step's product
+        off[1] = gr_take(&offset, train ? 0 : N * T * GH, sizeof(TYPE)); // x @ Wx
+        off[2] = gr_take(&offset, L->r_h ? N * H : 0, sizeof(TYPE));
+        off[3] = 0;
+    } else {
+        off[0] = gr_take(&offset, N * H, sizeof(TYPE));
+        off[1] = gr_take(&offset, L->has_c ? 0 : N * H, sizeof(TYPE));
+        off[2] = gr_take(&offset, L->r_h ? N * T * H : 0, sizeof(TYPE));
+        off[3] = gr_take(&offset, L->dA_in_cache ? 0 : N * T * GH, sizeof(TYPE));
+    }
+    return offset;
+}
+
+size_t FN(gr_blas_workspace)(int cell, size_t ndirs, int backward, int train, size_t N,
+                                    size_t T, size_t D, size_t H)
+{
+    (void)D;
+    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
+    if (!k) return SIZE_MAX;
+    size_t off[4], per_dir = FN(blas_layout)(k->layout, backward, train, N, T, H, off);
+    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return SIZE_MAX;
+    return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
+}
+
+static void FN(blas_forward_direction)(const FN(cell_kernels) *k, const gr_forward_io *io,
+                                       size_t N, size_t T, size_t D, size_t H, char *ws,
+                                       const size_t off[4], const gr_blas *blas)
+{
+    // hs (N, T, H)   c (N, H) or NULL   cache (N, T, CW*H) or NULL
+    // xs (N, T, D)   Wx (D, G*H)   Wh (H, G*H)   b (bias_rows, G*H)   h0 (N, H)
+    const gr_cell_layout *L = k->layout;
+    const size_t GH = (size_t)L->gates * H, ldc = (size_t)L->cache_width * H;
+    TYPE *hs = io->hs, *c = io->c, *cache = io->cache;
+    const TYPE *xs = io->xs, *Wx = io->Wx, *Wh = io->Wh, *b = io->b, *h0 = io->h0;
+    TYPE *acc = (TYPE *)(ws + off[0]);
+    TYPE *r_h = L->r_h ? (TYPE *)(ws + off[2]) : NULL;
+    // x_t @ Wx for every (n, t) row at once: into the cache, or scratch.
+    TYPE *gx = cache ? cache : (TYPE *)(ws + off[1]);
+    const size_t ld_g = cache ? ldc : GH;
+    FN(gemm)(blas, 'N', 'N', N * T, GH, D, xs, D, Wx, GH, 0, gx, ld_g);
+
+    for (size_t t = 0; t < T; t++) {
+        // h_{t-1} is h0, or hs[:, t-1, :] read in place with row stride T*H.
+        const TYPE *h_prev = t ? hs + (t - 1) * H : h0;
+        const size_t ld_h = t ? T * H : H;
+        for (int p = 0; p < L->fwd_products; p++) {
+            const size_t nq = (size_t)L->fwd[p].nq;
+            const int from_r_h = L->fwd[p].operand == GR_OPERAND_R_H;
+            FN(gemm)(blas, 'N', 'N', N, nq * H, H, from_r_h ? r_h : h_prev, from_r_h ? H : ld_h,
+                     Wh + (size_t)L->fwd[p].q0 * H, GH, 0, acc, nq * H);
+            for (size_t n = 0; n < N; n++) {
+                TYPE *g_row = gx + (n * T + t) * ld_g;
+                FN(forward_rows) rows = {
+                    .g = g_row, .cache = cache ? g_row : NULL, .h_prev = h_prev + n * ld_h,
+                    .h = hs + (n * T + t) * H, .c = c ? c + n * H : NULL,
+                    .r_h = r_h ? r_h + n * H : NULL, .b = b, .H = H,
+                };
+                k->forward[p](&rows, acc + n * nq * H, H, H);
+            }
+        }
+    }
+}
+
+int FN(gr_blas_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t N,
+                               size_t T, size_t D, size_t H, void *workspace,
+                               size_t workspace_bytes, const gr_blas *blas)
+{
+    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
+    if (!k || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
+    if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
+    size_t off[4];
+    const size_t per_dir = FN(blas_layout)(k->layout, 0, io[0].cache != NULL, N, T, H, off);
+    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
+    if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
+    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    for (size_t d = 0; d < ndirs; d++)
+        FN(blas_forward_direction)(k, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes, off,
+                                   blas);
+    return GR_OK;
+}
+
+/* acc (N, H) = dA at step t, in the block ranges of `sum`, times those rows of Wh^T. */
+static void FN(blas_dh_product)(const gr_block_sum *sum, const TYPE *dA, size_t ldA,
+                                const TYPE *Wh, size_t N, size_t T, size_t H, size_t GH,
+                                size_t t, TYPE *acc, const gr_blas *blas)
+{
+    for (int r = 0; r < sum->count; r++) {
+        const gr_blocks blk = sum->range[r];
+        FN(gemm)(blas, 'N', 'T', N, H, (size_t)blk.n * H, dA + t * ldA + (size_t)blk.a0 * H,
+                 T * ldA, Wh + (size_t)blk.w0 * H, GH, r ? 1 : 0, acc, H);
+    }
+}
+
+static void FN(blas_backward_direction)(const FN(cell_kernels) *k, const gr_backward_io *io,
+                                        size_t N, size_t T, size_t D, size_t H, char *ws,
+                                        const size_t off[4], const gr_blas *blas)
+{
+    // dxs (N, T, D)   dWx (D, G*H)   dWh (H, G*H)   db (bias_rows, G*H)
+    // dh, dc: (N, H) in/out   cache (N, T, CW*H): activations in, dA and h_{t-1} out
+    // dhs (N, T, H)   xs (N, T, D)   h0, c0: (N, H)
+    const gr_cell_layout *L = k->layout;
+    const size_t GH = (size_t)L->gates * H, ldc = (size_t)L->cache_width * H, NT = N * T;
+    TYPE *cache = io->cache, *dh = io->dh;
+    const TYPE *Wx = io->Wx, *Wh = io->Wh, *xs = io->xs;
+    TYPE *acc = (TYPE *)(ws + off[0]);
+    TYPE *carry = L->has_c ? io->dc : (TYPE *)(ws + off[1]);
+    TYPE *r_h = L->r_h ? (TYPE *)(ws + off[2]) : NULL;
+    TYPE *dA = L->dA_in_cache ? cache : (TYPE *)(ws + off[3]);
+    const size_t ldA = L->dA_in_cache ? ldc : GH;
+    if (!L->has_c) memset(carry, 0, N * H * sizeof(TYPE));
+
+    for (size_t s = 0; s <= T * (size_t)L->bwd_products; s++) {  // the steps' products, then dh0
+        const int last = s == T * (size_t)L->bwd_products, p = last ? 0 : (int)(s % L->bwd_products);
+        const size_t t = last ? 0 : T - 1 - s / L->bwd_products;
+        if (!last && p == 0 && t + 1 == T) memcpy(acc, dh, N * H * sizeof(TYPE));  // dh_T
+        else FN(blas_dh_product)(&L->bwd[p], dA, ldA, Wh, N, T, H, GH, last || p ? t : t + 1, acc, blas);
+        for (size_t n = 0; n < N; n++) {
+            const size_t row = n * T + t;
+            FN(backward_rows) rows = {
+                .cache = cache + row * ldc, .dA = dA + row * ldA,
+                .cache_prev = t ? cache + (row - 1) * ldc : NULL,
+                .cache_next = t + 1 < T ? cache + (row + 1) * ldc : NULL,
+                .h0 = (const TYPE *)io->h0 + n * H,
+                .c0 = io->c0 ? (const TYPE *)io->c0 + n * H : NULL,
+                .dhs = (const TYPE *)io->dhs + row * H, .carry = carry + n * H,
+                .r_h = r_h ? r_h + row * H : NULL, .dh = dh + n * H, .H = H,
+            };
+            if (last) k->first(&rows, acc + n * H, H);
+            else k->backward[p](&rows, acc + n * H, H);
+        }
+    }
+
+    // The input and weight gradients as products over all N*T rows.
+    FN(gemm)(blas, 'N', 'T', NT, D, GH, dA, ldA, Wx, GH, 0, io->dxs, D);
+    FN(gemm)(blas, 'T', 'N', D, GH, NT, xs, D, dA, ldA, 0, io->dWx, GH);
+    for (int term = 0; term < L->dwh_terms; term++) {
+        const gr_blocks blk = L->dwh[term].blocks;
+        const int from_r_h = L->dwh[term].operand == GR_OPERAND_R_H;
+        const TYPE *A = from_r_h ? r_h : cache + (size_t)L->h_prev_block * H;
+        FN(gemm)(blas, 'T', 'N', H, (size_t)blk.n * H, NT, A, from_r_h ? H : ldc,
+                 dA + (size_t)blk.a0 * H, ldA, 0, (TYPE *)io->dWh + (size_t)blk.w0 * H, GH);
+    }
+    // db in double, since float sums over thousands of rows lose digits;
+    // columns go in blocks so the rows are read in order.
+    enum { DB_BLOCK = 256 };
+    for (int row = 0; row < L->bias_rows; row++)
+        for (size_t j0 = 0; j0 < GH; j0 += DB_BLOCK) {
+            const size_t width = GH - j0 < DB_BLOCK ? GH - j0 : DB_BLOCK;
+            size_t column[DB_BLOCK];
+            for (size_t j = 0; j < width; j++) column[j] = gr_db_column(&L->db[row], j0 + j, H);
+            double sum[DB_BLOCK] = {0};
+            for (size_t r = 0; r < NT; r++) {
+                const TYPE *dA_r = dA + r * ldA;  // dA[r, :]
+                for (size_t j = 0; j < width; j++)
+                    if (column[j] != (size_t)-1) sum[j] += (double)dA_r[column[j]];
+            }
+            for (size_t j = 0; j < width; j++) ((TYPE *)io->db)[row * GH + j0 + j] = (TYPE)sum[j];
+        }
+}
+
+int FN(gr_blas_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_t N,
+                                size_t T, size_t D, size_t H, void *workspace,
+                                size_t workspace_bytes, const gr_blas *blas)
+{
+    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
+    if (!k || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
+    if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
+    size_t off[4];
+    const size_t per_dir = FN(blas_layout)(k->layout, 1, 1, N, T, H, off);
+    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
+    if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
+    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    for (size_t d = 0; d < ndirs; d++)
+        FN(blas_backward_direction)(k, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes,
+                                    off, blas);
+    return GR_OK;
+}
+
+#undef GW
+#undef V
+#undef IV
+
+/* The language model's softmax cross-entropy, on the same exp. */
+#include "softmax.template.c"

@@ -1,0 +1,81 @@
+/*
+ * The LSTM cell: gates f, g, i, o along 4H (the book's order; PyTorch and
+ * Keras use i, f, g, o).
+ *   A = x Wx + h Wh + b,   f, i, o = sigmoid(A_f, A_i, A_o),   g = tanh(A_g)
+ *   c_t = f c_{t-1} + g i,   h_t = o tanh(c_t)
+ * Cache per (n, t): f, g, i, o, c_t. The backward overwrites the gates with
+ * dA and c_t with h_{t-1} (as soon as steps t and t + 1 have read it), the
+ * operand of dWh. carry is dc.
+ */
+#ifndef GR_LSTM_LAYOUT
+#define GR_LSTM_LAYOUT
+static const gr_cell_layout gr_lstm_layout = {
+    .name = "LSTM", .gates = 4, .cache_width = 5, .bias_rows = 1, .has_c = 1,
+    .dA_in_cache = 1, .h_prev_block = 4,
+    .fwd_products = 1, .fwd = {{0, 4, GR_OPERAND_H_PREV}},
+    .bwd_products = 1, .bwd = {{1, {{0, 0, 4}}}},
+    .dwh_terms = 1, .dwh = {{GR_OPERAND_H_PREV, {0, 0, 4}}},
+    .db = {{1, {{0, 0, 4}}}},
+};
+#endif
+
+static void FN(lstm_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+                             size_t units)
+{
+    const size_t H = r->H;
+    FOR_EACH_VECTOR(u, n, units) {
+        V a[4];
+        for (int q = 0; q < 4; q++)
+            a[q] = FN(load_n)(acc + q * acc_ld + u, n) + FN(load_n)(r->g + q * H + u, n)
+                   + FN(load_n)(r->b + q * H + u, n);
+        V f = FN(sigmoid)(a[0]), g = FN(tanh)(a[1]), i = FN(sigmoid)(a[2]), o = FN(sigmoid)(a[3]);
+        V c = f * FN(load_n)(r->c + u, n) + g * i;
+        V h = o * FN(tanh)(c);
+        if (r->cache) {
+            FN(store_n)(r->g + u, f, n);
+            FN(store_n)(r->g + H + u, g, n);
+            FN(store_n)(r->g + 2 * H + u, i, n);
+            FN(store_n)(r->g + 3 * H + u, o, n);
+            FN(store_n)(r->cache + 4 * H + u, c, n);
+        }
+        FN(store_n)(r->c + u, c, n);
+        FN(store_n)(r->h + u, h, n);
+    }
+}
+
+/* acc: dh_t through Wh (dA_{t+1} Wh^T). */
+static void FN(lstm_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+{
+    const size_t H = r->H;
+    FOR_EACH_VECTOR(u, n, units) {
+        TYPE *a = r->cache + u;  // gates in, dA out
+        V dh = FN(load_n)(acc + u, n) + FN(load_n)(r->dhs + u, n);
+        V f = FN(load_n)(a, n), g = FN(load_n)(a + H, n);
+        V i = FN(load_n)(a + 2 * H, n), o = FN(load_n)(a + 3 * H, n);
+        V tanh_c = FN(tanh)(FN(load_n)(a + 4 * H, n));
+        V c_prev = r->cache_prev ? FN(load_n)(r->cache_prev + 4 * H + u, n)
+                                 : FN(load_n)(r->c0 + u, n);
+        V ds = FN(load_n)(r->carry + u, n) + dh * o * ((TYPE)1 - tanh_c * tanh_c);
+        FN(store_n)(a, ds * c_prev * f * ((TYPE)1 - f), n);
+        FN(store_n)(a + H, ds * i * ((TYPE)1 - g * g), n);
+        FN(store_n)(a + 2 * H, ds * g * i * ((TYPE)1 - i), n);
+        FN(store_n)(a + 3 * H, dh * tanh_c * o * ((TYPE)1 - o), n);
+        FN(store_n)(r->carry + u, ds * f, n);
+        // h_t, the operand of dWh at step t + 1, goes where c_{t+1} was:
+        // steps t + 1 and t + 2, which read it, are done.
+        if (r->cache_next) FN(store_n)(r->cache_next + 4 * H + u, o * tanh_c, n);
+    }
+}
+
+/* acc: dh0 = dA_0 Wh^T; h0 becomes the operand of dWh at step 0. */
+static void FN(lstm_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+{
+    FOR_EACH_VECTOR(u, n, units) {
+        FN(store_n)(r->dh + u, FN(load_n)(acc + u, n), n);
+        FN(store_n)(r->cache + 4 * r->H + u, FN(load_n)(r->h0 + u, n), n);
+    }
+}
+
+static const FN(cell_kernels) FN(lstm_kernels) = {
+    &gr_lstm_layout, {FN(lstm_forward)}, {FN(lstm_backward)}, FN(lstm_first),
+};

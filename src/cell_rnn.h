@@ -1,0 +1,53 @@
+/*
+ * The plain RNN cell: h_t = tanh(x Wx + h_{t-1} Wh + b), one gate block.
+ * Cache per (n, t): h_t. Its dA goes to a workspace (the cache has no room);
+ * the backward moves h_t to step t + 1's row as soon as step t + 1 is done, so
+ * that row t holds h_{t-1}, the operand of dWh.
+ */
+#ifndef GR_RNN_LAYOUT
+#define GR_RNN_LAYOUT
+static const gr_cell_layout gr_rnn_layout = {
+    .name = "RNN", .gates = 1, .cache_width = 1, .bias_rows = 1, .dA_in_cache = 0,
+    .h_prev_block = 0,
+    .fwd_products = 1, .fwd = {{0, 1, GR_OPERAND_H_PREV}},
+    .bwd_products = 1, .bwd = {{1, {{0, 0, 1}}}},
+    .dwh_terms = 1, .dwh = {{GR_OPERAND_H_PREV, {0, 0, 1}}},
+    .db = {{1, {{0, 0, 1}}}},
+};
+#endif
+
+static void FN(rnn_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+                            size_t units)
+{
+    (void)acc_ld;
+    FOR_EACH_VECTOR(u, n, units) {
+        V h = FN(tanh)(FN(load_n)(acc + u, n) + FN(load_n)(r->g + u, n)
+                       + FN(load_n)(r->b + u, n));
+        if (r->cache) FN(store_n)(r->g + u, h, n);
+        FN(store_n)(r->h + u, h, n);
+    }
+}
+
+/* acc: dh_t through Wh (dA_{t+1} Wh^T). */
+static void FN(rnn_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+{
+    FOR_EACH_VECTOR(u, n, units) {
+        V h = FN(load_n)(r->cache + u, n);
+        V dh = FN(load_n)(acc + u, n) + FN(load_n)(r->dhs + u, n);
+        FN(store_n)(r->dA + u, dh * ((TYPE)1 - h * h), n);
+        if (r->cache_next) FN(store_n)(r->cache_next + u, h, n);
+    }
+}
+
+/* acc: dh0 = dA_0 Wh^T; h0 becomes the operand of dWh at step 0. */
+static void FN(rnn_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+{
+    FOR_EACH_VECTOR(u, n, units) {
+        FN(store_n)(r->dh + u, FN(load_n)(acc + u, n), n);
+        FN(store_n)(r->cache + u, FN(load_n)(r->h0 + u, n), n);
+    }
+}
+
+static const FN(cell_kernels) FN(rnn_kernels) = {
+    &gr_rnn_layout, {FN(rnn_forward)}, {FN(rnn_backward)}, FN(rnn_first),
+};
