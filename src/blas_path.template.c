@@ -12,6 +12,7 @@
 #include "cell_lstm.h"
 #include "cell_gru.h"
 #include "cell_rnn.h"
+#include "cell_dispatch.h"
 
 /*
  * Row-major C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C.
@@ -49,17 +50,6 @@ static int FN(have_gemm)(const gr_blas *blas)
     return blas && (IS_FLOAT ? blas->sgemm != NULL : blas->dgemm != NULL);
 }
 
-static const FN(cell_kernels) *FN(cell_kernels_for)(int cell)
-{
-    switch (cell) {
-    case GR_CELL_LSTM: return &FN(lstm_kernels);
-    case GR_CELL_GRU: return &FN(gru_kernels);
-    case GR_CELL_GRU_RESET_AFTER: return &FN(gru_after_kernels);
-    case GR_CELL_RNN: return &FN(rnn_kernels);
-    default: return NULL;
-    }
-}
-
 /* The BLAS path's workspace, in elements, for one direction: forward (acc,
  * inference x Wx, r * h) or backward (acc, carry, r * h, dA). */
 static size_t FN(blas_layout)(const gr_cell_layout *L, int backward, int train, size_t N,
@@ -85,20 +75,20 @@ size_t FN(gr_blas_workspace)(int cell, size_t ndirs, int backward, int train, si
                                     size_t T, size_t D, size_t H)
 {
     (void)D;
-    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
-    if (!k) return SIZE_MAX;
-    size_t off[4], per_dir = FN(blas_layout)(k->layout, backward, train, N, T, H, off);
+    const gr_cell_layout *L = FN(cell_layout)(cell);
+    if (!L) return SIZE_MAX;
+    size_t off[4], per_dir = FN(blas_layout)(L, backward, train, N, T, H, off);
     if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return SIZE_MAX;
     return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
 }
 
-static void FN(blas_forward_direction)(const FN(cell_kernels) *k, const gr_forward_io *io,
+static void FN(blas_forward_direction)(int cell, const gr_forward_io *io,
                                        size_t N, size_t T, size_t D, size_t H, char *ws,
                                        const size_t off[4], const gr_blas *blas)
 {
     // hs (N, T, H)   c (N, H) or NULL   cache (N, T, CW*H) or NULL
     // xs (N, T, D)   Wx (D, G*H)   Wh (H, G*H)   b (bias_rows, G*H)   h0 (N, H)
-    const gr_cell_layout *L = k->layout;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
     const size_t GH = (size_t)L->gates * H, ldc = (size_t)L->cache_width * H;
     TYPE *hs = io->hs, *c = io->c, *cache = io->cache;
     const TYPE *xs = io->xs, *Wx = io->Wx, *Wh = io->Wh, *b = io->b, *h0 = io->h0;
@@ -125,7 +115,7 @@ static void FN(blas_forward_direction)(const FN(cell_kernels) *k, const gr_forwa
                     .h = hs + (n * T + t) * H, .c = c ? c + n * H : NULL,
                     .r_h = r_h ? r_h + n * H : NULL, .b = b, .H = H,
                 };
-                k->forward[p](&rows, acc + n * nq * H, H, H);
+                FN(forward_epilogue)(cell, p, &rows, acc + n * nq * H, H, H);
             }
         }
     }
@@ -135,16 +125,16 @@ int FN(gr_blas_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
                                size_t T, size_t D, size_t H, void *workspace,
                                size_t workspace_bytes, const gr_blas *blas)
 {
-    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
-    if (!k || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
+    if (!L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
     size_t off[4];
-    const size_t per_dir = FN(blas_layout)(k->layout, 0, io[0].cache != NULL, N, T, H, off);
+    const size_t per_dir = FN(blas_layout)(L, 0, io[0].cache != NULL, N, T, H, off);
     const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
     if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
     if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
     for (size_t d = 0; d < ndirs; d++)
-        FN(blas_forward_direction)(k, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes, off,
+        FN(blas_forward_direction)(cell, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes, off,
                                    blas);
     return GR_OK;
 }
@@ -161,14 +151,14 @@ static void FN(blas_dh_product)(const gr_block_sum *sum, const TYPE *dA, size_t 
     }
 }
 
-static void FN(blas_backward_direction)(const FN(cell_kernels) *k, const gr_backward_io *io,
+static void FN(blas_backward_direction)(int cell, const gr_backward_io *io,
                                         size_t N, size_t T, size_t D, size_t H, char *ws,
                                         const size_t off[4], const gr_blas *blas)
 {
     // dxs (N, T, D)   dWx (D, G*H)   dWh (H, G*H)   db (bias_rows, G*H)
     // dh, dc: (N, H) in/out   cache (N, T, CW*H): activations in, dA and h_{t-1} out
     // dhs (N, T, H)   xs (N, T, D)   h0, c0: (N, H)
-    const gr_cell_layout *L = k->layout;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
     const size_t GH = (size_t)L->gates * H, ldc = (size_t)L->cache_width * H, NT = N * T;
     TYPE *cache = io->cache, *dh = io->dh;
     const TYPE *Wx = io->Wx, *Wh = io->Wh, *xs = io->xs;
@@ -195,8 +185,8 @@ static void FN(blas_backward_direction)(const FN(cell_kernels) *k, const gr_back
                 .dhs = (const TYPE *)io->dhs + row * H, .carry = carry + n * H,
                 .r_h = r_h ? r_h + row * H : NULL, .dh = dh + n * H, .H = H,
             };
-            if (last) k->first(&rows, acc + n * H, H);
-            else k->backward[p](&rows, acc + n * H, H);
+            if (last) FN(first_epilogue)(cell, &rows, acc + n * H, H);
+            else FN(backward_epilogue)(cell, p, &rows, acc + n * H, H);
         }
     }
 
@@ -232,16 +222,16 @@ int FN(gr_blas_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
                                 size_t T, size_t D, size_t H, void *workspace,
                                 size_t workspace_bytes, const gr_blas *blas)
 {
-    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
-    if (!k || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
+    if (!L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
     size_t off[4];
-    const size_t per_dir = FN(blas_layout)(k->layout, 1, 1, N, T, H, off);
+    const size_t per_dir = FN(blas_layout)(L, 1, 1, N, T, H, off);
     const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
     if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
     if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
     for (size_t d = 0; d < ndirs; d++)
-        FN(blas_backward_direction)(k, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes,
+        FN(blas_backward_direction)(cell, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes,
                                     off, blas);
     return GR_OK;
 }

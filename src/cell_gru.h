@@ -47,7 +47,7 @@ static inline V FN(gru_h_prev)(const FN(backward_rows) *r, size_t block, size_t 
 }
 
 /* Reset before, product 0 (h_{t-1} Wh_zr): z and r, then r h_{t-1}. */
-static void FN(gru_forward_gates)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+static inline void FN(gru_forward_gates)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
                                   size_t units)
 {
     const size_t H = r->H;
@@ -63,7 +63,7 @@ static void FN(gru_forward_gates)(const FN(forward_rows) *r, const TYPE *acc, si
 }
 
 /* Reset before, product 1 ((r h_{t-1}) Wh_h): h~ and h_t. */
-static void FN(gru_forward_state)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+static inline void FN(gru_forward_state)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
                                   size_t units)
 {
     (void)acc_ld;
@@ -82,7 +82,7 @@ static void FN(gru_forward_state)(const FN(forward_rows) *r, const TYPE *acc, si
 }
 
 /* Reset after, the one product (h_{t-1} Wh). */
-static void FN(gru_after_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+static inline void FN(gru_after_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
                                   size_t units)
 {
     const size_t H = r->H;
@@ -109,7 +109,7 @@ static void FN(gru_after_forward)(const FN(forward_rows) *r, const TYPE *acc, si
 
 /* Reset before, backward product 0: acc is dh_t through Wh_zr (from dA_{t+1}).
  * dA_z and dA_h~ (at h~'s pre-activation), and the carry dh_t (1 - z). */
-static void FN(gru_backward_state)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(gru_backward_state)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
@@ -125,7 +125,7 @@ static void FN(gru_backward_state)(const FN(backward_rows) *r, const TYPE *acc, 
 
 /* Reset before, backward product 1: acc is dA_h~ Wh_h^T, the gradient at r h_{t-1}.
  * dA_r, the carry, r h_{t-1} for dWh, and h_{t-1} into this step's h block. */
-static void FN(gru_backward_gates)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(gru_backward_gates)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
@@ -140,7 +140,7 @@ static void FN(gru_backward_gates)(const FN(backward_rows) *r, const TYPE *acc, 
 }
 
 /* Reset after: acc is dh_t through Wh (from dA_{t+1}). */
-static void FN(gru_after_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(gru_after_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
@@ -160,18 +160,8 @@ static void FN(gru_after_backward)(const FN(backward_rows) *r, const TYPE *acc, 
 }
 
 /* Both variants: acc is dh0 through Wh; the carry adds the rest. */
-static void FN(gru_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(gru_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     FOR_EACH_VECTOR(u, n, units)
         FN(store_n)(r->dh + u, FN(load_n)(acc + u, n) + FN(load_n)(r->carry + u, n), n);
 }
-
-static const FN(cell_kernels) FN(gru_kernels) = {
-    &gr_gru_layout, {FN(gru_forward_gates), FN(gru_forward_state)},
-    {FN(gru_backward_state), FN(gru_backward_gates)}, FN(gru_first),
-};
-
-static const FN(cell_kernels) FN(gru_after_kernels) = {
-    &gr_gru_reset_after_layout, {FN(gru_after_forward)}, {FN(gru_after_backward)},
-    FN(gru_first),
-};

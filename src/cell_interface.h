@@ -23,9 +23,10 @@ typedef struct FN(forward_rows) {
     size_t H;
 } FN(forward_rows);
 
-/* acc: the step's product for these units: gate block q of the product at acc + q * acc_ld. */
-typedef void (*FN(forward_epilogue))(const FN(forward_rows) *rows, const TYPE *acc,
-                                     size_t acc_ld, size_t units);
+/* A forward epilogue is
+ *   void epilogue(const FN(forward_rows) *rows, const TYPE *acc, size_t acc_ld, size_t units)
+ * with acc the step's product for these units, gate block q of the product at
+ * acc + q * acc_ld. */
 
 /* Sequence n at step t, backward. */
 typedef struct FN(backward_rows) {
@@ -41,19 +42,10 @@ typedef struct FN(backward_rows) {
     size_t H;
 } FN(backward_rows);
 
-/* acc: the product for these units (dh_t through Wh, or a later quantity of the step). */
-typedef void (*FN(backward_epilogue))(const FN(backward_rows) *rows, const TYPE *acc,
-                                      size_t units);
-
-/* A cell: its layout (cells.h) and its epilogues. forward[p] and backward[p]
- * follow product p of a step; first follows the product that gives dh0 and
- * leaves the cache ready for dWh. */
-typedef struct FN(cell_kernels) {
-    const gr_cell_layout *layout;
-    FN(forward_epilogue) forward[2];
-    FN(backward_epilogue) backward[2];
-    FN(backward_epilogue) first;
-} FN(cell_kernels);
+/* A backward epilogue is
+ *   void epilogue(const FN(backward_rows) *rows, const TYPE *acc, size_t units)
+ * with acc the product for these units (dh_t through Wh, or a later quantity
+ * of the step). cell_dispatch.h picks the epilogue for a cell and product. */
 
 /* Loops of an epilogue over its units, a vector (of up to GW) at a time. */
 #define FOR_EACH_VECTOR(u, n, units) \

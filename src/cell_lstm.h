@@ -19,7 +19,7 @@ static const gr_cell_layout gr_lstm_layout = {
 };
 #endif
 
-static void FN(lstm_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+static inline void FN(lstm_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
                              size_t units)
 {
     const size_t H = r->H;
@@ -44,7 +44,7 @@ static void FN(lstm_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t 
 }
 
 /* acc: dh_t through Wh (dA_{t+1} Wh^T). */
-static void FN(lstm_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(lstm_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
@@ -68,14 +68,10 @@ static void FN(lstm_backward)(const FN(backward_rows) *r, const TYPE *acc, size_
 }
 
 /* acc: dh0 = dA_0 Wh^T; h0 becomes the operand of dWh at step 0. */
-static void FN(lstm_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(lstm_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     FOR_EACH_VECTOR(u, n, units) {
         FN(store_n)(r->dh + u, FN(load_n)(acc + u, n), n);
         FN(store_n)(r->cache + 4 * r->H + u, FN(load_n)(r->h0 + u, n), n);
     }
 }
-
-static const FN(cell_kernels) FN(lstm_kernels) = {
-    &gr_lstm_layout, {FN(lstm_forward)}, {FN(lstm_backward)}, FN(lstm_first),
-};

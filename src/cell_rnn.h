@@ -16,7 +16,7 @@ static const gr_cell_layout gr_rnn_layout = {
 };
 #endif
 
-static void FN(rnn_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
+static inline void FN(rnn_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
                             size_t units)
 {
     (void)acc_ld;
@@ -29,7 +29,7 @@ static void FN(rnn_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t a
 }
 
 /* acc: dh_t through Wh (dA_{t+1} Wh^T). */
-static void FN(rnn_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(rnn_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     FOR_EACH_VECTOR(u, n, units) {
         V h = FN(load_n)(r->cache + u, n);
@@ -40,14 +40,10 @@ static void FN(rnn_backward)(const FN(backward_rows) *r, const TYPE *acc, size_t
 }
 
 /* acc: dh0 = dA_0 Wh^T; h0 becomes the operand of dWh at step 0. */
-static void FN(rnn_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
+static inline void FN(rnn_first)(const FN(backward_rows) *r, const TYPE *acc, size_t units)
 {
     FOR_EACH_VECTOR(u, n, units) {
         FN(store_n)(r->dh + u, FN(load_n)(acc + u, n), n);
         FN(store_n)(r->cache + u, FN(load_n)(r->h0 + u, n), n);
     }
 }
-
-static const FN(cell_kernels) FN(rnn_kernels) = {
-    &gr_rnn_layout, {FN(rnn_forward)}, {FN(rnn_backward)}, FN(rnn_first),
-};

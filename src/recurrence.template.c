@@ -29,17 +29,6 @@
 #define DOT_ROWS_DXS 64    /* dxs as dot products when N*T is at most this */
 #define DXS_DOT_COLUMNS 48 /* columns of dxs per dot item */
 
-static const FN(cell_kernels) *FN(cell_kernels_for)(int cell)
-{
-    switch (cell) {
-    case GR_CELL_LSTM: return &FN(lstm_kernels);
-    case GR_CELL_GRU: return &FN(gru_kernels);
-    case GR_CELL_GRU_RESET_AFTER: return &FN(gru_after_kernels);
-    case GR_CELL_RNN: return &FN(rnn_kernels);
-    default: return NULL;
-    }
-}
-
 /*
  * Batch slices per direction, or 0: the steps split by columns. Slices read
  * the whole of Wh at each step, so they need enough rows per slice to pay for
@@ -78,7 +67,7 @@ typedef struct FN(forward_dir) {
 } FN(forward_dir);
 
 typedef struct FN(forward) {
-    const FN(cell_kernels) *cell;
+    int cell;
     const gr_cell_layout *L;
     FN(forward_dir) dir[GR_MAX_DIRECTIONS];
     size_t ndirs;
@@ -183,7 +172,7 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
             .b = dir->b + j,
             .H = H,
         };
-        f->cell->forward[p](&rows, (const TYPE *)buf.v[i], GW, units);
+        FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v[i], GW, units);
     }
 }
 
@@ -325,9 +314,9 @@ int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
                             size_t workspace_bytes, int flags, int nthreads)
 {
     FN(forward) f = {0};
-    f.cell = FN(cell_kernels_for)(cell);
-    if (!f.cell || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
-    f.L = f.cell->layout;
+    f.cell = cell;
+    f.L = FN(cell_layout)(cell);
+    if (!f.L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     const int train = io[0].cache != NULL;
     size_t off[4];
     const size_t per_dir = FN(forward_layout)(f.L, N, T, D, H, train, &f, off);
@@ -368,7 +357,7 @@ typedef struct FN(backward_dir) {
 } FN(backward_dir);
 
 typedef struct FN(backward) {
-    const FN(cell_kernels) *cell;
+    int cell;
     const gr_cell_layout *L;
     FN(backward_dir) dir[GR_MAX_DIRECTIONS];
     size_t ndirs;
@@ -477,7 +466,7 @@ static void FN(backstep_tile)(const FN(backward) *w, const FN(backward_dir) *dir
             continue;
         }
         FN(backward_rows) rows = FN(backward_rows_at)(w, dir, n0 + i, t, u0);
-        w->cell->backward[p](&rows, acc + i * TILE_LD, width);
+        FN(backward_epilogue)(w->cell, p, &rows, acc + i * TILE_LD, width);
     }
 }
 
@@ -497,7 +486,7 @@ static void FN(first_state_tile)(const FN(backward) *w, const FN(backward_dir) *
             continue;
         }
         FN(backward_rows) rows = FN(backward_rows_at)(w, dir, n0 + i, 0, u0);
-        w->cell->first(&rows, acc + i * TILE_LD, width);
+        FN(first_epilogue)(w->cell, &rows, acc + i * TILE_LD, width);
     }
 }
 
@@ -701,9 +690,9 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
                              size_t workspace_bytes, int flags, int nthreads)
 {
     FN(backward) w = {0};
-    w.cell = FN(cell_kernels_for)(cell);
-    if (!w.cell || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
-    w.L = w.cell->layout;
+    w.cell = cell;
+    w.L = FN(cell_layout)(cell);
+    if (!w.L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     size_t off[5];
     const size_t per_dir = FN(backward_layout)(w.L, N, T, D, H, &w, off);
     if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return GR_ERR_TOO_LARGE;
@@ -744,15 +733,15 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
 size_t FN(gr_simd_workspace)(int cell, size_t ndirs, int backward, int train, size_t N,
                                  size_t T, size_t D, size_t H)
 {
-    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
-    if (!k) return SIZE_MAX;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
+    if (!L) return SIZE_MAX;
     size_t off[5], per_dir;
     if (backward) {
         FN(backward) w;
-        per_dir = FN(backward_layout)(k->layout, N, T, D, H, &w, off);
+        per_dir = FN(backward_layout)(L, N, T, D, H, &w, off);
     } else {
         FN(forward) f;
-        per_dir = FN(forward_layout)(k->layout, N, T, D, H, train, &f, off);
+        per_dir = FN(forward_layout)(L, N, T, D, H, train, &f, off);
     }
     if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return SIZE_MAX;
     return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
@@ -761,8 +750,8 @@ size_t FN(gr_simd_workspace)(int cell, size_t ndirs, int backward, int train, si
 /* Threads worth waking: enough work to pay for waking them. */
 int FN(gr_simd_threads)(int cell, size_t ndirs, size_t N, size_t T, size_t D, size_t H)
 {
-    const FN(cell_kernels) *k = FN(cell_kernels_for)(cell);
-    double total = 2.0 * (k ? k->layout->gates : 4) * ndirs * N * T * (D + H) * H;
+    const gr_cell_layout *L = FN(cell_layout)(cell);
+    double total = 2.0 * (L ? L->gates : 4) * ndirs * N * T * (D + H) * H;
     return total < 2e6 ? 1 : 64;
 }
 

@@ -28,6 +28,7 @@
 #include "cell_lstm.h"
 #include "cell_gru.h"
 #include "cell_rnn.h"
+#include "cell_dispatch.h"
 #include "recurrence.template.c"
 
 /* What differs between the precisions. */

@@ -78,6 +78,29 @@ def check_sizes(N, T, D, H, what):
                          f"{gr_strerror(status).decode()}")
 
 
+def overlapping(targets, arrays):
+    """[whether targets[k] shares memory with any of `arrays`] for C-contiguous
+    ndarrays (None entries of `arrays` skipped): a byte-range test, cheap
+    enough for every call (np.may_share_memory costs a microsecond a pair)."""
+    cdef char *lo
+    cdef char *hi
+    cdef char *a_lo
+    ranges = [(<size_t>cnp.PyArray_DATA(<cnp.ndarray>a), <size_t>cnp.PyArray_NBYTES(<cnp.ndarray>a))
+              for a in arrays if a is not None]
+    out = []
+    for t in targets:
+        lo = <char *>cnp.PyArray_DATA(<cnp.ndarray>t)
+        hi = lo + cnp.PyArray_NBYTES(<cnp.ndarray>t)
+        hit = False
+        for start, size in ranges:
+            a_lo = <char *><size_t>start
+            if size and hi > lo and a_lo < hi and a_lo + <size_t>size > lo:
+                hit = True
+                break
+        out.append(hit)
+    return out
+
+
 cdef _raise_status(int status):
     if status != 0:
         raise ValueError(gr_strerror(status).decode())

@@ -38,6 +38,7 @@ class Recurrent:
         self._bias_rows = _kernels.cell_bias_rows(self._cell)
         self._has_c = cell == "lstm"
         self._directions = len(weights) // 3
+        self._checked = None  # (the params' types, shapes and dtypes, (D, H, dtype))
         self._check_weights(weights)
         self.params = list(weights)
         self.grads = [np.zeros(p.shape, p.dtype) for p in weights]
@@ -51,7 +52,13 @@ class Recurrent:
         return self.params[0].dtype
 
     def _check_weights(self, weights):
-        """(D, H, dtype), the same for every direction."""
+        """(D, H, dtype), the same for every direction. What is checked depends
+        only on each array's type, shape and dtype: the last answer is kept
+        for weights that match it in those."""
+        key = tuple((type(w), getattr(w, "shape", None), getattr(w, "dtype", None))
+                    for w in weights)
+        if self._checked is not None and self._checked[0] == key:
+            return self._checked[1]
         found = []
         for d in range(self._directions):
             suffix = str(d + 1) if self._directions > 1 else ""
@@ -61,6 +68,7 @@ class Recurrent:
             (D1, H1, t1), (D2, H2, t2) = found
             raise ValueError(f"the two directions' weights must match: D={D1}, H={H1}, {t1} "
                              f"against D={D2}, H={H2}, {t2}")
+        self._checked = (key, found[0])
         return found[0]
 
     def _weights(self):
@@ -118,12 +126,15 @@ class Recurrent:
         # A grad that shares memory with an array the kernel reads (say xs was
         # made as a view of grads[0]) also goes through a temporary: the kernel
         # writes the grads while it still reads its inputs.
-        inputs = [a for a in (*dhs_dirs, *cache.xs, *cache.h0, *cache.c0, *weights)
-                  if a is not None]
-        targets = [g if g.flags.c_contiguous and g.flags.aligned and g.flags.writeable
-                   and g.dtype == cache.dtype
-                   and not any(np.may_share_memory(g, a) for a in inputs)
-                   else np.empty(g.shape, cache.dtype) for g in self.grads]
+        plain = [g.flags.c_contiguous and g.flags.aligned and g.dtype == cache.dtype
+                 for g in self.grads]
+        read = [*dhs_dirs, *cache.xs, *cache.h0, *cache.c0]
+        for d in range(self._directions):
+            read += weights[3 * d:3 * d + 2]  # the kernels read Wx and Wh, not b
+        shared = _kernels.overlapping([g for g, ok in zip(self.grads, plain) if ok], read)
+        shared.reverse()
+        targets = [g if ok and not shared.pop() else np.empty(g.shape, cache.dtype)
+                   for g, ok in zip(self.grads, plain)]
         dirs = [(dhs_dirs[d], dh_Ts[d], dc_Ts[d], cache.caches[d], cache.xs[d],
                  weights[3 * d], weights[3 * d + 1], cache.h0[d], cache.c0[d],
                  *targets[3 * d:3 * d + 3]) for d in range(self._directions)]
