@@ -5,9 +5,11 @@
  * a denormal.
  *
  * exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2, a Taylor polynomial in
- * r, and 2^k put into the exponent bits. Arguments below EXP_MIN are raised to
- * it. NaN fails the comparison and is clamped too, so that k stays in
- * [EXP_MIN / ln2, 0] and the shift is defined; the results put NaN back.
+ * r, and 2^k put into the exponent bits. Below EXP_MIN the result is 0 (no
+ * denormals; exp(-inf) = 0 as in NumPy, so that 0 * inf gives NaN where the
+ * spec's does): the argument is clamped there before the shift, NaN too, so
+ * that k stays in [EXP_MIN / ln2, 0] and the shift is defined, and the
+ * results put NaN back.
  */
 
 /* Splits x as k ln2 + r, returning r and setting *two_to_k. */
@@ -40,15 +42,18 @@ static inline V FN(keep_nan)(V x, V result) { return FN(select)(FN(mask_isnum)(x
 static inline V FN(exp_nonpositive)(V x)
 {
     V two_to_k, r = FN(exp_reduce)(x, &two_to_k);
-    return FN(keep_nan)(x, FN(exp_series)(r, 0) * two_to_k);
+    IV in_range = FN(mask_ge)(x, FN(splat)(EXP_MIN));
+    V e = FN(select)(in_range, FN(exp_series)(r, 0) * two_to_k, FN(splat)(0));
+    return FN(keep_nan)(x, e);
 }
 
 /* exp(x) - 1 for x <= 0, as 2^k (exp(r) - 1) + (2^k - 1): no cancellation near 0. */
 static inline V FN(expm1_nonpositive)(V x)
 {
     V two_to_k, r = FN(exp_reduce)(x, &two_to_k);
+    IV in_range = FN(mask_ge)(x, FN(splat)(EXP_MIN));
     V em1 = two_to_k * (FN(exp_series)(r, 1) * r) + (two_to_k - (TYPE)1);
-    return FN(keep_nan)(x, em1);
+    return FN(keep_nan)(x, FN(select)(in_range, em1, FN(splat)(-1)));
 }
 
 /* 1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows. */

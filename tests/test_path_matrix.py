@@ -2,7 +2,8 @@
 
 A forward with train=True, a forward with train=False (inference, which keeps
 no cache and computes the input projection chunk by chunk into scratch) and a
-backward, on
+backward, of every cell (the LSTM, both GRUs, the plain RNN, the
+bidirectional LSTM), on
 
 - every kernel path this build and CPU offer (blas, generic, avx2, avx512),
 - both dtypes,
@@ -22,9 +23,10 @@ import time
 import numpy as np
 import pytest
 
+import family
+import gatedrnn
 from conftest import TOL
-from gatedrnn import TimeLSTM, _kernels, spec
-from gatedrnn.demo import make_problem
+from gatedrnn import _kernels, spec
 from gatedrnn.gradcheck import relative_error
 
 AVAILABLE = _kernels.available_paths()
@@ -44,29 +46,23 @@ THREADING = {"1 thread": (1, None), "2 threads, rows": (2, "rows"),
 
 
 @functools.lru_cache(maxsize=None)
-def problem_and_reference(shape, dtype):
-    """The problem and the spec's results: hs, h_T, c_T, then the backward's."""
-    p = make_problem(*shape, dtype, seed=sum(shape))
-    layer = spec.TimeLSTM(p["Wx"], p["Wh"], p["b"], stateful=True)
-    layer.set_state(p["h0"], p["c0"])
-    ref = dict(hs=layer.forward(p["xs"]), h_T=layer.h.copy(), c_T=layer.c.copy())
-    ref["dxs"] = layer.backward(p["dhs"], dc_next=p["dc_T"])
-    ref.update(dh0=layer.dh, dc0=layer.dc, dWx=layer.grads[0], dWh=layer.grads[1],
-               db=layer.grads[2])
-    return p, ref
+def problem_and_reference(kind, shape, dtype):
+    """The problem and the spec's results (the forward's, then the backward's)."""
+    p = family.make(kind, *shape, dtype, seed=sum(shape))
+    return p, family.run(kind, spec, p)
 
 
-def run_all_three(p):
-    """Inference, then training forward and backward, from (h0, c0)."""
-    layer = TimeLSTM(p["Wx"], p["Wh"], p["b"], stateful=True)
-    layer.set_state(p["h0"], p["c0"])
-    out = dict(inference_hs=layer.forward(p["xs"], train=False), inference_h_T=layer.h,
-               inference_c_T=layer.c)
-    layer.set_state(p["h0"], p["c0"])
-    out.update(hs=layer.forward(p["xs"]), h_T=layer.h, c_T=layer.c)
-    out["dxs"] = layer.backward(p["dhs"], dc_next=p["dc_T"])
-    out.update(dh0=layer.dh, dc0=layer.dc, dWx=layer.grads[0].copy(),
-               dWh=layer.grads[1].copy(), db=layer.grads[2].copy())
+def run_all_three(kind, p):
+    """Inference, then training forward and backward, from p's initial state."""
+    layer = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
+    family.set_state(kind, layer, p)
+    out = dict(inference_hs=layer.forward(p["xs"], train=False))
+    for d, h in enumerate(family.state(kind, layer, "h")):
+        out[f"inference_h_T{d}"] = h
+    if kind in family.HAS_C:
+        for d, c in enumerate(family.state(kind, layer, "c")):
+            out[f"inference_c_T{d}"] = c
+    out.update(family.run(kind, gatedrnn, p))
     return out
 
 
@@ -87,28 +83,33 @@ def kernels_restored():
     _kernels.set_num_threads(0)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"{s} {why}" for s, why in SHAPES.items()])
-def test_blas_path(shape, dtype, kernels_restored):
+SHAPE_IDS = [f"{s} {why}" for s, why in SHAPES.items()]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+@pytest.mark.parametrize("kind", family.KINDS)
+def test_blas_path(kind, shape, dtype, kernels_restored):
     if "blas" not in AVAILABLE:
         pytest.fail("the BLAS path is always built")
     _kernels.set_path("blas")
-    p, ref = problem_and_reference(shape, dtype)
-    assert_matches_reference(run_all_three(p), ref, dtype, "blas")
+    p, ref = problem_and_reference(kind, shape, dtype)
+    assert_matches_reference(run_all_three(kind, p), ref, dtype, f"{kind}, blas")
 
 
 @pytest.mark.parametrize("threading", THREADING)
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"{s} {why}" for s, why in SHAPES.items()])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 @pytest.mark.parametrize("path", SIMD_PATHS)
-def test_simd_path(path, shape, threading, dtype, kernels_restored):
+@pytest.mark.parametrize("kind", family.KINDS)
+def test_simd_path(kind, path, shape, threading, dtype, kernels_restored):
     threads, split = THREADING[threading]
     _kernels.set_path(path)
     _kernels.set_split(split)
     _kernels.set_num_threads(threads)
     _kernels.set_all_threads(True)
-    p, ref = problem_and_reference(shape, dtype)
-    context = f"{path}, {threading}"
+    p, ref = problem_and_reference(kind, shape, dtype)
+    context = f"{kind}, {path}, {threading}"
     before = _kernels.jobs_shared()
-    out = run_all_three(p)
+    out = run_all_three(kind, p)
     assert_matches_reference(out, ref, dtype, context)
     if threads == 1:
         assert _kernels.jobs_shared() == before, "one thread, yet a worker took part"
@@ -118,7 +119,7 @@ def test_simd_path(path, shape, threading, dtype, kernels_restored):
     # repeat until one took part. The results must not change.
     deadline = time.monotonic() + 10
     while _kernels.jobs_shared() == before and time.monotonic() < deadline:
-        again = run_all_three(p)
+        again = run_all_three(kind, p)
         for name in out:
             np.testing.assert_array_equal(again[name], out[name], err_msg=f"{name} ({context})")
     assert _kernels.jobs_shared() > before, f"no call ran on two threads in 10 s ({context})"
@@ -130,8 +131,8 @@ def test_one_thread_when_small_unless_offered_all(kernels_restored):
         pytest.skip("no SIMD path in this build")
     _kernels.set_path(SIMD_PATHS[-1])
     _kernels.set_num_threads(2)
-    p, _ = problem_and_reference((2, 30, 3, 5), np.float32)
+    p, _ = problem_and_reference("lstm", (2, 30, 3, 5), np.float32)
     before = _kernels.jobs_shared()
     for _ in range(5):
-        run_all_three(p)
+        run_all_three("lstm", p)
     assert _kernels.jobs_shared() == before

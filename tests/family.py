@@ -1,0 +1,107 @@
+"""The recurrent family for tests: problems, layers and runs of each kind, the
+compiled module (gatedrnn) and the spec (gatedrnn.spec) alike.
+
+Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn",
+"bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
+"h0" (and "c0" for the LSTMs), "dhs", "dh_T" (and "dc_T").
+"""
+import numpy as np
+
+KINDS = ("lstm", "gru", "gru_reset_after", "rnn", "bilstm")
+GATES = {"lstm": 4, "gru": 3, "gru_reset_after": 3, "rnn": 1, "bilstm": 4}
+HAS_C = ("lstm", "bilstm")
+
+
+def make(kind, N, T, D, H, dtype, seed=0, weight_scale=1.0):
+    """Weights as the book initialises them (randn / sqrt(fan-in)) times
+    weight_scale; random inputs, initial state and upstream gradients."""
+    rng = np.random.default_rng(seed)
+
+    def r(*shape, scale=1.0):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    G = GATES[kind]
+    weights = []
+    for _ in range(2 if kind == "bilstm" else 1):
+        b_shape = (2, G * H) if kind == "gru_reset_after" else (G * H,)
+        weights += [r(D, G * H, scale=weight_scale / np.sqrt(max(D, 1))),
+                    r(H, G * H, scale=weight_scale / np.sqrt(max(H, 1))),
+                    r(*b_shape, scale=0.1 * weight_scale)]
+    dirs = 2 if kind == "bilstm" else 1
+    p = dict(weights=weights, xs=r(N, T, D), dhs=r(N, T, dirs * H),
+             h0=[r(N, H, scale=0.5) for _ in range(dirs)], dh_T=r(N, H))
+    if kind in HAS_C:
+        p["c0"] = [r(N, H, scale=0.5) for _ in range(dirs)]
+        p["dc_T"] = r(N, H)
+    return p
+
+
+def time_layer(kind, module, weights, stateful=False):
+    """The Time* layer of `kind` from `module` (gatedrnn or gatedrnn.spec)."""
+    if kind == "lstm":
+        return module.TimeLSTM(*weights, stateful=stateful)
+    if kind in ("gru", "gru_reset_after"):
+        return module.TimeGRU(*weights, stateful=stateful, reset_after=kind == "gru_reset_after")
+    if kind == "rnn":
+        return module.TimeRNN(*weights, stateful=stateful)
+    return module.TimeBiLSTM(*weights, stateful=stateful)
+
+
+def step_layer(kind, module, weights):
+    """The single-step layer of `kind` (not for bilstm)."""
+    if kind == "lstm":
+        return module.LSTM(*weights)
+    if kind in ("gru", "gru_reset_after"):
+        return module.GRU(*weights, reset_after=kind == "gru_reset_after")
+    return module.RNN(*weights)
+
+
+def directions(layer):
+    """The spec's TimeBiLSTM as two TimeLSTMs, any other layer as itself."""
+    return ([layer.forward_lstm, layer.backward_lstm] if hasattr(layer, "forward_lstm")
+            else [layer])
+
+
+def set_state(kind, layer, p):
+    if kind != "bilstm":
+        layer.set_state(p["h0"][0], *([p["c0"][0]] if kind in HAS_C else []))
+    elif hasattr(layer, "forward_lstm"):  # the spec's: its two LSTMs
+        for d, lstm in enumerate(directions(layer)):
+            lstm.set_state(p["h0"][d], p["c0"][d])
+    else:
+        layer.set_state(p["h0"], p["c0"])
+
+
+def state(kind, layer, name):
+    """h, c, dh or dc of a layer: a list, one entry per direction."""
+    if kind == "bilstm" and hasattr(layer, "forward_lstm"):
+        return [getattr(lstm, name) for lstm in directions(layer)]
+    value = getattr(layer, name)
+    return list(value) if kind == "bilstm" else [value]
+
+
+def run(kind, module, p, initial=True):
+    """One forward and backward of the Time* layer from p's initial state
+    (zeros with initial=False); every output and gradient, copied."""
+    layer = time_layer(kind, module, p["weights"], stateful=initial)
+    if initial:
+        set_state(kind, layer, p)
+    hs = layer.forward(p["xs"])
+    out = dict(hs=hs)
+    for d, h in enumerate(state(kind, layer, "h")):
+        out[f"h_T{d}"] = np.array(h, copy=True)
+    if kind in HAS_C:
+        for d, c in enumerate(state(kind, layer, "c")):
+            out[f"c_T{d}"] = np.array(c, copy=True)
+    if kind == "bilstm":
+        out["dxs"] = layer.backward(p["dhs"])
+    elif kind == "lstm":
+        out["dxs"] = layer.backward(p["dhs"], dh_next=p["dh_T"], dc_next=p["dc_T"])
+    else:
+        out["dxs"] = layer.backward(p["dhs"], dh_next=p["dh_T"])
+    for name in ("dh", "dc") if kind in HAS_C else ("dh",):
+        for d, g in enumerate(state(kind, layer, name)):
+            out[f"{name}0_{d}"] = np.array(g, copy=True)
+    for k, g in enumerate(layer.grads):
+        out[f"grads[{k}]"] = g.copy()
+    return out
