@@ -35,6 +35,8 @@ from hypothesis import strategies as st
 
 from conftest import LAYOUTS, PATHS, TOL, kernel_path
 from precision import EXTENDED, check, extended, noisy_spec, references
+import family
+import gatedrnn
 from gatedrnn import LSTM, TimeLSTM, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
@@ -97,6 +99,26 @@ def test_time_lstm_forward_backward_match_spec(N, T, D, H, dtype, seed, scale, l
         check(ours[name], truth[name], [o[name] for o in others], dtype, name)
     for k in p:  # the inputs were only read
         np.testing.assert_array_equal(q[k], p[k], err_msg=f"input {k} was written")
+
+
+@given(kind=st.sampled_from(["gru", "gru_reset_after", "rnn", "bilstm"]), N=batch, T=steps,
+       D=inputs, H=hidden, dtype=dtypes, seed=seeds, scale=scales, path=paths, threads=threads,
+       layout=layouts, initial=st.booleans())
+def test_family_forward_backward_match_spec(kind, N, T, D, H, dtype, seed, scale, path, threads,
+                                            layout, initial):
+    """The GRU in both variants, the plain RNN and the bidirectional LSTM, as
+    the LSTM above: random sizes, paths, threads, layouts (of every input and
+    weight at once) and initial states, against the extended-precision spec."""
+    p = family.make(kind, N, T, D, H, dtype, seed=seed, weight_scale=scale)
+    note(f"{kind} (N, T, D, H) = {(N, T, D, H)}")
+    event(f"{kind}")
+    q = dict(p, weights=[laid_out(w, layout) for w in p["weights"]], xs=laid_out(p["xs"], layout),
+             dhs=laid_out(p["dhs"], layout))
+    with kernel_path(path, threads):
+        ours = family.run(kind, gatedrnn, q, initial=initial)
+    truth, others = references(lambda a: family.run(kind, spec, a, initial=initial), p, dtype)
+    for name in truth:
+        check(ours[name], truth[name], [o[name] for o in others], dtype, f"{kind} {name}")
 
 
 def cell_results(cls, a):

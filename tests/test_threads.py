@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+import family
+import gatedrnn
 from conftest import run_isolated
 from gatedrnn import LSTM, TimeLSTM
 from gatedrnn.demo import make_problem, run_layer
@@ -39,8 +41,13 @@ def run_cell(p):
 
 
 def all_results(p):
-    """Two forward/backward sessions of a stateful TimeLSTM, and the cell."""
+    """Two forward/backward sessions of a stateful TimeLSTM, the cell, and a
+    forward/backward of every other layer of the family at the same sizes."""
     out = {f"time {k}": v for k, v in run_layer(TimeLSTM, p).items()}
+    (N, T, D), H = p["xs"].shape, p["Wh"].shape[0]
+    for kind in ("gru", "gru_reset_after", "rnn", "bilstm"):
+        q = family.make(kind, N, T, D, H, p["xs"].dtype, seed=N + T + D + H)
+        out.update({f"{kind} {k}": v for k, v in family.run(kind, gatedrnn, q).items()})
     layer = TimeLSTM(p["Wx"], p["Wh"], p["b"], stateful=True)
     for step in range(2):
         out[f"session hs {step}"] = layer.forward(p["xs"])
