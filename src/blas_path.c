@@ -74,13 +74,4 @@ int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
 #define GR_TEMPLATE "blas_path.template.c"
 #include "precisions.h"
 
-const gr_cell_layout *gr_cell(int cell)
-{
-    switch (cell) {
-    case GR_CELL_LSTM: return &gr_lstm_layout;
-    case GR_CELL_GRU: return &gr_gru_layout;
-    case GR_CELL_GRU_RESET_AFTER: return &gr_gru_reset_after_layout;
-    case GR_CELL_RNN: return &gr_rnn_layout;
-    default: return NULL;
-    }
-}
+const gr_cell_layout *gr_cell(int cell) { return cell_layout_f32(cell); }

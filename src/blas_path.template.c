@@ -77,9 +77,8 @@ size_t FN(gr_blas_workspace)(int cell, size_t ndirs, int backward, int train, si
     (void)D;
     const gr_cell_layout *L = FN(cell_layout)(cell);
     if (!L) return SIZE_MAX;
-    size_t off[4], per_dir = FN(blas_layout)(L, backward, train, N, T, H, off);
-    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return SIZE_MAX;
-    return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
+    size_t off[4];
+    return gr_directions_bytes(FN(blas_layout)(L, backward, train, N, T, H, off), ndirs);
 }
 
 static void FN(blas_forward_direction)(int cell, const gr_forward_io *io,
@@ -128,11 +127,10 @@ int FN(gr_blas_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
     const gr_cell_layout *L = FN(cell_layout)(cell);
     if (!L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
-    size_t off[4];
+    size_t off[4], dir_bytes;
     const size_t per_dir = FN(blas_layout)(L, 0, io[0].cache != NULL, N, T, H, off);
-    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
-    if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
-    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    int status = gr_directions_workspace(per_dir, ndirs, workspace, workspace_bytes, &dir_bytes);
+    if (status != GR_OK) return status;
     for (size_t d = 0; d < ndirs; d++)
         FN(blas_forward_direction)(cell, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes, off,
                                    blas);
@@ -225,11 +223,10 @@ int FN(gr_blas_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
     const gr_cell_layout *L = FN(cell_layout)(cell);
     if (!L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     if (!FN(have_gemm)(blas)) return GR_ERR_NO_BLAS;
-    size_t off[4];
+    size_t off[4], dir_bytes;
     const size_t per_dir = FN(blas_layout)(L, 1, 1, N, T, H, off);
-    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
-    if (per_dir == SIZE_MAX) return GR_ERR_TOO_LARGE;
-    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    int status = gr_directions_workspace(per_dir, ndirs, workspace, workspace_bytes, &dir_bytes);
+    if (status != GR_OK) return status;
     for (size_t d = 0; d < ndirs; d++)
         FN(blas_backward_direction)(cell, &io[d], N, T, D, H, (char *)workspace + d * dir_bytes,
                                     off, blas);

@@ -50,6 +50,26 @@ static inline size_t gr_take(size_t *offset, size_t count, size_t size)
     return at;
 }
 
+/* The bytes of a workspace of `ndirs` parts of `per_dir` bytes, each part
+ * starting GR_ALIGN-aligned; SIZE_MAX if per_dir is (an overflow) or it wraps. */
+static inline size_t gr_directions_bytes(size_t per_dir, size_t ndirs)
+{
+    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS - GR_ALIGN) return SIZE_MAX;
+    return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
+}
+
+/* Whether `workspace` can hold those parts (a status), and the stride from
+ * one direction's part to the next. */
+static inline int gr_directions_workspace(size_t per_dir, size_t ndirs, const void *workspace,
+                                          size_t workspace_bytes, size_t *dir_bytes)
+{
+    const size_t need = gr_directions_bytes(per_dir, ndirs);
+    if (need == SIZE_MAX) return GR_ERR_TOO_LARGE;
+    if (workspace_bytes < need || (need && !workspace)) return GR_ERR_WORKSPACE;
+    *dir_bytes = need / ndirs;
+    return GR_OK;
+}
+
 /* ---- threads.c ---------------------------------------------------------- */
 
 /* The threads running one job; members are private to threads.c. */

@@ -318,11 +318,10 @@ int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
     f.L = FN(cell_layout)(cell);
     if (!f.L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     const int train = io[0].cache != NULL;
-    size_t off[4];
+    size_t off[4], dir_bytes;
     const size_t per_dir = FN(forward_layout)(f.L, N, T, D, H, train, &f, off);
-    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return GR_ERR_TOO_LARGE;
-    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
-    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    int status = gr_directions_workspace(per_dir, ndirs, workspace, workspace_bytes, &dir_bytes);
+    if (status != GR_OK) return status;
     f.ndirs = ndirs;
     f.N = N, f.T = T, f.D = D, f.H = H;
     f.GH = (size_t)f.L->gates * H;
@@ -693,11 +692,10 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
     w.cell = cell;
     w.L = FN(cell_layout)(cell);
     if (!w.L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
-    size_t off[5];
+    size_t off[5], dir_bytes;
     const size_t per_dir = FN(backward_layout)(w.L, N, T, D, H, &w, off);
-    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return GR_ERR_TOO_LARGE;
-    const size_t dir_bytes = (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN;
-    if (workspace_bytes < dir_bytes * ndirs || (per_dir && !workspace)) return GR_ERR_WORKSPACE;
+    int status = gr_directions_workspace(per_dir, ndirs, workspace, workspace_bytes, &dir_bytes);
+    if (status != GR_OK) return status;
     const size_t NT = N * T;
     w.ndirs = ndirs;
     w.N = N, w.T = T, w.D = D, w.H = H;
@@ -743,8 +741,7 @@ size_t FN(gr_simd_workspace)(int cell, size_t ndirs, int backward, int train, si
         FN(forward) f;
         per_dir = FN(forward_layout)(L, N, T, D, H, train, &f, off);
     }
-    if (per_dir == SIZE_MAX || per_dir > SIZE_MAX / GR_MAX_DIRECTIONS) return SIZE_MAX;
-    return (per_dir + GR_ALIGN - 1) / GR_ALIGN * GR_ALIGN * ndirs;
+    return gr_directions_bytes(per_dir, ndirs);
 }
 
 /* Threads worth waking: enough work to pay for waking them. */

@@ -1,9 +1,9 @@
 /*
  * meson's probe for the SIMD paths: every vector construct and builtin that
- * simd.template.c and fast.c use, compiled with each path's flags. A compiler
- * that lacks one (GCC 11 and older have no __builtin_shufflevector) fails the
- * probe, and the build then has the BLAS path alone instead of failing.
- * A construct new to the kernels belongs here too.
+ * lanes_vector.h, vector_math.h, products.h and dispatch.c use, compiled with
+ * each path's flags. A compiler that lacks one (GCC 11 and older have no
+ * __builtin_shufflevector) fails the probe, and the build then has the BLAS
+ * path alone instead of failing. A construct new to the kernels belongs here.
  */
 #include <stdint.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-"""The book's TimeLSTM semantics: params, grads, state, training pattern."""
+"""The book's TimeLSTM semantics: params, grads, state (the book's training
+pattern, for every layer of the family, is in test_family.py)."""
 import numpy as np
 import pytest
 
@@ -159,26 +160,3 @@ def test_second_backward_is_a_clear_error():
         layer.backward(p["dhs"])
     for a, b in zip(layer.grads, grads):
         np.testing.assert_array_equal(a, b)
-
-
-def test_book_training_pattern_matches_spec_step_for_step(dtype):
-    """forward, backward, params[i] -= lr * grads[i], repeated, as the book trains."""
-    p = make_problem(4, 6, 5, 7, dtype, seed=21)
-    target = np.random.default_rng(22).standard_normal((4, 6, 7)).astype(dtype)
-    layers = []
-    for cls in (TimeLSTM, spec.TimeLSTM):
-        params = [p["Wx"].copy(), p["Wh"].copy(), p["b"].copy()]
-        layers.append(cls(*params, stateful=True))
-    lr = 0.1
-    losses = {0: [], 1: []}
-    for step in range(8):
-        for k, layer in enumerate(layers):
-            hs = layer.forward(p["xs"])
-            losses[k].append(0.5 * float(np.sum((hs - target) ** 2)))
-            layer.backward(hs - target)
-            for param, grad in zip(layer.params, layer.grads):
-                param -= lr * grad
-        for a, b in zip(layers[0].params, layers[1].params):
-            assert relative_error(a, b) <= 10 * TOL[dtype], f"params after step {step}"
-    assert losses[0][-1] < losses[0][0]
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4 if dtype == np.float32 else 1e-10)

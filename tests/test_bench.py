@@ -14,7 +14,8 @@ def test_bench_without_torch(capsys, monkeypatch):
     assert bench.main(TINY) == 0
     out = capsys.readouterr().out
     for text in ("threads:", "BLAS peak", "forward+backward, float32", "torch (not installed)",
-                 "forward, float32", "targets"):
+                 "forward, float32", "targets", "the family, float32", "TimeGRU(reset_after=True)",
+                 "TimeGRU, the book's", "TimeRNN", "TimeBiLSTM", "family targets"):
         assert text in out, text
 
 
@@ -23,6 +24,12 @@ def test_bench_with_torch_checks_torch_against_ours(capsys):
     assert bench.main(TINY) == 0
     out = capsys.readouterr().out
     assert "|hs - torch hs|" in out and "PyTorch" in out
+    assert "nn.LSTM bidirectional" in out and "|hs - torch hs| / max|torch hs|: " in out
+
+
+def test_bench_refuses_an_unknown_cell():
+    with pytest.raises(SystemExit, match="unknown --cells"):
+        bench.main(TINY + ["--cells", "lstm,tcn"])
 
 
 def test_bench_is_a_cli_subcommand():

@@ -14,6 +14,7 @@ import precision
 from conftest import TOL
 from gatedrnn import _kernels, spec
 import gatedrnn
+from gatedrnn._torch import torch_module
 from gatedrnn.gradcheck import numerical_gradient, relative_error
 
 KINDS = family.KINDS
@@ -378,42 +379,6 @@ def test_the_directions_of_a_bilstm_run_at_once_on_two_threads():
 
 # -- PyTorch, when it is importable ----------------------------------------------------
 
-def _torch_layer(torch, kind, p, H):
-    """A torch module holding p's weights, converted: gate orders, z as 1 - z,
-    transposes, and the biases split or summed."""
-    D = p["xs"].shape[2]
-    Wx, Wh, b = (np.asarray(w, np.float64) for w in p["weights"][:3])
-    if kind == "gru_reset_after":
-        module = torch.nn.GRU(D, H, batch_first=True).double()
-        z, r, n = (slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H))
-
-        def torch_order(a, negate_z=True):  # ours z, r, h~ -> torch r, z, n with z -> 1 - z
-            return np.concatenate([a[..., r], -a[..., z] if negate_z else a[..., z], a[..., n]],
-                                  axis=-1)
-        weights = dict(weight_ih_l0=torch_order(Wx).T, weight_hh_l0=torch_order(Wh).T,
-                       bias_ih_l0=torch_order(b[0]), bias_hh_l0=torch_order(b[1]))
-    elif kind == "rnn":
-        module = torch.nn.RNN(D, H, batch_first=True).double()
-        weights = dict(weight_ih_l0=Wx.T, weight_hh_l0=Wh.T, bias_ih_l0=b,
-                       bias_hh_l0=np.zeros_like(b))
-    else:  # bilstm: ours f, g, i, o -> torch i, f, g, o, per direction
-        module = torch.nn.LSTM(D, H, batch_first=True, bidirectional=True).double()
-        weights = {}
-        for d, suffix in enumerate(("", "_reverse")):
-            Wx, Wh, b = (np.asarray(w, np.float64) for w in p["weights"][3 * d:3 * d + 3])
-
-            def ifgo(a):
-                f, g, i, o = np.split(a, 4, axis=-1)
-                return np.concatenate([i, f, g, o], axis=-1)
-            weights.update({f"weight_ih_l0{suffix}": ifgo(Wx).T,
-                            f"weight_hh_l0{suffix}": ifgo(Wh).T,
-                            f"bias_ih_l0{suffix}": ifgo(b), f"bias_hh_l0{suffix}": 0 * b})
-    with torch.no_grad():
-        for name, value in weights.items():
-            getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
-    return module
-
-
 @pytest.mark.parametrize("kind", ["gru_reset_after", "rnn", "bilstm"])
 def test_equals_pytorch(kind):
     """TimeGRU(reset_after=True) is torch.nn.GRU under the conversion in the
@@ -427,7 +392,7 @@ def test_equals_pytorch(kind):
     hs = ours.forward(p["xs"])
     dxs = ours.backward(p["dhs"])
 
-    module = _torch_layer(torch, kind, p, H)
+    module = torch_module(torch, kind, p["weights"])
     xs = torch.from_numpy(p["xs"]).requires_grad_(True)
     out, _ = module(xs)
     out.backward(torch.from_numpy(p["dhs"]))

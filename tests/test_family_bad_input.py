@@ -20,7 +20,7 @@ from conftest import LAYOUTS, TOL, assert_unchanged, run_isolated, snapshot
 from gatedrnn import spec
 import gatedrnn
 from gatedrnn.gradcheck import relative_error
-from test_bad_input import Case, _dtype_cases, _shape_cases, zeros
+from test_bad_input import Case, _compare, _dtype_cases, _shape_cases, zeros
 
 pytestmark = pytest.mark.usefixtures("best_and_blas")
 
@@ -198,15 +198,6 @@ def test_single_step_refuses(kind):
 
 
 # -- Part 2: inputs that must work, in subprocesses ---------------------------------------
-
-def _compare(ours, ref, dtype, context):
-    assert ours.keys() == ref.keys(), context
-    for name in ref:
-        assert ours[name].shape == ref[name].shape, f"{name} shape {context}"
-        assert ours[name].dtype == ref[name].dtype, f"{name} dtype {context}"
-        err = relative_error(ours[name], ref[name])
-        assert err <= TOL[dtype], f"{name} {context}: relative error {err:.2e}"
-
 
 ZERO_SHAPES = [(0, 4, 5, 6), (3, 0, 5, 6), (3, 4, 0, 6), (3, 4, 5, 0), (0, 0, 0, 0), (1, 1, 0, 1),
                (2, 3, 4, 0)]

@@ -1,5 +1,6 @@
 """`python -m gatedrnn bench`: time TimeLSTM against the NumPy spec, PyTorch's
-CPU LSTM (when torch is importable) and the BLAS of this machine.
+CPU LSTM (when torch is importable) and the BLAS of this machine; then the
+rest of the family (bench_family.py).
 
 Everything runs in one process with one thread count for everyone (printed).
 Contenders take turns in blocks of back-to-back calls after a warm-up, with a
@@ -21,10 +22,12 @@ import tracemalloc
 import numpy as np
 
 from . import TimeLSTM, __version__, _kernels, spec
+from ._torch import torch_module
 from .demo import make_problem
 
-DESCRIPTION = ("Time TimeLSTM against the NumPy spec, PyTorch's CPU LSTM (when torch is "
-               "importable) and the BLAS; print the tables and the speed targets.")
+DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN and TimeBiLSTM against the "
+               "NumPy spec, PyTorch's CPU layers (when torch is importable) and the BLAS; print "
+               "the tables and the speed targets.")
 
 SIZES = [  # (N, T, D, H)
     (20, 35, 100, 100),   # the book's Rnnlm
@@ -34,6 +37,7 @@ SIZES = [  # (N, T, D, H)
     (1, 1, 100, 100),     # the cost of a single small call
 ]
 FLOAT64_SIZES = SIZES[:2]
+CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "bilstm")
 SMALL = (1, 1, 100, 100)
 
 # The speed issue's targets: forward+backward, float32, ours / torch.
@@ -145,45 +149,32 @@ def import_torch():
 
 
 class Torch:
-    """torch.nn.LSTM(batch_first=True) on CPU with our weights (gate order
-    i, f, g, o; weight_ih is (4H, D)), checked against ours once."""
+    """torch.nn.LSTM(batch_first=True) on CPU with our weights (gatedrnn._torch
+    converts them: gate order i, f, g, o; weight_ih is (4H, D)), checked
+    against ours once; or, given `module`, another torch layer."""
 
-    def __init__(self, torch, p):
+    def __init__(self, torch, p, module=None):
         self.torch = torch
-        D, H4 = p["Wx"].shape
-        H = H4 // 4
-        dtype = {np.dtype(np.float32): torch.float32,
-                 np.dtype(np.float64): torch.float64}[p["xs"].dtype]
-        self.lstm = torch.nn.LSTM(D, H, batch_first=True).to(dtype)
-
-        def ifgo(a):  # our blocks f, g, i, o along the last axis -> i, f, g, o
-            f, g, i, o = np.split(a, 4, axis=-1)
-            return np.concatenate([i, f, g, o], axis=-1)
-
-        with torch.no_grad():
-            self.lstm.weight_ih_l0.copy_(torch.from_numpy(ifgo(p["Wx"]).T.copy()))
-            self.lstm.weight_hh_l0.copy_(torch.from_numpy(ifgo(p["Wh"]).T.copy()))
-            self.lstm.bias_ih_l0.copy_(torch.from_numpy(ifgo(p["b"])))
-            self.lstm.bias_hh_l0.zero_()
+        self.module = module or torch_module(torch, "lstm", [p["Wx"], p["Wh"], p["b"]])
         self.x = torch.from_numpy(p["xs"].copy())
         self.x_grad = self.x.clone().requires_grad_(True)
         self.dhs = torch.from_numpy(p["dhs"].copy())
 
     def hs(self):
         with self.torch.no_grad():
-            return self.lstm(self.x)[0].numpy()
+            return self.module(self.x)[0].numpy()
 
     def forward_no_grad(self):
         with self.torch.no_grad():
-            self.lstm(self.x)
+            self.module(self.x)
 
     def forward(self):
-        self.lstm(self.x_grad)
+        self.module(self.x_grad)
 
     def forward_backward(self):
-        self.lstm.zero_grad(set_to_none=True)
+        self.module.zero_grad(set_to_none=True)
         self.x_grad.grad = None
-        hs, _ = self.lstm(self.x_grad)
+        hs, _ = self.module(self.x_grad)
         hs.backward(self.dhs)
 
 
@@ -511,6 +502,9 @@ def build_parser(parser=None):
                         help="seconds of timed calls per contender and size (default 0.6)")
     parser.add_argument("--peak-size", type=int, default=2048,
                         help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
+    parser.add_argument("--cells", default=",".join(CELLS),
+                        help=f"the layers to time, of {', '.join(CELLS)} (default: all; the "
+                             f"others at (20,35,100,100) and (20,35,650,650), or --sizes)")
     return parser
 
 
@@ -518,36 +512,8 @@ def parse_sizes(text):
     return [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
 
 
-def main(argv=None, args=None):
-    args = args or build_parser().parse_args(argv)
-    threads = args.threads or _kernels.get_num_threads()
-    _kernels.set_num_threads(threads)
-    torch = None if args.no_torch else import_torch()
-    if torch is not None:
-        torch.set_num_threads(threads)
-    keep, blas = blas_threads(threads)
-    budget = args.budget or (0.25 if args.quick else 0.6)
-    sizes = parse_sizes(args.sizes) if args.sizes else SIZES
-    f64_sizes = [s for s in sizes if s in FLOAT64_SIZES]
-
-    print(f"gatedrnn {__version__} bench: TimeLSTM vs the NumPy spec"
-          f"{', PyTorch ' + torch.__version__ + ' nn.LSTM (CPU)' if torch else ''} and the BLAS")
-    print(f"machine: {cpu_name()}, {cpu_count()} CPUs; Python {platform.python_version()}, "
-          f"NumPy {np.__version__}")
-    print(f"gatedrnn kernel path: {_kernels.get_path()} (available: "
-          f"{', '.join(_kernels.available_paths())})")
-    for text in blas:
-        print(f"BLAS: {text}")
-    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
-    if env:
-        print(f"environment: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}")
-    print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
-          f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
-    sys.stdout.flush()
-    peak = sgemm_peak(budget, args.peak_size)
-    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
-    sys.stdout.flush()
-
+def run_lstm(args, torch, budget, sizes, f64_sizes, peak):
+    """TimeLSTM: the tables, the interference and scaling runs, the targets."""
     rows = []
     for dtype, group in ((np.float32, sizes), (np.float64, f64_sizes)):
         for size in group:
@@ -577,5 +543,61 @@ def main(argv=None, args=None):
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
                    for r in rows) else None)
     print_targets(rows, small, note)
+
+
+def run_family(args, torch, budget, kinds):
+    """The other layers at the family's sizes (or --sizes)."""
+    from . import bench_family
+
+    sizes = parse_sizes(args.sizes) if args.sizes else bench_family.SIZES
+    rows = []
+    for kind in kinds:
+        for size in sizes:
+            rows.append(bench_family.run_kind(kind, size, torch, budget, not args.no_spec))
+            print(f"  timed {bench_family.KINDS[kind][0]} {size}")
+            sys.stdout.flush()
+    bench_family.print_family(rows, torch)
+    bench_family.print_family_targets(rows)
+
+
+def main(argv=None, args=None):
+    args = args or build_parser().parse_args(argv)
+    threads = args.threads or _kernels.get_num_threads()
+    _kernels.set_num_threads(threads)
+    torch = None if args.no_torch else import_torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    keep, blas = blas_threads(threads)
+    budget = args.budget or (0.25 if args.quick else 0.6)
+    sizes = parse_sizes(args.sizes) if args.sizes else SIZES
+    f64_sizes = [s for s in sizes if s in FLOAT64_SIZES]
+
+    print(f"gatedrnn {__version__} bench: recurrent layers vs the NumPy spec"
+          f"{', PyTorch ' + torch.__version__ + ' (CPU)' if torch else ''} and the BLAS")
+    print(f"machine: {cpu_name()}, {cpu_count()} CPUs; Python {platform.python_version()}, "
+          f"NumPy {np.__version__}")
+    print(f"gatedrnn kernel path: {_kernels.get_path()} (available: "
+          f"{', '.join(_kernels.available_paths())})")
+    for text in blas:
+        print(f"BLAS: {text}")
+    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
+    if env:
+        print(f"environment: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}")
+    print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
+          f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
+    sys.stdout.flush()
+    peak = sgemm_peak(budget, args.peak_size)
+    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
+    sys.stdout.flush()
+
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    unknown = sorted(set(cells) - set(CELLS))
+    if unknown:
+        raise SystemExit(f"bench: unknown --cells {unknown}; choose from {', '.join(CELLS)}")
+    if "lstm" in cells:
+        run_lstm(args, torch, budget, sizes, f64_sizes, peak)
+    family = [c for c in cells if c != "lstm"]
+    if family:
+        run_family(args, torch, budget, family)
     del keep
     return 0
