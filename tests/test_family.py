@@ -9,7 +9,7 @@ import functools
 import numpy as np
 import pytest
 
-import family
+from gatedrnn import problems as family
 import precision
 from conftest import TOL
 from gatedrnn import _kernels, spec
@@ -55,7 +55,7 @@ def spec_loss_and_grads(kind, p):
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 1, 3, 2), (3, 4, 2, 3)])
 @pytest.mark.parametrize("kind", KINDS)
 def test_spec_matches_finite_differences(kind, shape):
-    p = family.make(kind, *shape, np.float64, seed=sum(shape))
+    p = family.make_problem(kind, *shape, np.float64, seed=sum(shape))
     loss, analytic, values = spec_loss_and_grads(kind, p)
     for name, x in values.items():
         err = relative_error(analytic[name], numerical_gradient(loss, x))
@@ -64,7 +64,7 @@ def test_spec_matches_finite_differences(kind, shape):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_spec_matches_finite_differences_with_saturated_gates(kind):
-    p = family.make(kind, 2, 3, 4, 3, np.float64, seed=7, weight_scale=4.0)
+    p = family.make_problem(kind, 2, 3, 4, 3, np.float64, seed=7, weight_scale=4.0)
     loss, analytic, values = spec_loss_and_grads(kind, p)
     for name, x in values.items():
         err = relative_error(analytic[name], numerical_gradient(loss, x))
@@ -76,7 +76,7 @@ def test_spec_stateful_second_call_matches_finite_differences(kind):
     """The second call starts from the first call's state; its gradients
     (truncated there, as in the book) match finite differences taken with that
     carried state held fixed."""
-    p = family.make(kind, 2, 3, 4, 5, np.float64, seed=3)
+    p = family.make_problem(kind, 2, 3, 4, 5, np.float64, seed=3)
     rng = np.random.default_rng(4)
     xs2 = rng.standard_normal((2, 3, 4))
     dhs2 = rng.standard_normal(p["dhs"].shape)
@@ -103,7 +103,7 @@ def test_spec_stateful_second_call_matches_finite_differences(kind):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
 def test_spec_single_step_matches_finite_differences(kind):
-    p = family.make(kind, 3, 1, 4, 2, np.float64, seed=11)
+    p = family.make_problem(kind, 3, 1, 4, 2, np.float64, seed=11)
     x, h0, dh = p["xs"][:, 0], p["h0"][0], p["dhs"][:, 0]
     c0, dc = (p["c0"][0], p["dc_T"]) if kind == "lstm" else (None, None)
 
@@ -143,14 +143,14 @@ SHAPES = [  # (N, T, D, H): N = 1, T = 1, D != H, odd sizes, several blocks and 
 
 @functools.lru_cache(maxsize=None)
 def reference(kind, shape, dtype, seed, weight_scale=1.0):
-    p = family.make(kind, *shape, dtype, seed=seed, weight_scale=weight_scale)
+    p = family.make_problem(kind, *shape, dtype, seed=seed, weight_scale=weight_scale)
     return family.run(kind, spec, p)
 
 
 def assert_matches_spec(kind, shape, dtype, seed=None, weight_scale=1.0, layout=None,
                         context=""):
     seed = sum(shape) if seed is None else seed
-    p = family.make(kind, *shape, dtype, seed=seed, weight_scale=weight_scale)
+    p = family.make_problem(kind, *shape, dtype, seed=seed, weight_scale=weight_scale)
     if layout:
         p = layout(p)
     ours, ref = family.run(kind, gatedrnn, p), reference(kind, shape, dtype, seed, weight_scale)
@@ -180,7 +180,7 @@ def test_saturating_inputs(kind, dtype, every_path):
     tolerance under rounding alone (the float32 spec itself misses by up to
     6e-5 here), so the reference is the spec in extended precision and the
     bound allows twice what rounding does to it (precision.py)."""
-    p = family.make(kind, 5, 8, 6, 7, dtype, seed=9, weight_scale=30.0)
+    p = family.make_problem(kind, 5, 8, 6, 7, dtype, seed=9, weight_scale=30.0)
     ours = family.run(kind, gatedrnn, p)
     assert all(np.all(np.isfinite(v)) for v in ours.values())
     truth, others = precision.references(lambda a: family.run(kind, spec, a), p, dtype)
@@ -214,7 +214,7 @@ def test_non_contiguous_inputs_and_weights(kind, dtype):
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
 def test_single_step_matches_spec(kind, dtype, every_path):
     for N, D, H in [(1, 1, 1), (3, 5, 17), (6, 2, 9)]:
-        p = family.make(kind, N, 1, D, H, dtype, seed=N + D + H)
+        p = family.make_problem(kind, N, 1, D, H, dtype, seed=N + D + H)
         x, h0, dh = p["xs"][:, 0], p["h0"][0], p["dhs"][:, 0]
         results = []
         for module in (gatedrnn, spec):
@@ -234,7 +234,7 @@ def test_single_step_matches_spec(kind, dtype, every_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_params_are_the_arrays_passed_in_and_grads_are_written_in_place(kind, dtype):
-    p = family.make(kind, 3, 4, 5, 6, dtype)
+    p = family.make_problem(kind, 3, 4, 5, 6, dtype)
     layer = family.time_layer(kind, gatedrnn, p["weights"])
     assert all(a is b for a, b in zip(layer.params, p["weights"]))
     assert [g.shape for g in layer.grads] == [w.shape for w in p["weights"]]
@@ -253,7 +253,7 @@ def test_params_are_the_arrays_passed_in_and_grads_are_written_in_place(kind, dt
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_stateful_calls_equal_one_long_call(kind, dtype):
-    p = family.make(kind, 3, 12, 4, 5, dtype)
+    p = family.make_problem(kind, 3, 12, 4, 5, dtype)
     whole = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
     pieces = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
     if kind == "bilstm":
@@ -274,7 +274,7 @@ def test_stateful_calls_equal_one_long_call(kind, dtype):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
 def test_single_step_equals_one_step_of_the_time_layer(kind, dtype):
-    p = family.make(kind, 3, 1, 4, 5, dtype, seed=5)
+    p = family.make_problem(kind, 3, 1, 4, 5, dtype, seed=5)
     time = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
     family.set_state(kind, time, p)
     hs = time.forward(p["xs"])
@@ -298,7 +298,7 @@ def test_single_step_equals_one_step_of_the_time_layer(kind, dtype):
 @pytest.mark.parametrize("kind", KINDS)
 def test_book_training_pattern_matches_spec_step_for_step(kind, dtype):
     """forward, backward, params[i] -= lr * grads[i], repeated, as the book trains."""
-    p = family.make(kind, 4, 6, 5, 7, dtype, seed=21)
+    p = family.make_problem(kind, 4, 6, 5, 7, dtype, seed=21)
     target = np.random.default_rng(22).standard_normal(p["dhs"].shape).astype(dtype)
     layers = [family.time_layer(kind, module, [w.copy() for w in p["weights"]], stateful=True)
               for module in (gatedrnn, spec)]
@@ -318,7 +318,7 @@ def test_book_training_pattern_matches_spec_step_for_step(kind, dtype):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_inference_keeps_no_cache_and_gives_the_training_forward(kind, dtype, every_path):
-    p = family.make(kind, 5, 40, 6, 17, dtype)
+    p = family.make_problem(kind, 5, 40, 6, 17, dtype)
     layer = family.time_layer(kind, gatedrnn, p["weights"])
     inferred = layer.forward(p["xs"], train=False)
     assert layer._cache is None
@@ -338,7 +338,7 @@ def test_cache_bounds_and_reuse(kind):
     shape reuses the buffers, and the workspace does not grow with T in
     inference."""
     N, T, D, H = 4, 7, 5, 9
-    p = family.make(kind, N, T, D, H, np.float32)
+    p = family.make_problem(kind, N, T, D, H, np.float32)
     layer = family.time_layer(kind, gatedrnn, p["weights"])
     layer.forward(p["xs"])
     caches = layer._cache.caches
@@ -351,7 +351,7 @@ def test_cache_bounds_and_reuse(kind):
     assert layer._workspace.nbytes == nbytes
     sizes = []
     for T in (350, 1400):
-        q = family.make(kind, 3, T, 8, 20, np.float32)
+        q = family.make_problem(kind, 3, T, 8, 20, np.float32)
         inference = family.time_layer(kind, gatedrnn, q["weights"])
         inference.forward(q["xs"], train=False)
         sizes.append(inference._workspace.nbytes)
@@ -362,7 +362,7 @@ def test_cache_bounds_and_reuse(kind):
 def test_the_directions_of_a_bilstm_run_at_once_on_two_threads():
     if _kernels.get_path() == "blas":
         pytest.skip("the BLAS path runs the directions one after the other")
-    p = family.make("bilstm", 8, 40, 16, 32, np.float32)
+    p = family.make_problem("bilstm", 8, 40, 16, 32, np.float32)
     layer = family.time_layer("bilstm", gatedrnn, p["weights"])
     previous = _kernels.set_num_threads(2)
     try:
@@ -387,7 +387,7 @@ def test_equals_pytorch(kind):
     within 1e-12, forward and gradients."""
     torch = pytest.importorskip("torch")
     N, T, D, H = 3, 7, 5, 4
-    p = family.make(kind, N, T, D, H, np.float64, seed=13)
+    p = family.make_problem(kind, N, T, D, H, np.float64, seed=13)
     ours = family.time_layer(kind, gatedrnn, p["weights"])
     hs = ours.forward(p["xs"])
     dxs = ours.backward(p["dhs"])

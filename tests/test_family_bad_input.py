@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pytest
 
-import family
+from gatedrnn import problems as family
 from conftest import LAYOUTS, TOL, assert_unchanged, run_isolated, snapshot
 from gatedrnn import spec
 import gatedrnn
@@ -130,7 +130,7 @@ def _continue(kind, layer, p):
 
 @pytest.mark.parametrize("kind, case", ALL_CASES, ids=[f"{k}-{c.id}" for k, c in ALL_CASES])
 def test_refuses(kind, case):
-    p = family.make(kind, N, T, D, H, F32, seed=3)
+    p = family.make_problem(kind, N, T, D, H, F32, seed=3)
     layer, twin = _pair(kind, p)
     if case.setup is not None:
         case.setup(kind, layer, p)
@@ -161,7 +161,7 @@ WEIGHT_CASES = [
 @pytest.mark.parametrize("name, change, exc, match", WEIGHT_CASES, ids=[c[0] for c in WEIGHT_CASES])
 @pytest.mark.parametrize("kind", KINDS)
 def test_constructor_refuses(kind, name, change, exc, match):
-    p = family.make(kind, N, T, D, H, F32, seed=3)
+    p = family.make_problem(kind, N, T, D, H, F32, seed=3)
     with pytest.raises(exc, match=match):
         family.time_layer(kind, gatedrnn, change(p["weights"]))
     if kind != "bilstm":
@@ -170,15 +170,15 @@ def test_constructor_refuses(kind, name, change, exc, match):
 
 
 def test_bilstm_directions_must_match():
-    p = family.make("bilstm", N, T, D, H, F32, seed=3)
-    other = family.make("bilstm", N, T, D, H + 1, F32, seed=3)["weights"][3:]
+    p = family.make_problem("bilstm", N, T, D, H, F32, seed=3)
+    other = family.make_problem("bilstm", N, T, D, H + 1, F32, seed=3)["weights"][3:]
     with pytest.raises(ValueError, match=r"the two directions' weights must match: D=5, H=6"):
         family.time_layer("bilstm", gatedrnn, p["weights"][:3] + other)
 
 
 @pytest.mark.parametrize("kind", ["gru", "gru_reset_after", "rnn"])
 def test_single_step_refuses(kind):
-    p = family.make(kind, N, 1, D, H, F32, seed=3)
+    p = family.make_problem(kind, N, 1, D, H, F32, seed=3)
     x, h = p["xs"][:, 0], p["h0"][0]
     cell = family.step_layer(kind, gatedrnn, p["weights"])
     for call, exc, match in [
@@ -206,7 +206,7 @@ ZERO_SHAPES = [(0, 4, 5, 6), (3, 0, 5, 6), (3, 4, 0, 6), (3, 4, 5, 0), (0, 0, 0,
 def check_zero_sizes(kind, dtype_name):
     dtype = np.dtype(dtype_name).type
     for shape in ZERO_SHAPES:
-        p = family.make(kind, *shape, dtype, seed=1)
+        p = family.make_problem(kind, *shape, dtype, seed=1)
         ours, ref = family.run(kind, gatedrnn, p), family.run(kind, spec, p)
         _compare(ours, ref, dtype, f"{kind} {shape}")
         if 0 in (shape[0], shape[1], shape[3]):
@@ -223,7 +223,7 @@ def _laid_out(p, transform):
 
 def check_layouts(kind, dtype_name):
     dtype = np.dtype(dtype_name).type
-    p = family.make(kind, 4, 6, 5, 3, dtype, seed=2)
+    p = family.make_problem(kind, 4, 6, 5, 3, dtype, seed=2)
     ref = family.run(kind, spec, p)
     for layout, transform in LAYOUTS.items():
         q = _laid_out(p, transform)
@@ -243,7 +243,7 @@ def check_non_finite(kind, dtype_name):
                        dhs=lambda p: p["dhs"])
         for target, pick in targets.items():
             for bad in (np.nan, np.inf, -np.inf):
-                p = family.make(kind, 3, 4, 5, 6, dtype, seed=9)
+                p = family.make_problem(kind, 3, 4, 5, 6, dtype, seed=9)
                 array = pick(p)
                 array[(1,) * array.ndim] = bad
                 ours, ref = family.run(kind, gatedrnn, p), family.run(kind, spec, p)

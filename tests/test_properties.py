@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from conftest import LAYOUTS, PATHS, TOL, kernel_path
 from precision import EXTENDED, check, extended, noisy_spec, references
-import family
+from gatedrnn import problems as family
 import gatedrnn
 from gatedrnn import LSTM, TimeLSTM, spec
 from gatedrnn.demo import make_problem, run_layer
@@ -109,7 +109,7 @@ def test_family_forward_backward_match_spec(kind, N, T, D, H, dtype, seed, scale
     """The GRU in both variants, the plain RNN and the bidirectional LSTM, as
     the LSTM above: random sizes, paths, threads, layouts (of every input and
     weight at once) and initial states, against the extended-precision spec."""
-    p = family.make(kind, N, T, D, H, dtype, seed=seed, weight_scale=scale)
+    p = family.make_problem(kind, N, T, D, H, dtype, seed=seed, weight_scale=scale)
     note(f"{kind} (N, T, D, H) = {(N, T, D, H)}")
     event(f"{kind}")
     q = dict(p, weights=[laid_out(w, layout) for w in p["weights"]], xs=laid_out(p["xs"], layout),

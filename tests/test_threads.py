@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import family
+from gatedrnn import problems as family
 import gatedrnn
 from conftest import run_isolated
 from gatedrnn import LSTM, TimeLSTM
@@ -46,7 +46,7 @@ def all_results(p):
     out = {f"time {k}": v for k, v in run_layer(TimeLSTM, p).items()}
     (N, T, D), H = p["xs"].shape, p["Wh"].shape[0]
     for kind in ("gru", "gru_reset_after", "rnn", "bilstm"):
-        q = family.make(kind, N, T, D, H, p["xs"].dtype, seed=N + T + D + H)
+        q = family.make_problem(kind, N, T, D, H, p["xs"].dtype, seed=N + T + D + H)
         out.update({f"{kind} {k}": v for k, v in family.run(kind, gatedrnn, q).items()})
     layer = TimeLSTM(p["Wx"], p["Wh"], p["b"], stateful=True)
     for step in range(2):

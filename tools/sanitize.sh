@@ -7,7 +7,7 @@
 #                                the extension built with both, the whole test
 #                                suite run under them
 #   tools/sanitize.sh memcheck   valgrind --tool=memcheck over a small forward
-#                                and backward of every kind (tools/memcheck_lstm.py)
+#                                and backward of every kind (tools/memcheck_layers.py)
 #
 # Needs gcc (with libasan and libubsan) and valgrind. Everything lives in its own
 # directory, $GATEDRNN_SANITIZE_DIR (default /tmp/gatedrnn-sanitize-<hash of this
@@ -151,9 +151,9 @@ run_memcheck() {
     venv="$(venv_for "$name" "$interpreter")"
     install_into "$venv" "$work/build-$name" -Dbuildtype=debugoptimized
 
-    say "memcheck: valgrind over tools/memcheck_lstm.py"
+    say "memcheck: valgrind over tools/memcheck_layers.py"
     local log="$work/memcheck.log" status=0
-    (cd "$work" && memcheck "$log" "$venv/bin/python" "$repo/tools/memcheck_lstm.py") || status=$?
+    (cd "$work" && memcheck "$log" "$venv/bin/python" "$repo/tools/memcheck_layers.py") || status=$?
     grep -E "memcheck workload|ERROR SUMMARY" "$log"
     [ "$status" -eq 0 ] || fail "memcheck found errors or the workload failed (exit $status; $log)"
     grep -q "ERROR SUMMARY: 0 errors from 0 contexts" "$log" || fail "memcheck errors ($log)"

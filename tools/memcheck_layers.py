@@ -1,4 +1,4 @@
-"""A small forward/backward of every kind, for valgrind memcheck (tools/sanitize.sh).
+"""A small forward/backward of every layer, for valgrind memcheck (tools/sanitize.sh).
 
 Every output is compared with the spec, and the comparison branches on every
 value, so memcheck reports any output element the kernels left uninitialised
@@ -9,7 +9,8 @@ import sys
 
 import numpy as np
 
-from gatedrnn import LSTM, TimeLSTM, clip_grads, spec
+import gatedrnn
+from gatedrnn import LSTM, TimeLSTM, clip_grads, problems, spec
 from gatedrnn.demo import make_problem, run_layer
 from gatedrnn.gradcheck import relative_error
 
@@ -62,6 +63,16 @@ def main():
         norm = clip_grads(ours.grads, 1e-3)
         assert np.isfinite(norm) and all(np.all(np.isfinite(g)) for g in ours.grads)
         checked += 1
+    # The rest of the family: every kind, both dtypes, a few shapes (empty ones too).
+    for kind in ("gru", "gru_reset_after", "rnn", "bilstm"):
+        for dtype in (np.float32, np.float64):
+            for shape in [(2, 3, 4, 5), (1, 1, 1, 1), (0, 3, 4, 5), (2, 3, 4, 0)]:
+                p = problems.make_problem(kind, *shape, dtype, seed=sum(shape))
+                ours, ref = problems.run(kind, gatedrnn, p), problems.run(kind, spec, p)
+                for name in ref:
+                    worst = max(worst, check(f"{kind} {name} {shape}", ours[name], ref[name],
+                                             dtype))
+                    checked += 1
     print(f"memcheck workload: {checked} outputs checked against the spec, "
           f"worst relative error {worst:.1e}")
     return 0
