@@ -23,40 +23,11 @@ FD_LIMIT = 1e-6
 
 # -- The spec against central finite differences, float64 ----------------------------
 
-def spec_loss_and_grads(kind, p):
-    """L = sum(hs * dhs) + the last state times dh_T (and c_T times dc_T), with
-    the analytic gradients of every input, from p's initial state."""
-    def loss():
-        layer = family.time_layer(kind, spec, p["weights"], stateful=True)
-        family.set_state(kind, layer, p)
-        total = np.sum(layer.forward(p["xs"]) * p["dhs"])
-        if kind != "bilstm":  # the book's BiLSTM takes no gradient at its last state
-            total += np.sum(layer.h * p["dh_T"])
-            if kind == "lstm":
-                total += np.sum(layer.c * p["dc_T"])
-        return float(total)
-
-    out = family.run(kind, spec, p)
-    analytic = {f"W{k}": out[f"grads[{k}]"] for k in range(len(p["weights"]))}
-    analytic["xs"] = out["dxs"]
-    for d in range(len(p["h0"])):
-        analytic[f"h0_{d}"] = out[f"dh0_{d}"]
-        if kind in family.HAS_C:
-            analytic[f"c0_{d}"] = out[f"dc0_{d}"]
-    values = {f"W{k}": w for k, w in enumerate(p["weights"])}
-    values["xs"] = p["xs"]
-    for d in range(len(p["h0"])):
-        values[f"h0_{d}"] = p["h0"][d]
-        if kind in family.HAS_C:
-            values[f"c0_{d}"] = p["c0"][d]
-    return loss, analytic, values
-
-
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 1, 3, 2), (3, 4, 2, 3)])
 @pytest.mark.parametrize("kind", KINDS)
 def test_spec_matches_finite_differences(kind, shape):
     p = family.make_problem(kind, *shape, np.float64, seed=sum(shape))
-    loss, analytic, values = spec_loss_and_grads(kind, p)
+    loss, analytic, values = family.loss_and_gradients(kind, spec, p)
     for name, x in values.items():
         err = relative_error(analytic[name], numerical_gradient(loss, x))
         assert err <= FD_LIMIT, f"{kind} d{name}: relative error {err:.2e}"
@@ -65,7 +36,7 @@ def test_spec_matches_finite_differences(kind, shape):
 @pytest.mark.parametrize("kind", KINDS)
 def test_spec_matches_finite_differences_with_saturated_gates(kind):
     p = family.make_problem(kind, 2, 3, 4, 3, np.float64, seed=7, weight_scale=4.0)
-    loss, analytic, values = spec_loss_and_grads(kind, p)
+    loss, analytic, values = family.loss_and_gradients(kind, spec, p)
     for name, x in values.items():
         err = relative_error(analytic[name], numerical_gradient(loss, x))
         assert err <= FD_LIMIT, f"{kind} d{name}: relative error {err:.2e}"

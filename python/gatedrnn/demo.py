@@ -75,7 +75,8 @@ def time_forward_backward(cls, p, repeat):
 
 
 def main(quick=False):
-    print("gatedrnn demo: gradient checks, then timings (gate order f, g, i, o)\n")
+    print("gatedrnn demo: gradient checks, then timings; the LSTM (gate order f, g, i, o), "
+          "then the rest of the family\n")
 
     p = make_problem(2, 3, 4, 5, np.float64, seed=1)
     print("1. Central finite differences, float64, (N,T,D,H) = (2,3,4,5), non-zero h0/c0")
@@ -113,5 +114,53 @@ def main(quick=False):
         print(f"   {str((N, T, D, H)):18s} {np.dtype(dtype).name:8s} {t_spec * 1e3:9.2f} "
               f"{t_ours * 1e3:9.2f} {t_spec / t_ours:8.1f}x")
 
+    ok &= family(quick)
     print("\nall checks passed" if ok else "\nA CHECK FAILED")
     return 0 if ok else 1
+
+
+FAMILY = {"gru": "TimeGRU, the book's", "gru_reset_after": "TimeGRU(reset_after=True)",
+          "rnn": "TimeRNN", "bilstm": "TimeBiLSTM"}
+
+
+def family(quick):
+    """The rest of the family, a line each: the gradients against central finite
+    differences (float64, (2,3,4,3), compiled and spec), the compiled layer
+    against the spec at (20,35,100,100), and forward+backward times."""
+    import gatedrnn
+    from . import problems
+    from .gradcheck import numerical_gradient
+
+    print("\n4. The rest of the family, (20,35,100,100) unless said: worst relative error of "
+          "the gradients against\n   central finite differences (float64, (2,3,4,3)), "
+          "compiled vs spec, and forward+backward ms (float32)")
+    print(f"   {'':26s} {'FD compiled':>11s} {'FD spec':>9s} {'vs spec f32':>11s} "
+          f"{'vs spec f64':>11s} {'spec':>8s} {'gatedrnn':>9s} {'speed-up':>9s}")
+    ok = True
+    for kind, name in FAMILY.items():
+        p = problems.make_problem(kind, 2, 3, 4, 3, np.float64, seed=1)
+        fd = []
+        for module in (gatedrnn, spec):
+            loss, analytic, values = problems.loss_and_gradients(kind, module, p)
+            fd.append(max(relative_error(analytic[k], numerical_gradient(loss, v))
+                          for k, v in values.items()))
+        errors = []
+        for dtype in (np.float32, np.float64):
+            q = problems.make_problem(kind, 20, 35, 100, 100, dtype)
+            ours, ref = problems.run(kind, gatedrnn, q), problems.run(kind, spec, q)
+            errors.append(max(relative_error(ours[k], ref[k]) for k in ref))
+        ok &= max(fd) <= 1e-6 and errors[0] <= 1e-5 and errors[1] <= 1e-12
+        q = problems.make_problem(kind, 20, 35, 100, 100, np.float32)
+        times = []
+        for module, repeat in ((gatedrnn, 21), (spec, 7)):
+            layer = problems.time_layer(kind, module, q["weights"])
+
+            def step(layer=layer):
+                layer.forward(q["xs"])
+                layer.backward(q["dhs"])
+
+            time.sleep(0.2)  # NumPy's OpenBLAS threads idle again (see above)
+            times.append(median_seconds(step, repeat=3 if quick else repeat, warmup=1))
+        print(f"   {name:26s} {fd[0]:11.1e} {fd[1]:9.1e} {errors[0]:11.1e} {errors[1]:11.1e} "
+              f"{times[1] * 1e3:8.2f} {times[0] * 1e3:9.2f} {times[1] / times[0]:8.1f}x")
+    return ok

@@ -106,3 +106,35 @@ def run(kind, module, p, initial=True):
     for k, g in enumerate(layer.grads):
         out[f"grads[{k}]"] = g.copy()
     return out
+
+
+def loss_and_gradients(kind, module, p):
+    """(loss, analytic, values): loss() is L = sum(hs * dhs) + the last state
+    times dh_T (and c_T times dc_T) of `module`'s layer from p's initial
+    state, re-run on every call (for finite differences, which perturb the
+    arrays of `values` in place); `analytic` holds the layer's gradients of
+    those arrays, by name."""
+    def loss():
+        layer = time_layer(kind, module, p["weights"], stateful=True)
+        set_state(kind, layer, p)
+        total = np.sum(layer.forward(p["xs"]) * p["dhs"])
+        if kind != "bilstm":  # the book's BiLSTM takes no gradient at its last state
+            total += np.sum(layer.h * p["dh_T"])
+            if kind == "lstm":
+                total += np.sum(layer.c * p["dc_T"])
+        return float(total)
+
+    out = run(kind, module, p)
+    analytic = {f"W{k}": out[f"grads[{k}]"] for k in range(len(p["weights"]))}
+    analytic["xs"] = out["dxs"]
+    for d in range(len(p["h0"])):
+        analytic[f"h0_{d}"] = out[f"dh0_{d}"]
+        if kind in HAS_C:
+            analytic[f"c0_{d}"] = out[f"dc0_{d}"]
+    values = {f"W{k}": w for k, w in enumerate(p["weights"])}
+    values["xs"] = p["xs"]
+    for d in range(len(p["h0"])):
+        values[f"h0_{d}"] = p["h0"][d]
+        if kind in HAS_C:
+            values[f"c0_{d}"] = p["c0"][d]
+    return loss, analytic, values
