@@ -107,15 +107,13 @@ static void FN(blas_forward_direction)(int cell, const gr_forward_io *io,
             const int from_r_h = L->fwd[p].operand == GR_OPERAND_R_H;
             FN(gemm)(blas, 'N', 'N', N, nq * H, H, from_r_h ? r_h : h_prev, from_r_h ? H : ld_h,
                      Wh + (size_t)L->fwd[p].q0 * H, GH, 0, acc, nq * H);
-            for (size_t n = 0; n < N; n++) {
-                TYPE *g_row = gx + (n * T + t) * ld_g;
-                FN(forward_rows) rows = {
-                    .g = g_row, .cache = cache ? g_row : NULL, .h_prev = h_prev + n * ld_h,
-                    .h = hs + (n * T + t) * H, .c = c ? c + n * H : NULL,
-                    .r_h = r_h ? r_h + n * H : NULL, .b = b, .H = H,
-                };
-                FN(forward_epilogue)(cell, p, &rows, acc + n * nq * H, H, H);
-            }
+            FN(forward_rows) rows = {
+                .g = gx + t * ld_g, .cache = cache ? gx + t * ld_g : NULL, .h_prev = h_prev,
+                .h = hs + t * H, .c = c, .r_h = r_h, .b = b,
+                .ld_g = T * ld_g, .ld_h_prev = ld_h, .ld_h = T * H, .acc_row = nq * H,
+                .rows = N, .H = H,
+            };
+            FN(forward_epilogue)(cell, p, &rows, acc, H, H);
         }
     }
 }
@@ -204,13 +202,14 @@ static void FN(blas_backward_direction)(int cell, const gr_backward_io *io,
     for (int row = 0; row < L->bias_rows; row++)
         for (size_t j0 = 0; j0 < GH; j0 += DB_BLOCK) {
             const size_t width = GH - j0 < DB_BLOCK ? GH - j0 : DB_BLOCK;
-            size_t column[DB_BLOCK];
-            for (size_t j = 0; j < width; j++) column[j] = gr_db_column(&L->db[row], j0 + j, H);
             double sum[DB_BLOCK] = {0};
-            for (size_t r = 0; r < NT; r++) {
-                const TYPE *dA_r = dA + r * ldA;  // dA[r, :]
-                for (size_t j = 0; j < width; j++)
-                    if (column[j] != (size_t)-1) sum[j] += (double)dA_r[column[j]];
+            for (size_t j = 0, end, from; j < width; j = end) {
+                end = gr_db_run(&L->db[row], j0 + j, j0 + width, H, &from) - j0;
+                if (from == (size_t)-1) continue;
+                for (size_t r = 0; r < NT; r++) {
+                    const TYPE *dA_r = dA + r * ldA + from - j;  // dA[r, :], shifted to this run
+                    for (size_t i = j; i < end; i++) sum[i] += (double)dA_r[i];
+                }
             }
             for (size_t j = 0; j < width; j++) ((TYPE *)io->db)[row * GH + j0 + j] = (TYPE)sum[j];
         }

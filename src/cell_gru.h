@@ -47,63 +47,80 @@ static inline V FN(gru_h_prev)(const FN(backward_rows) *r, size_t block, size_t 
 }
 
 /* Reset before, product 0 (h_{t-1} Wh_zr): z and r, then r h_{t-1}. */
-static inline void FN(gru_forward_gates)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
-                                  size_t units)
+static inline void FN(gru_forward_gates)(const FN(forward_rows) *r, const TYPE *acc,
+                                         size_t acc_ld, size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
-        V z = FN(sigmoid)(FN(load_n)(acc + u, n) + FN(load_n)(r->g + u, n)
-                          + FN(load_n)(r->b + u, n));
-        V rg = FN(sigmoid)(FN(load_n)(acc + acc_ld + u, n) + FN(load_n)(r->g + H + u, n)
-                           + FN(load_n)(r->b + H + u, n));
-        FN(store_n)(r->g + u, z, n);  // kept for product 1, in inference too
-        FN(store_n)(r->g + H + u, rg, n);
-        FN(store_n)(r->r_h + u, rg * FN(load_n)(r->h_prev + u, n), n);
+        V bz = FN(load_n)(r->b + u, n), br = FN(load_n)(r->b + H + u, n);
+        for (size_t i = 0; i < r->rows; i++) {
+            const TYPE *acc_i = acc + i * r->acc_row + u;
+            TYPE *g = r->g + i * r->ld_g + u;
+            V z = FN(sigmoid)(FN(load_n)(acc_i, n) + FN(load_n)(g, n) + bz);
+            V rg = FN(sigmoid)(FN(load_n)(acc_i + acc_ld, n) + FN(load_n)(g + H, n) + br);
+            FN(store_n)(g, z, n);  // kept for product 1, in inference too
+            FN(store_n)(g + H, rg, n);
+            FN(store_n)(r->r_h + i * H + u, rg * FN(load_n)(r->h_prev + i * r->ld_h_prev + u, n),
+                        n);
+        }
     }
 }
 
 /* Reset before, product 1 ((r h_{t-1}) Wh_h): h~ and h_t. */
-static inline void FN(gru_forward_state)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
-                                  size_t units)
+static inline void FN(gru_forward_state)(const FN(forward_rows) *r, const TYPE *acc,
+                                         size_t acc_ld, size_t units)
 {
     (void)acc_ld;
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
-        V z = FN(load_n)(r->g + u, n), h_prev = FN(load_n)(r->h_prev + u, n);
-        V h_hat = FN(tanh)(FN(load_n)(acc + u, n) + FN(load_n)(r->g + 2 * H + u, n)
-                           + FN(load_n)(r->b + 2 * H + u, n));
-        V h = ((TYPE)1 - z) * h_prev + z * h_hat;
-        if (r->cache) {
-            FN(store_n)(r->g + 2 * H + u, h_hat, n);
-            FN(store_n)(r->cache + 3 * H + u, h, n);
+        V bh = FN(load_n)(r->b + 2 * H + u, n);
+        for (size_t i = 0; i < r->rows; i++) {
+            TYPE *g = r->g + i * r->ld_g + u;
+            V z = FN(load_n)(g, n), h_prev = FN(load_n)(r->h_prev + i * r->ld_h_prev + u, n);
+            V h_hat = FN(tanh)(FN(load_n)(acc + i * r->acc_row + u, n)
+                               + FN(load_n)(g + 2 * H, n) + bh);
+            V h = ((TYPE)1 - z) * h_prev + z * h_hat;
+            if (r->cache) {
+                FN(store_n)(g + 2 * H, h_hat, n);
+                FN(store_n)(g + 3 * H, h, n);
+            }
+            FN(store_n)(r->h + i * r->ld_h + u, h, n);
         }
-        FN(store_n)(r->h + u, h, n);
     }
 }
 
 /* Reset after, the one product (h_{t-1} Wh). */
-static inline void FN(gru_after_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
-                                  size_t units)
+static inline void FN(gru_after_forward)(const FN(forward_rows) *r, const TYPE *acc,
+                                         size_t acc_ld, size_t units)
 {
     const size_t H = r->H;
     const TYPE *b1 = r->b + 3 * H;  // the recurrent bias
     FOR_EACH_VECTOR(u, n, units) {
-        V ax[3], ah[3];
+        V b_in[3], b_rec[3];
         for (int q = 0; q < 3; q++) {
-            ax[q] = FN(load_n)(r->g + q * H + u, n) + FN(load_n)(r->b + q * H + u, n);
-            ah[q] = FN(load_n)(acc + q * acc_ld + u, n) + FN(load_n)(b1 + q * H + u, n);
+            b_in[q] = FN(load_n)(r->b + q * H + u, n);
+            b_rec[q] = FN(load_n)(b1 + q * H + u, n);
         }
-        V z = FN(sigmoid)(ax[0] + ah[0]), rg = FN(sigmoid)(ax[1] + ah[1]);
-        V h_hat = FN(tanh)(ax[2] + rg * ah[2]);
-        V h = ((TYPE)1 - z) * FN(load_n)(r->h_prev + u, n) + z * h_hat;
-        if (r->cache) {
-            FN(store_n)(r->g + u, z, n);
-            FN(store_n)(r->g + H + u, rg, n);
-            FN(store_n)(r->g + 2 * H + u, h_hat, n);
-            FN(store_n)(r->cache + 3 * H + u, ah[2], n);
-            FN(store_n)(r->cache + 4 * H + u, h, n);
+        for (size_t i = 0; i < r->rows; i++) {
+            const TYPE *acc_i = acc + i * r->acc_row + u;
+            TYPE *g = r->g + i * r->ld_g + u;
+            V ax[3], ah[3];
+            for (int q = 0; q < 3; q++) {
+                ax[q] = FN(load_n)(g + q * H, n) + b_in[q];
+                ah[q] = FN(load_n)(acc_i + q * acc_ld, n) + b_rec[q];
+            }
+            V z = FN(sigmoid)(ax[0] + ah[0]), rg = FN(sigmoid)(ax[1] + ah[1]);
+            V h_hat = FN(tanh)(ax[2] + rg * ah[2]);
+            V h = ((TYPE)1 - z) * FN(load_n)(r->h_prev + i * r->ld_h_prev + u, n) + z * h_hat;
+            if (r->cache) {
+                FN(store_n)(g, z, n);
+                FN(store_n)(g + H, rg, n);
+                FN(store_n)(g + 2 * H, h_hat, n);
+                FN(store_n)(g + 3 * H, ah[2], n);
+                FN(store_n)(g + 4 * H, h, n);
+            }
+            FN(store_n)(r->h + i * r->ld_h + u, h, n);
         }
-        FN(store_n)(r->h + u, h, n);
     }
 }
 

@@ -10,23 +10,26 @@
  * block q at offset q * H.
  */
 
-/* Sequence n at step t, forward. */
+/* Rows [n0, n0 + rows) at step t, forward: row i of an array at its pointer
+ * plus i times its stride (c and r_h are (N, H): stride H). */
 typedef struct FN(forward_rows) {
     TYPE *g;             /* G blocks: x_t @ Wx in; activated gates out */
-    TYPE *cache;         /* training: the cache row (n, t), of which g is the
+    TYPE *cache;         /* training: the cache rows (n, t), of which g is the
                             start; NULL in inference (nothing kept) */
     const TYPE *h_prev;  /* h_{t-1} */
     TYPE *h;             /* hs[n, t] out */
     TYPE *c;             /* LSTM: c_{t-1} in, c_t out */
     TYPE *r_h;           /* GRU (book): r * h_{t-1}, the left operand of its second product */
     const TYPE *b;       /* bias row 0; row 1 (when there are two) at b + G * H */
-    size_t H;
+    size_t ld_g, ld_h_prev, ld_h, acc_row;  /* strides of g (and cache), h_prev, h, acc */
+    size_t rows, H;
 } FN(forward_rows);
 
 /* A forward epilogue is
  *   void epilogue(const FN(forward_rows) *rows, const TYPE *acc, size_t acc_ld, size_t units)
- * with acc the step's product for these units, gate block q of the product at
- * acc + q * acc_ld. */
+ * with acc the step's product for these rows and units: row i's gate block q
+ * of the product at acc + i * acc_row + q * acc_ld. Its loops go over the
+ * units outside (biases are loaded once) and the rows inside. */
 
 /* Sequence n at step t, backward. */
 typedef struct FN(backward_rows) {

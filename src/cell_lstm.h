@@ -20,26 +20,32 @@ static const gr_cell_layout gr_lstm_layout = {
 #endif
 
 static inline void FN(lstm_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
-                             size_t units)
+                                    size_t units)
 {
     const size_t H = r->H;
     FOR_EACH_VECTOR(u, n, units) {
-        V a[4];
-        for (int q = 0; q < 4; q++)
-            a[q] = FN(load_n)(acc + q * acc_ld + u, n) + FN(load_n)(r->g + q * H + u, n)
-                   + FN(load_n)(r->b + q * H + u, n);
-        V f = FN(sigmoid)(a[0]), g = FN(tanh)(a[1]), i = FN(sigmoid)(a[2]), o = FN(sigmoid)(a[3]);
-        V c = f * FN(load_n)(r->c + u, n) + g * i;
-        V h = o * FN(tanh)(c);
-        if (r->cache) {
-            FN(store_n)(r->g + u, f, n);
-            FN(store_n)(r->g + H + u, g, n);
-            FN(store_n)(r->g + 2 * H + u, i, n);
-            FN(store_n)(r->g + 3 * H + u, o, n);
-            FN(store_n)(r->cache + 4 * H + u, c, n);
+        V bias[4];
+        for (int q = 0; q < 4; q++) bias[q] = FN(load_n)(r->b + q * H + u, n);
+        for (size_t i = 0; i < r->rows; i++) {
+            const TYPE *acc_i = acc + i * r->acc_row + u;
+            TYPE *g = r->g + i * r->ld_g + u, *c_i = r->c + i * H + u;
+            V a[4];
+            for (int q = 0; q < 4; q++)
+                a[q] = FN(load_n)(acc_i + q * acc_ld, n) + FN(load_n)(g + q * H, n) + bias[q];
+            V f = FN(sigmoid)(a[0]), gg = FN(tanh)(a[1]);
+            V ig = FN(sigmoid)(a[2]), o = FN(sigmoid)(a[3]);
+            V c = f * FN(load_n)(c_i, n) + gg * ig;
+            V h = o * FN(tanh)(c);
+            if (r->cache) {
+                FN(store_n)(g, f, n);
+                FN(store_n)(g + H, gg, n);
+                FN(store_n)(g + 2 * H, ig, n);
+                FN(store_n)(g + 3 * H, o, n);
+                FN(store_n)(g + 4 * H, c, n);
+            }
+            FN(store_n)(c_i, c, n);
+            FN(store_n)(r->h + i * r->ld_h + u, h, n);
         }
-        FN(store_n)(r->c + u, c, n);
-        FN(store_n)(r->h + u, h, n);
     }
 }
 

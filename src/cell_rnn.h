@@ -17,14 +17,17 @@ static const gr_cell_layout gr_rnn_layout = {
 #endif
 
 static inline void FN(rnn_forward)(const FN(forward_rows) *r, const TYPE *acc, size_t acc_ld,
-                            size_t units)
+                                   size_t units)
 {
     (void)acc_ld;
     FOR_EACH_VECTOR(u, n, units) {
-        V h = FN(tanh)(FN(load_n)(acc + u, n) + FN(load_n)(r->g + u, n)
-                       + FN(load_n)(r->b + u, n));
-        if (r->cache) FN(store_n)(r->g + u, h, n);
-        FN(store_n)(r->h + u, h, n);
+        V bias = FN(load_n)(r->b + u, n);
+        for (size_t i = 0; i < r->rows; i++) {
+            TYPE *g = r->g + i * r->ld_g + u;
+            V h = FN(tanh)(FN(load_n)(acc + i * r->acc_row + u, n) + FN(load_n)(g, n) + bias);
+            if (r->cache) FN(store_n)(g, h, n);
+            FN(store_n)(r->h + i * r->ld_h + u, h, n);
+        }
     }
 }
 

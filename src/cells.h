@@ -77,4 +77,20 @@ static inline size_t gr_db_column(const gr_block_sum *sum, size_t out, size_t H)
     return (size_t)-1;
 }
 
+/* The run of columns [out, end) of a bias row, end <= limit, whose dA columns
+ * are consecutive (*from, the dA column of `out`), or that no range covers
+ * (*from == (size_t)-1: zeros): db sums a run with one contiguous loop. */
+static inline size_t gr_db_run(const gr_block_sum *sum, size_t out, size_t limit, size_t H,
+                               size_t *from)
+{
+    *from = gr_db_column(sum, out, H);
+    size_t end = (out / H + 1) * H;  // ranges are whole blocks of H
+    while (end < limit) {
+        size_t next = gr_db_column(sum, end, H);
+        if (next != (*from == (size_t)-1 ? (size_t)-1 : *from + (end - out))) break;
+        end += H;
+    }
+    return end < limit ? end : limit;
+}
+
 #endif /* GATEDRNN_CELLS_H */

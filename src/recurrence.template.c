@@ -154,26 +154,27 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
     FN(tile_buffer) buf;
     FN(tiles)[nq - 1][mr - 1](H, A + n0 * ld_a, ld_a, 1, B, ldb, vs, (TYPE *)buf.v, TILE_LD, 0);
 
-    for (size_t i = 0; i < mr; i++) {
-        const size_t n = n0 + i;
-        TYPE *g_row = FN(gate_row)(f, dir, n, t, t0) + j;
-        if (f->gemm_only) {
-            const size_t q0 = (size_t)f->L->fwd[p].q0;
-            for (size_t q = 0; q < nq; q++) FN(store_n)(g_row + (q0 + q) * H, buf.v[i][q], units);
-            continue;
-        }
-        FN(forward_rows) rows = {
-            .g = g_row,
-            .cache = f->train ? g_row : NULL,
-            .h_prev = h_prev + n * ld_h + j,
-            .h = dir->hs + (n * T + t) * H + j,
-            .c = dir->c ? dir->c + n * H + j : NULL,
-            .r_h = dir->r_h ? dir->r_h + n * H + j : NULL,
-            .b = dir->b + j,
-            .H = H,
-        };
-        FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v[i], GW, units);
+    TYPE *g_rows = FN(gate_row)(f, dir, n0, t, t0) + j;
+    const size_t ld_g = f->train ? T * f->ldc : f->Tc * f->GH;
+    if (f->gemm_only) {
+        const size_t q0 = (size_t)f->L->fwd[p].q0;
+        for (size_t i = 0; i < mr; i++)
+            for (size_t q = 0; q < nq; q++)
+                FN(store_n)(g_rows + i * ld_g + (q0 + q) * H, buf.v[i][q], units);
+        return;
     }
+    FN(forward_rows) rows = {
+        .g = g_rows,
+        .cache = f->train ? g_rows : NULL,
+        .h_prev = h_prev + n0 * ld_h + j,
+        .h = dir->hs + (n0 * T + t) * H + j,
+        .c = dir->c ? dir->c + n0 * H + j : NULL,
+        .r_h = dir->r_h ? dir->r_h + n0 * H + j : NULL,
+        .b = dir->b + j,
+        .ld_g = ld_g, .ld_h_prev = ld_h, .ld_h = T * H, .acc_row = TILE_LD,
+        .rows = mr, .H = H,
+    };
+    FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v, GW, units);
 }
 
 /*
@@ -394,7 +395,7 @@ static size_t FN(backward_layout)(const gr_cell_layout *L, size_t N, size_t T, s
 /* acc (mr rows, TILE_LD apart; columns [u0, u0 + width) in nv vectors) =
  * the rows [n0, n0 + mr) of dA at step t, in the block ranges of `sum`, times
  * the matching rows of Wh^T. */
-static void FN(dh_product)(const FN(backward) *w, const FN(backward_dir) *dir,
+static inline void FN(dh_product)(const FN(backward) *w, const FN(backward_dir) *dir,
                            const gr_block_sum *sum, size_t t, size_t pp, size_t n0, size_t mr,
                            TYPE *acc)
 {
@@ -421,7 +422,7 @@ static void FN(dh_product)(const FN(backward) *w, const FN(backward_dir) *dir,
     }
 }
 
-static FN(backward_rows) FN(backward_rows_at)(const FN(backward) *w, const FN(backward_dir) *dir,
+static inline FN(backward_rows) FN(backward_rows_at)(const FN(backward) *w, const FN(backward_dir) *dir,
                                              size_t n, size_t t, size_t u0)
 {
     const size_t T = w->T, H = w->H, row = n * T + t;
@@ -522,13 +523,14 @@ static void FN(db_item)(const FN(backward) *w, const FN(backward_dir) *dir, size
     const size_t k = item / per_row, c0 = item % per_row * DB_COLUMNS;
     const size_t width = FN(min)(DB_COLUMNS, GH - c0);
     const gr_block_sum *sum = &w->L->db[k];
-    size_t column[DB_COLUMNS];  // the dA column of each db column
-    for (size_t c = 0; c < width; c++) column[c] = gr_db_column(sum, c0 + c, H);
     double total[DB_COLUMNS] = {0};
-    for (size_t r = 0; r < NT; r++) {
-        const TYPE *dA_r = dir->dA + r * w->ldA;  // dA[r, :]
-        for (size_t c = 0; c < width; c++)
-            if (column[c] != SIZE_MAX) total[c] += (double)dA_r[column[c]];
+    for (size_t c = 0, end, from; c < width; c = end) {
+        end = gr_db_run(sum, c0 + c, c0 + width, H, &from) - c0;
+        if (from == SIZE_MAX) continue;
+        for (size_t r = 0; r < NT; r++) {
+            const TYPE *dA_r = dir->dA + r * w->ldA + from - c;  // dA[r, :], shifted to this run
+            for (size_t j = c; j < end; j++) total[j] += (double)dA_r[j];
+        }
     }
     for (size_t c = 0; c < width; c++) dir->db[k * GH + c0 + c] = w->gemm_only ? 0 : (TYPE)total[c];
 }
