@@ -224,19 +224,24 @@ static inline void FN(panel)(size_t ncols, size_t p, size_t *c0, size_t *width, 
 /* ---- packing ------------------------------------------------------------ */
 
 /*
- * The panel of group g of nq gate blocks of W (K, G*H), starting at block q0:
- * for each k, those gates of units g*GW .. g*GW + GW - 1 side by side,
- * zero-padded past H:
- *   panel[k, q*GW + l] = W[k, (q0 + q)*H + g*GW + l]    (K rows of nq*GW)
+ * The panel of group g of nq gate blocks of W (K, G*H), starting at block q0,
+ * for groups of U vectors (U*GW hidden units): for each k, those units of
+ * each gate side by side, zero-padded past H:
+ *   panel[k, (q*U + v)*GW + l] = W[k, (q0 + q)*H + g*U*GW + v*GW + l]  (K rows of nq*U*GW)
  */
 static void FN(pack_group)(TYPE *panel, const TYPE *W, size_t K, size_t ldw, size_t H,
-                           size_t g, size_t q0, size_t nq)
+                           size_t g, size_t q0, size_t nq, size_t U)
 {
-    const size_t units = FN(min)(GW, H - g * GW);
+    const size_t j = g * U * GW, units = FN(min)(U * GW, H - j);
     for (size_t k = 0; k < K; k++) {
-        const TYPE *w_k = W + k * ldw + q0 * H + g * GW;  // W[k, q0*H + g*GW:]
-        TYPE *p_k = panel + k * nq * GW;
-        for (size_t q = 0; q < nq; q++) FN(store)(p_k + q * GW, FN(load_n)(w_k + q * H, units));
+        const TYPE *w_k = W + k * ldw + q0 * H + j;  // W[k, q0*H + j:]
+        TYPE *p_k = panel + k * nq * U * GW;
+        for (size_t q = 0; q < nq; q++)
+            for (size_t v = 0; v < U; v++) {
+                const size_t n = v * GW < units ? FN(min)(GW, units - v * GW) : 0;
+                FN(store)(p_k + (q * U + v) * GW,
+                          n ? FN(load_n)(w_k + q * H + v * GW, n) : FN(splat)(0));
+            }
     }
 }
 

@@ -72,8 +72,11 @@ typedef struct FN(forward) {
     FN(forward_dir) dir[GR_MAX_DIRECTIONS];
     size_t ndirs;
     size_t N, T, D, H, GH, ldc;  /* ldc: a cache row, CW*H */
-    size_t groups;               /* ceil(H / GW) */
     int pack_h;                  /* Wh packed whole; else only a partial last group */
+    /* Product p's units come in groups of width[p] vectors (GW units each):
+     * nq * width[p] <= 4 vectors, so that a product of few gates still fills
+     * the micro-kernel's tile; groups[p] = ceil(H / (width[p] * GW)). */
+    size_t width[2], groups[2], max_groups;
     size_t panel_at[2];          /* product p's panels within `packed` */
     size_t Tc;                   /* time steps per chunk of the input projection */
     size_t slices;               /* batch slices per direction, or 0: split by columns */
@@ -85,16 +88,23 @@ typedef struct FN(forward) {
 static size_t FN(forward_layout)(const gr_cell_layout *L, size_t N, size_t T, size_t D,
                                  size_t H, int train, FN(forward) *f, size_t off[4])
 {
-    const size_t G = (size_t)L->gates, groups = (H + GW - 1) / GW;
+    const size_t G = (size_t)L->gates;
     size_t offset = 0, packed = 0;
-    f->groups = groups;
     // Packing Wh costs a pass over it, paid back from the second time step.
     // Wx is read in place by the input projection (a plain product).
     f->pack_h = T >= 2;
-    const size_t packed_groups = f->pack_h ? groups : H % GW ? 1 : 0;
+    f->max_groups = 0;
     for (int p = 0; p < L->fwd_products; p++) {
+        const size_t nq = (size_t)L->fwd[p].nq;
+        // Wider groups only in packed panels: in place, a tile's vectors are
+        // one per gate, H apart.
+        f->width[p] = f->pack_h ? 4 / nq : 1;
+        const size_t units = f->width[p] * GW;
+        f->groups[p] = (H + units - 1) / units;
+        f->max_groups = f->groups[p] > f->max_groups ? f->groups[p] : f->max_groups;
+        const size_t packed_groups = f->pack_h ? f->groups[p] : H % GW ? 1 : 0;
         f->panel_at[p] = packed;
-        packed += packed_groups * H * (size_t)L->fwd[p].nq * GW;
+        packed += packed_groups * H * nq * units;
     }
     off[0] = gr_take(&offset, packed, sizeof(TYPE));
     off[1] = gr_take(&offset, (G * H) % GW ? D * TILE_LD : 0, sizeof(TYPE));
@@ -114,11 +124,11 @@ static size_t FN(forward_layout)(const gr_cell_layout *L, size_t N, size_t T, si
 static inline const TYPE *FN(group_panel)(const FN(forward) *f, const FN(forward_dir) *dir,
                                           int p, size_t g, size_t *ldb, size_t *vs)
 {
-    const size_t H = f->H, nq = (size_t)f->L->fwd[p].nq;
-    if (f->pack_h || (g == f->groups - 1 && H % GW)) {
-        *ldb = nq * GW;
+    const size_t H = f->H, row = (size_t)f->L->fwd[p].nq * f->width[p] * GW;
+    if (f->pack_h || (g == f->groups[p] - 1 && H % GW)) {
+        *ldb = row;
         *vs = GW;
-        return dir->packed + f->panel_at[p] + (f->pack_h ? g * H * nq * GW : 0);
+        return dir->packed + f->panel_at[p] + (f->pack_h ? g * H * row : 0);
     }
     *ldb = f->GH;
     *vs = H;
@@ -141,8 +151,8 @@ static inline TYPE *FN(gate_row)(const FN(forward) *f, const FN(forward_dir) *di
 static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size_t t,
                           size_t t0, int p, size_t g, size_t n0, size_t mr)
 {
-    const size_t T = f->T, H = f->H, j = g * GW, units = FN(min)(GW, H - j);
-    const size_t nq = (size_t)f->L->fwd[p].nq;
+    const size_t U = f->width[p], T = f->T, H = f->H, j = g * U * GW;
+    const size_t units = FN(min)(U * GW, H - j), nq = (size_t)f->L->fwd[p].nq;
     // h_{t-1}: h0, or hs[:, t-1, :] read in place (rows T*H apart)
     const TYPE *h_prev = t ? dir->hs + (t - 1) * H : dir->h0;
     const size_t ld_h = t ? T * H : H;
@@ -152,7 +162,8 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
     size_t ldb, vs;
     const TYPE *B = FN(group_panel)(f, dir, p, g, &ldb, &vs);
     FN(tile_buffer) buf;
-    FN(tiles)[nq - 1][mr - 1](H, A + n0 * ld_a, ld_a, 1, B, ldb, vs, (TYPE *)buf.v, TILE_LD, 0);
+    FN(tiles)[nq * U - 1][mr - 1](H, A + n0 * ld_a, ld_a, 1, B, ldb, vs, (TYPE *)buf.v, TILE_LD,
+                                  0);
 
     TYPE *g_rows = FN(gate_row)(f, dir, n0, t, t0) + j;
     const size_t ld_g = f->train ? T * f->ldc : f->Tc * f->GH;
@@ -160,7 +171,9 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
         const size_t q0 = (size_t)f->L->fwd[p].q0;
         for (size_t i = 0; i < mr; i++)
             for (size_t q = 0; q < nq; q++)
-                FN(store_n)(g_rows + i * ld_g + (q0 + q) * H, buf.v[i][q], units);
+                for (size_t v = 0; v * GW < units; v++)
+                    FN(store_n)(g_rows + i * ld_g + (q0 + q) * H + v * GW, buf.v[i][q * U + v],
+                                FN(min)(GW, units - v * GW));
         return;
     }
     FN(forward_rows) rows = {
@@ -174,7 +187,7 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
         .ld_g = ld_g, .ld_h_prev = ld_h, .ld_h = T * H, .acc_row = TILE_LD,
         .rows = mr, .H = H,
     };
-    FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v, GW, units);
+    FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v, U * GW, units);
 }
 
 /*
@@ -216,13 +229,13 @@ static void FN(input_item)(const FN(forward) *f, const FN(forward_dir) *dir, siz
 static size_t FN(forward_items)(const void *ctx, size_t phase)
 {
     const FN(forward) *f = ctx;
-    if (phase == 0) return f->ndirs * (f->groups + 1);
+    if (phase == 0) return f->ndirs * (f->max_groups + 1);
     if (f->slices) return phase == 1 ? f->ndirs * f->slices : 0;
     const size_t P = (size_t)f->L->fwd_products, per_chunk = 1 + f->Tc * P;
     const size_t c = (phase - 1) / per_chunk, k = (phase - 1) % per_chunk, t0 = c * f->Tc;
     if (t0 >= f->T) return 0;
     if (k == 0) return f->ndirs * FN(input_items)(f, t0, 0, f->N);
-    return (k - 1) / P < FN(min)(f->Tc, f->T - t0) ? f->ndirs * f->groups : 0;
+    return (k - 1) / P < FN(min)(f->Tc, f->T - t0) ? f->ndirs * f->groups[(k - 1) % P] : 0;
 }
 
 static size_t FN(forward_phases)(const FN(forward) *f)
@@ -236,7 +249,7 @@ static size_t FN(forward_phases)(const FN(forward) *f)
 static void FN(step_rows)(const FN(forward) *f, const FN(forward_dir) *dir, size_t t,
                           size_t t0, int p, size_t n_lo, size_t rows)
 {
-    const size_t G = f->groups, nb = FN(count_blocks)(rows, MR);
+    const size_t G = f->groups[p], nb = FN(count_blocks)(rows, MR);
     for (size_t x = 0; x < G; x++) {
         const size_t g = t % 2 ? G - 1 - x : x;
         for (size_t blk = 0; blk < nb; blk++) {
@@ -263,15 +276,17 @@ static void FN(forward_slice)(const FN(forward) *f, const FN(forward_dir) *dir, 
 static void FN(pack_forward)(const FN(forward) *f, const FN(forward_dir) *dir, size_t item)
 {
     const size_t H = f->H;
-    if (item == f->groups) {
+    if (item == f->max_groups) {
         if (dir->x_tail) FN(pack_tail_panel)(dir->x_tail, dir->Wx, f->D, f->GH);
         return;
     }
-    if (!f->pack_h && !(item == f->groups - 1 && H % GW)) return;  // Wh read in place
     for (int p = 0; p < f->L->fwd_products; p++) {
-        const size_t nq = (size_t)f->L->fwd[p].nq;
-        TYPE *panel = dir->packed + f->panel_at[p] + (f->pack_h ? item * H * nq * GW : 0);
-        FN(pack_group)(panel, dir->Wh, H, f->GH, H, item, (size_t)f->L->fwd[p].q0, nq);
+        if (item >= f->groups[p]) continue;
+        if (!f->pack_h && !(item == f->groups[p] - 1 && H % GW)) continue;  // Wh read in place
+        const size_t nq = (size_t)f->L->fwd[p].nq, row = nq * f->width[p] * GW;
+        TYPE *panel = dir->packed + f->panel_at[p] + (f->pack_h ? item * H * row : 0);
+        FN(pack_group)(panel, dir->Wh, H, f->GH, H, item, (size_t)f->L->fwd[p].q0, nq,
+                       f->width[p]);
     }
 }
 
@@ -279,7 +294,7 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
 {
     const FN(forward) *f = ctx;
     if (phase == 0) {
-        const size_t d = FN(direction_of)(&item, f->groups + 1);
+        const size_t d = FN(direction_of)(&item, f->max_groups + 1);
         FN(pack_forward)(f, &f->dir[d], item);
         return;
     }
@@ -300,9 +315,9 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
     // A group's panel serves every row block (from L2 after the first). Odd
     // steps go through the groups backwards: a step starts with the panels
     // that the last one used last, which may still be in L2.
-    const size_t d = FN(direction_of)(&item, f->groups);
-    const size_t t = t0 + (k - 1) / P, g = t % 2 ? f->groups - 1 - item : item;
     const int p = (int)((k - 1) % P);
+    const size_t d = FN(direction_of)(&item, f->groups[p]);
+    const size_t t = t0 + (k - 1) / P, g = t % 2 ? f->groups[p] - 1 - item : item;
     for (size_t blk = 0; blk < f->nb; blk++) {
         size_t n0, mr;
         FN(block)(f->N, f->nb, blk, &n0, &mr);
