@@ -14,7 +14,7 @@ import precision
 from conftest import TOL
 from gatedrnn import _kernels, spec
 import gatedrnn
-from gatedrnn._torch import torch_module
+from gatedrnn.interop import to_torch
 from gatedrnn.gradcheck import numerical_gradient, relative_error
 
 KINDS = family.KINDS
@@ -363,7 +363,7 @@ def test_equals_pytorch(kind):
     hs = ours.forward(p["xs"])
     dxs = ours.backward(p["dhs"])
 
-    module = torch_module(torch, kind, p["weights"])
+    module = to_torch(ours)
     xs = torch.from_numpy(p["xs"]).requires_grad_(True)
     out, _ = module(xs)
     out.backward(torch.from_numpy(p["dhs"]))

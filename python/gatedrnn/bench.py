@@ -22,8 +22,8 @@ import tracemalloc
 import numpy as np
 
 from . import TimeLSTM, __version__, _kernels, spec
-from ._torch import torch_module
 from .demo import make_problem
+from .interop import to_torch
 
 DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN and TimeBiLSTM against the "
                "NumPy spec, PyTorch's CPU layers (when torch is importable) and the BLAS; print "
@@ -149,13 +149,13 @@ def import_torch():
 
 
 class Torch:
-    """torch.nn.LSTM(batch_first=True) on CPU with our weights (gatedrnn._torch
+    """torch.nn.LSTM(batch_first=True) on CPU with our weights (gatedrnn.interop
     converts them: gate order i, f, g, o; weight_ih is (4H, D)), checked
     against ours once; or, given `module`, another torch layer."""
 
     def __init__(self, torch, p, module=None):
         self.torch = torch
-        self.module = module or torch_module(torch, "lstm", [p["Wx"], p["Wh"], p["b"]])
+        self.module = module or to_torch(TimeLSTM(p["Wx"], p["Wh"], p["b"]))
         self.x = torch.from_numpy(p["xs"].copy())
         self.x_grad = self.x.clone().requires_grad_(True)
         self.dhs = torch.from_numpy(p["dhs"].copy())

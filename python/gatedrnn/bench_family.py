@@ -1,7 +1,7 @@
 """The family part of `python -m gatedrnn bench`: TimeGRU (both variants),
 TimeRNN and TimeBiLSTM against the NumPy spec and, when torch is importable,
 nn.GRU, nn.RNN and nn.LSTM(bidirectional=True) holding the same weights
-(gatedrnn._torch converts them). The book's GRU (reset before) has no PyTorch
+(gatedrnn.interop converts them). The book's GRU (reset before) has no PyTorch
 equivalent: it is timed against nn.GRU of the same sizes, which does less
 (one product a step, not two dependent ones).
 
@@ -13,7 +13,7 @@ import numpy as np
 import gatedrnn
 
 from . import spec
-from ._torch import torch_module
+from .interop import to_torch
 from .bench import Torch, compare, fmt_ms, fmt_ratio, ratio
 from .problems import make_problem, time_layer
 
@@ -59,9 +59,9 @@ def run_kind(kind, size, torch, budget, with_spec):
     forwards = {"ours_fwd": ours.forward}
     if torch is not None:
         equivalent = kind != "gru"
-        weights = (p["weights"] if equivalent else
-                   make_problem("gru_reset_after", *size, np.float32)["weights"])
-        module = torch_module(torch, "gru_reset_after" if kind == "gru" else kind, weights)
+        twin = ours.layer if equivalent else time_layer(
+            "gru_reset_after", gatedrnn, make_problem("gru_reset_after", *size, np.float32)["weights"])
+        module = to_torch(twin)
         tw = Torch(torch, p, module)
         if equivalent:
             hs = ours.layer.forward(p["xs"], train=False)

@@ -1,6 +1,6 @@
 """Random problems and layers of every kind, for the benchmarks, the tests and
 tools/memcheck_layers.py: the same weights built for gatedrnn's layers, the
-spec's, and PyTorch's (gatedrnn._torch); and runs of either module's layers.
+spec's, and PyTorch's (gatedrnn.interop); and runs of either module's layers.
 
 Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn",
 "bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
