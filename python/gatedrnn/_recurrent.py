@@ -92,6 +92,8 @@ class Recurrent:
 
     def _forward(self, weights, xs_dirs, h0s, c0s, train, D, H, dtype):
         """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache)] per direction."""
+        if not isinstance(train, (bool, np.bool_)):
+            raise TypeError(f"train must be True or False; got {train!r}")
         dirs = [(xs, *weights[3 * d:3 * d + 3], h0s[d], c0s[d])
                 for d, xs in enumerate(xs_dirs)]
         results = _kernels.forward(self._cell, dirs, train, self._workspace)

@@ -3,9 +3,32 @@
 ``update(params, grads)`` modifies each param array in place, so layers that
 hold views of a parameter (a tied weight's transpose) see the new values.
 """
+import math
+import numbers
+
 import numpy as np
 
 from . import _blas
+
+
+def _check_lr(lr):
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real) \
+            or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number; got {lr!r}")
+    return float(lr)
+
+
+class _LearningRate:
+    """The optimizers' ``lr``, checked whenever it is set (the book's schedules
+    divide it in place: ``optimizer.lr /= 4``)."""
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = _check_lr(value)
 
 
 def _check_lists(params, grads):
@@ -18,7 +41,7 @@ def _check_lists(params, grads):
                              f"got {g.shape}")
 
 
-class SGD:
+class SGD(_LearningRate):
     """params[i] -= lr * grads[i]."""
 
     def __init__(self, lr=0.01):
@@ -30,7 +53,7 @@ class SGD:
             _blas.axpy_inplace(p, g, -self.lr)
 
 
-class Adam:
+class Adam(_LearningRate):
     """Adam (Kingma & Ba), written as the book writes it:
 
         m += (1 - beta1) (g - m);  v += (1 - beta2) (g^2 - v)
@@ -38,6 +61,10 @@ class Adam:
     """
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real) \
+                    or not 0 <= beta < 1:
+                raise ValueError(f"{name} must be a number in [0, 1); got {beta!r}")
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
         self.iter = 0
         self.m = self.v = None
