@@ -11,10 +11,13 @@ layer's weight is the transposed embedding (weight tying); both gradients are
 summed into one array, so an optimizer updates the shared weight once and
 nothing has to search the list for duplicates.
 """
+import os
+
 import numpy as np
 
 from .._layers import TimeLSTM
 from .layers import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
+from .params import assign_arrays, load_params, read_params_file, save_params
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -49,7 +52,6 @@ class _LanguageModel:
 
     def save_params(self, file_name=None, **kwargs):
         """Save to ``file_name`` (default ``<ClassName>.npz``); see gatedrnn.lm.params."""
-        from .params import save_params
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
         save_params(self, file_name, **kwargs)
@@ -57,7 +59,6 @@ class _LanguageModel:
     def load_params(self, file_name=None):
         """Load from ``file_name`` (default ``<ClassName>.npz``); ``.pkl`` files are read as
         the book's format. See gatedrnn.lm.params for the pickle caveat."""
-        from .params import load_params
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
         load_params(self, file_name)
@@ -125,7 +126,6 @@ class Rnnlm(_LanguageModel):
         return list(self.params)
 
     def load_book_arrays(self, arrays):
-        from .params import assign_arrays
         assign_arrays(self.params, arrays, type(self).__name__)
 
 
@@ -207,7 +207,6 @@ class BetterRnnlm(_LanguageModel):
         return [p[0], *p[1:7], p[0].T, p[7]]
 
     def load_book_arrays(self, arrays):
-        from .params import assign_arrays
         name = type(self).__name__
         if len(arrays) == 9:
             tied = np.asarray(arrays[7])
@@ -216,3 +215,35 @@ class BetterRnnlm(_LanguageModel):
                                  f"shape {np.shape(arrays[0])[::-1]}; got {tied.shape}")
             arrays = [*arrays[:7], arrays[8]]
         assign_arrays(self.params, arrays, name)
+
+
+def model_from_params(path, *, dtype=np.float32, dropout_ratio=0.5):
+    """Build the model a parameter file describes and load it: (model, info).
+
+    ``.npz`` files name their model; for the book's ``.pkl`` the model follows
+    from the arrays (6 arrays: Rnnlm; 9 arrays with a tied weight: BetterRnnlm).
+    """
+    arrays, info = read_params_file(path)
+    if info["format"] == "npz":
+        kind = info["model"]
+        V, D, H = info["sizes"]
+    elif len(arrays) == 6:
+        kind = "Rnnlm"
+        (V, D), H = arrays[0].shape, arrays[2].shape[0]
+    elif len(arrays) == 9:
+        kind = "BetterRnnlm"
+        (V, D), H = arrays[0].shape, arrays[2].shape[0]
+    else:
+        raise ValueError(f"{os.fspath(path)!r} holds {len(arrays)} arrays; the book's Rnnlm "
+                         f"files hold 6 and BetterRnnlm files 9")
+    if kind == "Rnnlm":
+        model = Rnnlm(V, D, H, seed=0, dtype=dtype)
+    elif kind == "BetterRnnlm":
+        model = BetterRnnlm(V, D, H, dropout_ratio, seed=0, dtype=dtype)
+    else:
+        raise ValueError(f"{os.fspath(path)!r} holds parameters of an unknown model {kind!r}")
+    if info["format"] == "npz":
+        assign_arrays(model.params, arrays, kind)
+    else:
+        model.load_book_arrays(arrays)
+    return model, info

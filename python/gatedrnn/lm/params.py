@@ -1,4 +1,7 @@
-"""Saving and loading a model's parameters.
+"""Saving and loading a model's parameters: the file formats. This module
+knows no model class (a model is anything with ``params`` and
+``book_params()``); the models use it, and ``model_from_params``, which
+builds a model from a file, lives with them in models.py.
 
 Two formats:
 
@@ -18,7 +21,6 @@ code execution; still, read only files you trust, and prefer ``.npz``:
 ``save_params(model, "model.npz")``. Writing ``.pkl`` (float16, as the book
 does) exists for exchanging files with the book's code.
 """
-import io
 import os
 import pickle
 
@@ -115,7 +117,7 @@ def read_params_file(path):
         raise ValueError(f"{path!r} is neither a .npz archive nor a pickle")
     with open(path, "rb") as f:
         try:
-            arrays = _ArrayListUnpickler(io.BufferedReader(f)).load()
+            arrays = _ArrayListUnpickler(f).load()
         except pickle.UnpicklingError as e:
             raise ValueError(f"cannot read {path!r} as the book's parameter pickle: {e}") from e
     if not isinstance(arrays, (list, tuple)) or not all(isinstance(a, np.ndarray)
@@ -152,37 +154,3 @@ def load_params(model, path):
     else:
         model.load_book_arrays(arrays)
     return info
-
-
-def model_from_params(path, *, dtype=np.float32, dropout_ratio=0.5):
-    """Build the model a parameter file describes and load it: (model, info).
-
-    ``.npz`` files name their model; for the book's ``.pkl`` the model follows
-    from the arrays (6 arrays: Rnnlm; 9 arrays with a tied weight: BetterRnnlm).
-    """
-    from .models import BetterRnnlm, Rnnlm
-
-    arrays, info = read_params_file(path)
-    if info["format"] == "npz":
-        kind = info["model"]
-        V, D, H = info["sizes"]
-    elif len(arrays) == 6:
-        kind = "Rnnlm"
-        (V, D), H = arrays[0].shape, arrays[2].shape[0]
-    elif len(arrays) == 9:
-        kind = "BetterRnnlm"
-        (V, D), H = arrays[0].shape, arrays[2].shape[0]
-    else:
-        raise ValueError(f"{os.fspath(path)!r} holds {len(arrays)} arrays; the book's Rnnlm "
-                         f"files hold 6 and BetterRnnlm files 9")
-    if kind == "Rnnlm":
-        model = Rnnlm(V, D, H, seed=0, dtype=dtype)
-    elif kind == "BetterRnnlm":
-        model = BetterRnnlm(V, D, H, dropout_ratio, seed=0, dtype=dtype)
-    else:
-        raise ValueError(f"{os.fspath(path)!r} holds parameters of an unknown model {kind!r}")
-    if info["format"] == "npz":
-        assign_arrays(model.params, arrays, kind)
-    else:
-        model.load_book_arrays(arrays)
-    return model, info
