@@ -15,9 +15,9 @@ package's compiled kernels. Models default to float32, like the book.
 from .datasets import (DataIntegrityError, DataNotFoundError, load_corpus, load_ptb,
                        split_words)
 from .layers import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
-from .models import BetterRnnlm, Rnnlm
+from .models import BetterRnnlm, Rnnlm, model_from_params
 from .optim import SGD, Adam
-from .params import load_params, model_from_params, save_params
+from .params import load_params, save_params
 from .trainer import RnnlmTrainer, eval_perplexity, fit_with_lr_decay
 
 __all__ = [

@@ -5,6 +5,7 @@ Defaults are the book's chapter-6 hyperparameters: ch06/train_rnnlm.py for
 """
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -66,12 +67,23 @@ def add_train_arguments(p):
                         "pip install 'gatedrnn[plot]')")
     p.add_argument("--log", metavar="FILE",
                    help="write a line per recorded perplexity to FILE ('-': standard output)")
+    p.add_argument("--max-iters", type=_positive_int, metavar="N",
+                   help="stop after N iterations in all (a resumed run counts those before)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="where checkpoints go (default: the --save name with .ckpt.npz); one "
+                        "is always written on Ctrl-C")
+    p.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                   help="write a checkpoint every N iterations")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue the run saved in this checkpoint: its model, data and "
+                        "settings; only --max-iters, --checkpoint, --checkpoint-every, --plot, "
+                        "--log and --no-progress apply anew")
 
 
 def add_eval_arguments(p):
     p.add_argument("--params", metavar="FILE", required=True,
-                   help="parameters saved by train (.npz) or by the book's code (.pkl, a "
-                        "pickle: read only files you trust)")
+                   help="parameters saved by train (.npz), a checkpoint of train, or the "
+                        "book's parameters (.pkl, a pickle: read only files you trust)")
     _add_data_arguments(p)
     p.add_argument("--split", choices=["train", "valid", "test"], default="test",
                    help="PTB split to evaluate, default test")
@@ -130,40 +142,99 @@ def _user_errors(run):
     return wrapped
 
 
+# The settings a checkpoint keeps, so that --resume runs on with them.
+_RUN_SETTINGS = ("model", "wordvec_size", "hidden_size", "dropout", "batch_size", "time_size",
+                 "optimizer", "lr", "max_grad", "max_epoch", "eval_interval", "seed", "save",
+                 "train_file", "valid_file", "test_file", "data_dir", "unk")
+
+
+class _Interrupt:
+    """Ctrl-C during training: the run stops after the iteration it is in (a
+    second Ctrl-C stops at once)."""
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupted: stopping after this iteration (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _check_plot(path):
+    """--plot needs matplotlib: say so before training, not after."""
+    if path is None:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("--plot needs matplotlib: pip install 'gatedrnn[plot]'") from None
+
+
+def _settings(args):
+    """The run's settings: from the checkpoint with --resume, else the options."""
+    D0, H0, epochs0, save0 = _MODEL_DEFAULTS[args.model]
+    return dict(model=args.model, wordvec_size=args.wordvec_size or D0,
+                hidden_size=args.hidden_size or H0, dropout=args.dropout,
+                batch_size=args.batch_size, time_size=args.time_size, optimizer=args.optimizer,
+                lr=args.lr if args.lr is not None else _LR_DEFAULTS[args.optimizer],
+                max_grad=args.max_grad if args.max_grad and args.max_grad > 0 else None,
+                max_epoch=args.max_epoch or epochs0, eval_interval=args.eval_interval,
+                seed=args.seed, save=args.save or save0, train_file=args.train_file,
+                valid_file=args.valid_file, test_file=args.test_file, data_dir=args.data_dir,
+                unk=args.unk)
+
+
 @_user_errors
 def run_train(args):
+    from .checkpoint import load_checkpoint, save_checkpoint
     from .models import BetterRnnlm, Rnnlm
     from .optim import SGD, Adam
     from .params import save_params
     from .trainer import RnnlmTrainer, eval_perplexity, fit_with_lr_decay, plot_perplexity
 
-    D0, H0, epochs0, save0 = _MODEL_DEFAULTS[args.model]
-    D = args.wordvec_size or D0
-    H = args.hidden_size or H0
-    max_epoch = args.max_epoch or epochs0
-    lr = args.lr if args.lr is not None else _LR_DEFAULTS[args.optimizer]
-    max_grad = args.max_grad if args.max_grad and args.max_grad > 0 else None
-    save = args.save or save0
+    _check_plot(args.plot)
+    resumed = load_checkpoint(args.resume) if args.resume else None
+    run = dict(resumed.run) if resumed else _settings(args)
+    data_args = argparse.Namespace(**{k: run[k] for k in ("train_file", "valid_file",
+                                                          "test_file", "data_dir", "unk")})
+    train, valid, test, vocab, source = _load_training_data(data_args)
+    V, D, H, save = len(vocab), run["wordvec_size"], run["hidden_size"], run["save"]
     progress = not args.no_progress
-
-    train, valid, test, vocab, source = _load_training_data(args)
-    V = len(vocab)
-    if args.model == "better" and valid is None:
+    if run["model"] == "better" and valid is None:
         raise SystemExit("error: --model better needs validation data (--valid-file)")
-    if args.model == "rnnlm":
-        model = Rnnlm(V, D, H, seed=args.seed)
+    if resumed:
+        if resumed.vocab is not None and resumed.vocab != vocab:
+            raise SystemExit(f"error: the checkpoint's vocabulary differs from {source}'s")
+        model, optimizer, trainer = resumed.model, resumed.optimizer, resumed.trainer
+        schedule = resumed.schedule
     else:
-        model = BetterRnnlm(V, D, H, args.dropout, seed=args.seed)
-    optimizer = SGD(lr) if args.optimizer == "sgd" else Adam(lr)
+        if run["model"] == "rnnlm":
+            model = Rnnlm(V, D, H, seed=run["seed"])
+        else:
+            model = BetterRnnlm(V, D, H, run["dropout"], seed=run["seed"])
+        optimizer = SGD(run["lr"]) if run["optimizer"] == "sgd" else Adam(run["lr"])
+        trainer, schedule = RnnlmTrainer(model, optimizer), None
+    checkpoint = args.checkpoint or os.path.splitext(save)[0] + ".ckpt.npz"
     _say(f"{type(model).__name__}: V={V}, D={D}, H={H} on {source} ({len(train)} training "
-         f"words); batch {args.batch_size}, time {args.time_size}, {args.optimizer} lr {lr:g}, "
-         f"max_grad {max_grad}, {max_epoch} epoch(s), seed {args.seed}")
+         f"words); batch {run['batch_size']}, time {run['time_size']}, {run['optimizer']} lr "
+         f"{optimizer.lr:g}, max_grad {run['max_grad']}, {run['max_epoch']} epoch(s), seed "
+         f"{run['seed']}" + (f"; resumed from {args.resume} at iteration {trainer.steps}"
+                            if resumed else ""))
 
     log_file = None
     if args.log == "-":
         log = print
     elif args.log:
-        log_file = open(args.log, "w", encoding="utf-8")
+        log_file = open(args.log, "a" if resumed else "w", encoding="utf-8")
 
         def log(line):
             log_file.write(line + "\n")
@@ -171,32 +242,59 @@ def run_train(args):
     else:
         log = None
 
+    def write_checkpoint(t):
+        save_checkpoint(checkpoint, model, optimizer, t, schedule=getattr(t, "schedule", None),
+                        run=run, vocab=vocab)
+
+    def every(t):
+        if args.checkpoint_every and t.steps % args.checkpoint_every == 0:
+            write_checkpoint(t)
+
     start = time.perf_counter()
     try:
-        if args.model == "rnnlm":
-            trainer = RnnlmTrainer(model, optimizer)
-            trainer.fit(train[:-1], train[1:], max_epoch, args.batch_size, args.time_size,
-                        max_grad, args.eval_interval, progress=progress, log=log)
-            ppl_list = trainer.ppl_list
-            save_params(model, save, vocab=None if save.endswith(".pkl") else vocab)
-            _say(f"trained in {time.perf_counter() - start:.1f} s; last recorded training "
-                 f"perplexity {ppl_list[-1]:.2f}; parameters saved to {save}")
-            if valid is not None:
-                ppl = eval_perplexity(model, valid, progress=progress)
-                _say(f"valid perplexity: {ppl:.2f}")
-        else:
-            def save_best(m):
-                save_params(m, save, vocab=None if save.endswith(".pkl") else vocab)
+        with _Interrupt() as interrupt:
+            def stop(t):
+                return interrupt.requested or (args.max_iters is not None
+                                               and t.steps >= args.max_iters)
+            if run["model"] == "rnnlm":
+                trainer.fit(train[:-1], train[1:], run["max_epoch"], run["batch_size"],
+                            run["time_size"], run["max_grad"], run["eval_interval"],
+                            progress=progress, log=log, stop=stop, on_iteration=every)
+            else:
+                def save_best(m):
+                    save_params(m, save, vocab=None if save.endswith(".pkl") else vocab)
 
-            trainer, history = fit_with_lr_decay(
-                model, optimizer, train, valid, max_epoch, args.batch_size, args.time_size,
-                max_grad, args.eval_interval, save_best=save_best, progress=progress,
-                log=log, report=_say)
-            ppl_list = [p for h in history for p in h["train_ppl"]]
-            _say(f"trained in {time.perf_counter() - start:.1f} s; best parameters "
-                 f"(valid perplexity {min(h['val_ppl'] for h in history):.2f}) saved to {save}")
+                trainer, _ = fit_with_lr_decay(
+                    model, optimizer, train, valid, run["max_epoch"], run["batch_size"],
+                    run["time_size"], run["max_grad"], run["eval_interval"],
+                    save_best=save_best, progress=progress, log=log, report=_say,
+                    trainer=trainer, schedule=schedule, stop=stop, on_iteration=every)
+            if interrupt.requested:
+                write_checkpoint(trainer)
+                _say(f"interrupted at iteration {trainer.steps}: checkpoint written to "
+                     f"{checkpoint}; continue with:\n  python -m gatedrnn train --resume "
+                     f"{checkpoint}")
+                return 130
+        if trainer.stopped or args.checkpoint or args.checkpoint_every:
+            write_checkpoint(trainer)
+        history = getattr(trainer, "schedule", {"history": None})["history"]
+        ppl_list = ([p for h in history for p in h["train_ppl"]] + (list(trainer.ppl_list)
+                    if trainer.stopped else [])) if history is not None else trainer.ppl_list
+        if run["model"] == "rnnlm" or trainer.stopped:
+            save_params(model, save, vocab=None if save.endswith(".pkl") else vocab)
+        stopped = (f"stopped after {trainer.steps} iterations (--max-iters); checkpoint "
+                   f"{checkpoint}; " if trainer.stopped else "")
+        if run["model"] == "rnnlm" or trainer.stopped:
+            _say(f"{stopped}trained in {time.perf_counter() - start:.1f} s; last recorded "
+                 f"training perplexity {ppl_list[-1]:.2f}; parameters saved to {save}")
+            if valid is not None and run["model"] == "rnnlm":
+                _say(f"valid perplexity: {eval_perplexity(model, valid, progress=progress):.2f}")
+        else:
+            best = trainer.schedule["best_ppl"]
+            _say(f"trained in {time.perf_counter() - start:.1f} s; best parameters (valid "
+                 f"perplexity {best:.2f}) saved to {save}")
         if args.plot:
-            plot_perplexity(ppl_list, args.eval_interval, args.plot,
+            plot_perplexity(ppl_list, run["eval_interval"], args.plot,
                             title=f"{type(model).__name__} training perplexity")
             _say(f"perplexity curve drawn to {args.plot}")
         if test is not None:
@@ -212,10 +310,15 @@ def run_train(args):
 @_user_errors
 def run_eval(args):
     from .datasets import load_ptb
-    from .params import model_from_params
+    from .models import model_from_params
     from .trainer import eval_perplexity
 
-    model, info = model_from_params(args.params)
+    from .checkpoint import is_checkpoint, load_checkpoint
+    if is_checkpoint(args.params):
+        saved = load_checkpoint(args.params)
+        model, info = saved.model, {"format": "checkpoint", "vocab": saved.vocab}
+    else:
+        model, info = model_from_params(args.params)
     V = model.vocab_size
     vocab = info.get("vocab")
     if args.file:

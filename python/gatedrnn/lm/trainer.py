@@ -82,6 +82,12 @@ class RnnlmTrainer:
     iterations (the mean loss since the last record, exponentiated; the first
     record covers iteration 1 alone, as in the book), and ``records`` the same
     with the epoch, iteration and elapsed time.
+
+    A run can stop between iterations (``fit(stop=...)``) and go on later:
+    ``state_dict()`` is its position (epoch, iteration, ``time_idx``, the
+    records and the running loss), ``load_state_dict()`` puts it back, and the
+    next ``fit`` then continues from there instead of starting afresh
+    (gatedrnn.lm.checkpoint saves it with the model and the optimizer).
     """
 
     def __init__(self, model, optimizer):
@@ -93,6 +99,38 @@ class RnnlmTrainer:
         self.eval_interval = None
         self.current_epoch = 0
         self.skipped_updates = 0
+        self.iteration = 0          # iterations done in the current epoch
+        self.steps = 0              # iterations done in all
+        self.stopped = False        # the last fit returned early, at stop()'s request
+        self._epochs_in_fit = 0     # epochs done by the current fit
+        self._loss = [0.0, 0]       # loss summed, and counted, since the last record
+        self._elapsed = 0.0         # seconds of training before this fit went on
+        self._resume = False
+
+    def state_dict(self):
+        """The position of the run: plain numbers and lists (JSON-ready)."""
+        return dict(time_idx=self.time_idx, current_epoch=self.current_epoch,
+                    iteration=self.iteration, epochs_in_fit=self._epochs_in_fit,
+                    total_loss=self._loss[0], loss_count=self._loss[1],
+                    ppl_list=list(self.ppl_list or []),
+                    records=[list(r) for r in self.records or []],
+                    eval_interval=self.eval_interval, skipped_updates=self.skipped_updates,
+                    elapsed=self._elapsed, steps=self.steps)
+
+    def load_state_dict(self, state):
+        """Put back a position from state_dict(): the next fit continues it."""
+        self.time_idx = int(state["time_idx"])
+        self.current_epoch = int(state["current_epoch"])
+        self.iteration = int(state["iteration"])
+        self._epochs_in_fit = int(state["epochs_in_fit"])
+        self._loss = [float(state["total_loss"]), int(state["loss_count"])]
+        self.ppl_list = [float(v) for v in state["ppl_list"]]
+        self.records = [tuple(r) for r in state["records"]]
+        self.eval_interval = state["eval_interval"]
+        self.skipped_updates = int(state["skipped_updates"])
+        self._elapsed = float(state["elapsed"])
+        self.steps = int(state["steps"])
+        self._resume = True
 
     def get_batch(self, x, t, batch_size, time_size):
         pos = batch_positions(len(x), batch_size, time_size, self.time_idx)
@@ -100,12 +138,18 @@ class RnnlmTrainer:
         return x[pos], t[pos]
 
     def fit(self, xs, ts, max_epoch=10, batch_size=20, time_size=35, max_grad=None,
-            eval_interval=20, *, progress=False, log=None):
+            eval_interval=20, *, progress=False, log=None, stop=None, on_iteration=None):
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)``
         iterations. Gradients are clipped to joint norm ``max_grad`` with
         gatedrnn.clip_grads (no clipping if None). ``progress`` shows a tqdm bar
         with the running perplexity; ``log``, a callable, receives a line of text
-        at every record (e.g. ``print``)."""
+        at every record (e.g. ``print``).
+
+        ``on_iteration(trainer)`` is called after every iteration (e.g. to
+        write a checkpoint); ``stop(trainer)``, checked after every iteration,
+        ends the fit early when it returns true (``self.stopped`` is then set,
+        and ``fit`` after ``load_state_dict`` or on this trainer with the
+        position kept goes on from there)."""
         xs, ts = np.asarray(xs), np.asarray(ts)
         if xs.ndim != 1 or xs.shape != ts.shape:
             raise ValueError(f"xs and ts must be 1-D word-id arrays of one length; got shapes "
@@ -115,17 +159,26 @@ class RnnlmTrainer:
         if max_iters < 1:
             raise ValueError(f"the corpus ({data_size} words) is shorter than one batch of "
                              f"batch_size * time_size = {batch_size * time_size} words")
-        self.time_idx = 0
-        self.ppl_list, self.records = [], []
+        if self._resume:
+            self._resume = False
+        else:
+            self.time_idx = 0
+            self.ppl_list, self.records = [], []
+            self.iteration, self._epochs_in_fit = 0, 0
+            self._loss = [0.0, 0]
+            self._elapsed = 0.0
         self.eval_interval = eval_interval
+        self.stopped = False
         model, optimizer = self.model, self.optimizer
         params, grads, merges = _distinct(model.params, model.grads)
-        total_loss, loss_count = 0.0, 0
         bar = _progress_bar(max_epoch * max_iters, "train", progress)
-        start = time.perf_counter()
+        if bar is not None:
+            bar.update(self._epochs_in_fit * max_iters + self.iteration)
+        start = time.perf_counter() - self._elapsed
         try:
-            for _ in range(max_epoch):
-                for iters in range(max_iters):
+            while self._epochs_in_fit < max_epoch:
+                while self.iteration < max_iters:
+                    iters = self.iteration
                     batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
                     loss = model.forward(batch_x, batch_t)
                     model.backward()
@@ -139,11 +192,11 @@ class RnnlmTrainer:
                         warnings.warn(f"gradient norm is {norm} at iteration {iters + 1} of "
                                       f"epoch {self.current_epoch + 1}; update skipped",
                                       RuntimeWarning, stacklevel=2)
-                    total_loss += float(loss)
-                    loss_count += 1
+                    self._loss[0] += float(loss)
+                    self._loss[1] += 1
 
                     if eval_interval is not None and iters % eval_interval == 0:
-                        ppl = math.exp(total_loss / loss_count)
+                        ppl = math.exp(self._loss[0] / self._loss[1])
                         elapsed = time.perf_counter() - start
                         self.ppl_list.append(ppl)
                         self.records.append((self.current_epoch + 1, iters + 1, elapsed, ppl))
@@ -154,9 +207,19 @@ class RnnlmTrainer:
                         if bar is not None:
                             bar.set_postfix(epoch=self.current_epoch + 1, ppl=f"{ppl:.2f}",
                                             refresh=False)
-                        total_loss, loss_count = 0.0, 0
+                        self._loss = [0.0, 0]
+                    self.iteration += 1
+                    self.steps += 1
+                    self._elapsed = time.perf_counter() - start
                     if bar is not None:
                         bar.update(1)
+                    if on_iteration is not None:
+                        on_iteration(self)
+                    if stop is not None and stop(self):
+                        self.stopped = True
+                        return self
+                self.iteration = 0
+                self._epochs_in_fit += 1
                 self.current_epoch += 1
         finally:
             if bar is not None:
@@ -235,7 +298,8 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35, *, progress=Fals
 
 def fit_with_lr_decay(model, optimizer, corpus, corpus_val, max_epoch=40, batch_size=20,
                       time_size=35, max_grad=0.25, eval_interval=20, *, decay=4.0,
-                      save_best=None, restore_best=True, progress=False, log=None, report=None):
+                      save_best=None, restore_best=True, progress=False, log=None, report=None,
+                      trainer=None, schedule=None, stop=None, on_iteration=None):
     """The book's BetterRnnlm schedule (ch06/train_better_rnnlm.py): train one
     epoch at a time on ``corpus``; after each, measure the perplexity on
     ``corpus_val``; if it improved, keep the parameters, else divide the
@@ -248,29 +312,38 @@ def fit_with_lr_decay(model, optimizer, corpus, corpus_val, max_epoch=40, batch_
     ``log`` receives the per-record training lines, ``report`` a line per
     epoch.
 
+    ``stop`` and ``on_iteration`` are passed to RnnlmTrainer.fit: when stop()
+    ends the run early, ``trainer.stopped`` is set and ``trainer.schedule``
+    holds the schedule's state (epochs done, the best perplexity and
+    parameters, the history). Passing ``trainer=`` and ``schedule=`` back (say,
+    from a checkpoint) continues the run where it stopped.
+
     Returns (trainer, history): history has one dict per epoch with epoch,
     lr, val_ppl, seconds and train_ppl (that epoch's recorded perplexities).
     """
     corpus = np.asarray(corpus)
-    trainer = RnnlmTrainer(model, optimizer)
+    trainer = trainer or RnnlmTrainer(model, optimizer)
+    state = schedule or {"epoch": 0, "best_ppl": float("inf"), "best": None, "history": []}
+    trainer.schedule = state
     xs, ts = corpus[:-1], corpus[1:]
-    best_ppl, best = float("inf"), None
-    history = []
-    for epoch in range(max_epoch):
-        start = time.perf_counter()
+    while state["epoch"] < max_epoch:
+        start = time.perf_counter() - (trainer._elapsed if trainer._resume else 0.0)
         lr = optimizer.lr
         trainer.fit(xs, ts, max_epoch=1, batch_size=batch_size, time_size=time_size,
-                    max_grad=max_grad, eval_interval=eval_interval, progress=progress, log=log)
+                    max_grad=max_grad, eval_interval=eval_interval, progress=progress, log=log,
+                    stop=stop, on_iteration=on_iteration)
+        if trainer.stopped:
+            return trainer, state["history"]
         ppl = eval_perplexity(model, corpus_val, progress=progress)
         seconds = time.perf_counter() - start
-        history.append({"epoch": epoch + 1, "lr": lr, "val_ppl": ppl, "seconds": seconds,
-                        "train_ppl": list(trainer.ppl_list)})
+        epoch = state["epoch"] + 1
+        state["history"].append({"epoch": epoch, "lr": lr, "val_ppl": ppl, "seconds": seconds,
+                                 "train_ppl": list(trainer.ppl_list)})
         if report is not None:
-            report(f"epoch {epoch + 1}: valid perplexity {ppl:.2f} (lr {lr:g}, "
-                   f"{seconds:.0f} s)")
-        if ppl < best_ppl:
-            best_ppl = ppl
-            best = [p.copy() for p in model.params]
+            report(f"epoch {epoch}: valid perplexity {ppl:.2f} (lr {lr:g}, {seconds:.0f} s)")
+        if ppl < state["best_ppl"]:
+            state["best_ppl"] = ppl
+            state["best"] = [p.copy() for p in model.params]
             if callable(save_best):
                 save_best(model)
             elif save_best is not None:
@@ -278,7 +351,8 @@ def fit_with_lr_decay(model, optimizer, corpus, corpus_val, max_epoch=40, batch_
         else:
             optimizer.lr /= decay
         model.reset_state()
-    if restore_best and best is not None:
-        for p, b in zip(model.params, best):
+        state["epoch"] = epoch
+    if restore_best and state["best"] is not None:
+        for p, b in zip(model.params, state["best"]):
             p[...] = b
-    return trainer, history
+    return trainer, state["history"]

@@ -1,0 +1,187 @@
+"""Long runs: capped with --max-iters, checkpointed, interrupted with Ctrl-C
+and resumed, with parameters bit-identical to a run that went straight through."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gatedrnn.__main__ import main
+from gatedrnn.lm import Adam, BetterRnnlm, Rnnlm, SGD, RnnlmTrainer, fit_with_lr_decay
+from gatedrnn.lm.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
+from gatedrnn.lm.params import read_params_file
+
+
+def _corpus(n=900, vocab=20, seed=0):
+    return np.random.default_rng(seed).integers(0, vocab, n)
+
+
+def _model(kind):
+    if kind == "rnnlm":
+        return Rnnlm(20, 6, 5, seed=1)
+    return BetterRnnlm(20, 6, 6, 0.3, seed=2)
+
+
+def _optimizer(name):
+    return SGD(1.0) if name == "sgd" else Adam(0.01)
+
+
+@pytest.mark.parametrize("kind, opt, stop_at", [("rnnlm", "sgd", 7), ("better", "sgd", 10),
+                                                ("better", "adam", 13), ("rnnlm", "adam", 21)])
+def test_resume_is_bit_identical(kind, opt, stop_at, tmp_path):
+    """Train 3 epochs (21 iterations) straight, or stop at `stop_at` (inside an
+    epoch, or at its end: 7, 14, 21), checkpoint, rebuild everything from the
+    file and go on: the same parameters, optimizer state and records."""
+    corpus = _corpus()
+    xs, ts = corpus[:-1], corpus[1:]
+
+    def fit(trainer, **kw):
+        return trainer.fit(xs, ts, max_epoch=3, batch_size=5, time_size=25, max_grad=0.25,
+                           eval_interval=4, **kw)
+
+    straight = RnnlmTrainer(_model(kind), _optimizer(opt))
+    fit(straight)
+    first = RnnlmTrainer(_model(kind), _optimizer(opt))
+    fit(first, stop=lambda t: t.steps >= stop_at)
+    assert first.stopped and first.steps == stop_at
+    path = tmp_path / "run.ckpt.npz"
+    save_checkpoint(path, first.model, first.optimizer, first, run={"note": "test"})
+    assert is_checkpoint(path)
+    saved = load_checkpoint(path)
+    assert saved.run == {"note": "test"}
+    fit(saved.trainer)
+    assert not saved.trainer.stopped and saved.trainer.steps == straight.steps == 21
+    for a, b in zip(saved.model.params, straight.model.params):
+        np.testing.assert_array_equal(a, b)
+    assert saved.trainer.ppl_list == straight.ppl_list
+    assert saved.optimizer.lr == straight.optimizer.lr
+    if opt == "adam":
+        assert saved.optimizer.iter == straight.optimizer.iter
+        for a, b in zip(saved.optimizer.m + saved.optimizer.v,
+                        straight.optimizer.m + straight.optimizer.v):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("stop_at", [5, 7, 12])
+def test_the_learning_rate_schedule_resumes_bit_identically(stop_at, tmp_path):
+    """BetterRnnlm's schedule (validation, lr / 4, the best parameters kept),
+    stopped inside an epoch or at its end and resumed from a checkpoint."""
+    corpus, valid = _corpus(), _corpus(400, seed=1)
+
+    def run(trainer=None, schedule=None, model=None, optimizer=None, **kw):
+        model = model or _model("better")
+        optimizer = optimizer or SGD(5.0)
+        return fit_with_lr_decay(model, optimizer, corpus, valid, max_epoch=3, batch_size=5,
+                                 time_size=25, eval_interval=4, trainer=trainer,
+                                 schedule=schedule, **kw)
+
+    straight, history = run()
+    first, _ = run(stop=lambda t: t.steps >= stop_at)
+    assert first.stopped
+    path = tmp_path / "schedule.ckpt.npz"
+    save_checkpoint(path, first.model, first.optimizer, first, schedule=first.schedule)
+    saved = load_checkpoint(path)
+    resumed, resumed_history = run(trainer=saved.trainer, schedule=saved.schedule,
+                                   model=saved.model, optimizer=saved.optimizer)
+    assert [h["val_ppl"] for h in resumed_history] == [h["val_ppl"] for h in history]
+    assert [h["lr"] for h in resumed_history] == [h["lr"] for h in history]
+    for a, b in zip(saved.model.params, straight.model.params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_is_written_atomically_and_refuses_other_files(tmp_path):
+    model = _model("rnnlm")
+    trainer = RnnlmTrainer(model, SGD(1.0))
+    corpus = _corpus()
+    trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=5, time_size=25)
+    path = tmp_path / "a.ckpt.npz"
+    save_checkpoint(path, model, trainer.optimizer, trainer)
+    save_checkpoint(path, model, trainer.optimizer, trainer)   # over the old one
+    assert sorted(os.listdir(tmp_path)) == ["a.ckpt.npz"]      # no temporary left behind
+    model.save_params(tmp_path / "p.npz")
+    assert not is_checkpoint(tmp_path / "p.npz")
+    with pytest.raises(ValueError, match="is not a checkpoint"):
+        load_checkpoint(tmp_path / "p.npz")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "none.npz")
+
+
+# -- the command line ----------------------------------------------------------------------
+
+@pytest.fixture
+def corpus_files(tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(15)]
+    sentence = " ".join(words[k] for k in [*rng.permutation(15), *rng.integers(0, 15, 5)])
+    (tmp_path / "train.txt").write_text((sentence + "\n") * 120)
+    (tmp_path / "valid.txt").write_text((sentence + "\n") * 40)
+    return tmp_path
+
+
+def _train_argv(d, save, *extra, model="better"):
+    return ["train", "--model", model, "--train-file", str(d / "train.txt"), "--valid-file",
+            str(d / "valid.txt"), "--wordvec-size", "8", "--hidden-size", "8", "--batch-size",
+            "4", "--time-size", "6", "--max-epoch", "3", "--eval-interval", "5", "--seed", "1",
+            "--dropout", "0.2", "--save", str(save), "--no-progress", *extra]
+
+
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_cli_max_iters_checkpoint_and_resume(corpus_files, model, capsys):
+    """--max-iters 130 straight, against --max-iters 60 and a --resume to 130
+    (through the end of epoch 1, at 105 iterations): the same parameters."""
+    d = corpus_files
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "130", model=model)) == 0
+    assert "stopped after 130 iterations (--max-iters)" in capsys.readouterr().out
+    ckpt = d / "run.ckpt.npz"
+    assert main(_train_argv(d, d / "resumed.npz", "--max-iters", "60", "--checkpoint",
+                            str(ckpt), model=model)) == 0
+    assert is_checkpoint(ckpt) and load_checkpoint(ckpt).trainer.steps == 60
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "130", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"resumed from {ckpt} at iteration 60" in out
+    straight, _ = read_params_file(d / "straight.npz")
+    resumed, _ = read_params_file(d / "resumed.npz")
+    for a, b in zip(straight, resumed):
+        np.testing.assert_array_equal(a, b)
+    assert main(["eval", "--params", str(ckpt), "--file", str(d / "valid.txt"),
+                 "--no-progress"]) == 0
+    assert "(checkpoint)" in capsys.readouterr().out
+
+
+def test_cli_ctrl_c_writes_a_checkpoint_and_the_resumed_run_matches(corpus_files):
+    """SIGINT during training: exit 130, no traceback, a checkpoint; resumed to
+    the same iteration count as a straight run, the same parameters."""
+    d = corpus_files
+    log = d / "log.txt"
+    argv = [sys.executable, "-m", "gatedrnn"] + _train_argv(
+        d, d / "interrupted.npz", "--max-iters", "4000", "--log", str(log))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not log.exists() or not log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and "interrupted" in err
+    ckpt = d / "interrupted.ckpt.npz"
+    assert f"checkpoint written to {ckpt}" in out and "--resume" in out
+    steps = load_checkpoint(ckpt).trainer.steps
+    assert 0 < steps < 4000
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "300", "--no-progress"]) == 0
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "300")) == 0
+    if steps < 300:
+        for a, b in zip(read_params_file(d / "straight.npz")[0],
+                        read_params_file(d / "interrupted.npz")[0]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_cli_plot_without_matplotlib_fails_before_training(corpus_files, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    d = corpus_files
+    assert main(_train_argv(d, d / "m.npz", "--plot", str(d / "c.png"))) == 2
+    assert "error: --plot needs matplotlib" in capsys.readouterr().err
+    assert not (d / "m.npz").exists()
