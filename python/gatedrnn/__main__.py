@@ -8,11 +8,17 @@ import sys
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m gatedrnn",
-                                     description="gatedrnn: a fast, verified LSTM for NumPy.")
+                                     description="gatedrnn: fast, verified recurrent layers for NumPy.")
     commands = parser.add_subparsers(dest="command")
 
-    demo = commands.add_parser("demo", help="gradient-check the compiled layer and time it "
-                                            "against the NumPy spec (the default)")
+    demo = commands.add_parser(
+        "demo", help="gradient-check the compiled layers and time them against the NumPy spec "
+                     "(the default)",
+        description="Check every compiled layer (TimeLSTM, TimeGRU, TimeRNN, TimeBiLSTM): its "
+                    "gradients against central finite differences, its outputs and gradients "
+                    "against gatedrnn.spec in float32 and float64, then time forward+backward "
+                    "against the spec (the median of several rounds, and how much they "
+                    "varied). Exits 1 if a check fails. Takes about half a minute.")
     demo.add_argument("--quick", action="store_true", help="skip the largest size")
 
     from . import bench

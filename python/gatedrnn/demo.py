@@ -2,14 +2,13 @@
 
 1. Central finite differences (float64) against the compiled layer and the spec.
 2. The compiled layer against the spec at the book's Rnnlm size, both dtypes.
-3. A timing table, compiled against spec, forward+backward, medians of one run.
+3. A timing table, compiled against spec, forward+backward: the median of
+   several rounds, with the lowest and highest round beside it.
 """
-import time
-
 import numpy as np
 
 from . import TimeLSTM, spec
-from ._timing import median_seconds
+from ._timing import speedup_in_rounds
 from .gradcheck import numerical_gradient, relative_error
 
 GRAD_NAMES = ("dWx", "dWh", "db")
@@ -64,14 +63,20 @@ def max_error_against_spec(N, T, D, H, dtype):
     return max(relative_error(ours[k], ref[k]) for k in ref)
 
 
-def time_forward_backward(cls, p, repeat):
+def forward_backward(cls, p):
+    """A function running one forward and backward of a fresh cls layer."""
     layer = cls(p["Wx"], p["Wh"], p["b"])
 
     def step():
         layer.forward(p["xs"])
         layer.backward(p["dhs"])
 
-    return median_seconds(step, repeat=repeat, warmup=1)
+    return step
+
+
+def _speedup_columns(s):
+    return (f"{s.slow_seconds * 1e3:9.2f} {s.fast_seconds * 1e3:9.2f} {s.ratio:8.1f}x "
+            f"{f'{s.low:.1f}-{s.high:.1f}':>11s}")
 
 
 def main(quick=False):
@@ -96,23 +101,22 @@ def main(quick=False):
         print(f"   (20,35,100,100) {np.dtype(dtype).name:8s} {err:9.2e}  (limit {limit:.0e})")
 
     from . import _kernels
-    print(f"\n3. Forward+backward time, median of one run (ms); gatedrnn on its "
-          f"{_kernels.get_path()} kernels, {_kernels.get_num_threads()} threads")
+    rounds = 3 if quick else 5
+    print(f"\n3. Forward+backward time (ms), median of {rounds} rounds, and the speed-up's "
+          f"lowest-highest round;\n   gatedrnn on its {_kernels.get_path()} kernels, "
+          f"{_kernels.get_num_threads()} threads")
     sizes = [((20, 35, 100, 100), np.float32), ((20, 35, 100, 100), np.float64),
              ((20, 35, 650, 650), np.float32)]
     if quick:
         sizes = sizes[:2]
-    print(f"   {'(N,T,D,H)':18s} {'dtype':8s} {'spec':>9s} {'gatedrnn':>9s} {'speed-up':>9s}")
+    print(f"   {'(N,T,D,H)':18s} {'dtype':8s} {'spec':>9s} {'gatedrnn':>9s} {'speed-up':>9s} "
+          f"{'range':>11s}")
     for (N, T, D, H), dtype in sizes:
         p = make_problem(N, T, D, H, dtype)
-        repeat = 3 if H > 300 else 7
-        # NumPy's OpenBLAS keeps a thread busy for ~0.1 s after each call, which
-        # would slow whatever runs next: time ours first, after a pause.
-        time.sleep(0.2)
-        t_ours = time_forward_backward(TimeLSTM, p, repeat * 3)
-        t_spec = time_forward_backward(spec.TimeLSTM, p, repeat)
-        print(f"   {str((N, T, D, H)):18s} {np.dtype(dtype).name:8s} {t_spec * 1e3:9.2f} "
-              f"{t_ours * 1e3:9.2f} {t_spec / t_ours:8.1f}x")
+        big = H > 300
+        s = speedup_in_rounds(forward_backward(TimeLSTM, p), forward_backward(spec.TimeLSTM, p),
+                              rounds, fast_repeat=3 if big else 9, slow_repeat=1 if big else 3)
+        print(f"   {str((N, T, D, H)):18s} {np.dtype(dtype).name:8s} {_speedup_columns(s)}")
 
     ok &= family(quick)
     print("\nall checks passed" if ok else "\nA CHECK FAILED")
@@ -135,7 +139,7 @@ def family(quick):
           "the gradients against\n   central finite differences (float64, (2,3,4,3)), "
           "compiled vs spec, and forward+backward ms (float32)")
     print(f"   {'':26s} {'FD compiled':>11s} {'FD spec':>9s} {'vs spec f32':>11s} "
-          f"{'vs spec f64':>11s} {'spec':>8s} {'gatedrnn':>9s} {'speed-up':>9s}")
+          f"{'vs spec f64':>11s} {'spec':>9s} {'gatedrnn':>9s} {'speed-up':>9s} {'range':>11s}")
     ok = True
     for kind, name in FAMILY.items():
         p = problems.make_problem(kind, 2, 3, 4, 3, np.float64, seed=1)
@@ -151,16 +155,18 @@ def family(quick):
             errors.append(max(relative_error(ours[k], ref[k]) for k in ref))
         ok &= max(fd) <= 1e-6 and errors[0] <= 1e-5 and errors[1] <= 1e-12
         q = problems.make_problem(kind, 20, 35, 100, 100, np.float32)
-        times = []
-        for module, repeat in ((gatedrnn, 21), (spec, 7)):
+
+        def step(module):
             layer = problems.time_layer(kind, module, q["weights"])
 
-            def step(layer=layer):
+            def run():
                 layer.forward(q["xs"])
                 layer.backward(q["dhs"])
 
-            time.sleep(0.2)  # NumPy's OpenBLAS threads idle again (see above)
-            times.append(median_seconds(step, repeat=3 if quick else repeat, warmup=1))
+            return run
+
+        s = speedup_in_rounds(step(gatedrnn), step(spec), 3 if quick else 5,
+                              fast_repeat=9, slow_repeat=3)
         print(f"   {name:26s} {fd[0]:11.1e} {fd[1]:9.1e} {errors[0]:11.1e} {errors[1]:11.1e} "
-              f"{times[1] * 1e3:8.2f} {times[0] * 1e3:9.2f} {times[1] / times[0]:8.1f}x")
+              f"{_speedup_columns(s)}")
     return ok
