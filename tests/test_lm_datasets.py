@@ -93,8 +93,26 @@ def test_offline_without_data_says_how_to_supply_it(isolated):
     assert "ptb.train.txt" in msg and "downloading it from" in msg
     assert "GATEDRNN_DATA" in msg and "data_dir" in msg and "--data-dir" in msg
     assert isolated == [datasets.PTB_URL_BASE + "ptb.train.txt"]
-    assert not any(os.scandir(os.path.join(datasets.cache_dir(), "ptb"))) \
-        if os.path.isdir(os.path.join(datasets.cache_dir(), "ptb")) else True
+    # The failed download leaves nothing behind, not even the cache folders.
+    assert not os.path.exists(os.path.dirname(datasets.cache_dir()))
+
+
+def test_interrupted_download_leaves_nothing_behind(isolated, monkeypatch, tmp_path):
+    class Interrupted(_Response):
+        def read(self, n):
+            if self.pos:
+                raise KeyboardInterrupt
+            return super().read(n)
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, *a, **k: Interrupted(b"x" * 99))
+    with pytest.raises(KeyboardInterrupt):
+        datasets.ptb_path("valid")
+    assert not os.path.exists(tmp_path / "cache")
+    # A cache folder that was there before stays.
+    (tmp_path / "cache" / "gatedrnn").mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        datasets.ptb_path("valid")
+    assert os.listdir(tmp_path / "cache" / "gatedrnn") == []
 
 
 class _Response:
@@ -169,8 +187,10 @@ def test_own_corpus_and_unknown_words(tmp_path):
     assert i2w[4] == "dog"
     held_out = tmp_path / "test.txt"
     held_out.write_text("the bird sat\nthe cow\n")
-    with pytest.raises(ValueError, match=r"2 word\(s\) not in the vocabulary.*'bird', 'cow'"):
+    with pytest.raises(ValueError, match=r"2 word\(s\) not in the vocabulary.*'bird', 'cow'") \
+            as info:
         load_corpus(held_out, w2i)
+    assert "--unk '<unk>'" in str(info.value) and "unk='<unk>'" in str(info.value)
     ids, _, _ = load_corpus(held_out, w2i, unk="<unk>")
     np.testing.assert_array_equal(ids, [0, 5, 2, 3, 0, 5, 3])
     with pytest.raises(ValueError, match="not a word of the vocabulary"):

@@ -109,29 +109,51 @@ def _find_in(folder, name):
     return None
 
 
+def _missing_folders(folder):
+    """The folders, innermost first, that os.makedirs(folder) would create."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
 def _download(name, dest):
+    """Download, verify and move into place; on any failure (Ctrl-C included)
+    remove the partial file and the folders made for it."""
     url = PTB_URL_BASE + name
+    created = _missing_folders(os.path.dirname(dest))
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     part = f"{dest}.part{os.getpid()}"
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as f:
-            while True:
-                block = response.read(1 << 20)
-                if not block:
-                    break
-                f.write(block)
-    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as e:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as f:
+                while True:
+                    block = response.read(1 << 20)
+                    if not block:
+                        break
+                    f.write(block)
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as e:
+            raise DataNotFoundError(_how_to_supply(
+                name, f"{name} was not found, and downloading it from {url} failed: {e}")) from e
+        try:
+            _verify(part, name)
+        except DataIntegrityError:
+            raise DataIntegrityError(f"the download of {name} from {url} has the wrong MD5 "
+                                     f"(expected {PTB_MD5[name]}); nothing was saved") from None
+        os.replace(part, dest)
+    except BaseException:
         if os.path.exists(part):
             os.remove(part)
-        raise DataNotFoundError(_how_to_supply(
-            name, f"{name} was not found, and downloading it from {url} failed: {e}")) from e
-    try:
-        _verify(part, name)
-    except DataIntegrityError:
-        os.remove(part)
-        raise DataIntegrityError(f"the download of {name} from {url} has the wrong MD5 "
-                                 f"(expected {PTB_MD5[name]}); nothing was saved") from None
-    os.replace(part, dest)
+        for folder in created:
+            try:
+                os.rmdir(folder)   # only if empty: another download may be using it
+            except OSError:
+                break
+        raise
     return dest
 
 
@@ -179,7 +201,8 @@ def words_to_ids(words, word_to_id, *, unk=None, source="the corpus"):
     """Word ids (int32) of ``words``. A word missing from the vocabulary is an
     error, unless ``unk`` names a vocabulary word to map unknown words to."""
     if unk is not None and unk not in word_to_id:
-        raise ValueError(f"unk={unk!r} is not a word of the vocabulary")
+        raise ValueError(f"unk={unk!r} (--unk on the command line) is not a word of the "
+                         f"vocabulary")
     get = word_to_id.get
     ids = np.fromiter((get(w, -1) for w in words), dtype=np.int64, count=len(words))
     missing = ids < 0
@@ -188,9 +211,10 @@ def words_to_ids(words, word_to_id, *, unk=None, source="the corpus"):
             unknown = list(dict.fromkeys(w for w, m in zip(words, missing) if m))
             shown = ", ".join(repr(w) for w in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             raise ValueError(f"{source} has {int(missing.sum())} word(s) not in the vocabulary "
-                             f"({len(unknown)} distinct: {shown}); pass unk='<unk>' (or another "
-                             f"vocabulary word) to map unknown words to it, or build the "
-                             f"vocabulary from a corpus that contains them")
+                             f"({len(unknown)} distinct: {shown}). To map them to a vocabulary "
+                             f"word such as '<unk>', pass --unk '<unk>' (python -m gatedrnn) or "
+                             f"unk='<unk>' (Python); or build the vocabulary from a corpus that "
+                             f"contains them")
         ids[missing] = word_to_id[unk]
     return ids.astype(np.int32)
 
