@@ -220,6 +220,25 @@ def assert_unchanged(layer, before):
             assert _same(arrays_a[k], arrays_b[k]), f"cache {k} changed"
 
 
+# -- PyTorch, for the tests that compare against it ---------------------------------
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, or a skip when it is not installed. With GATEDRNN_REQUIRE_TORCH=1
+    (CI's torch step) its absence fails instead: those tests must run there."""
+    if os.environ.get("GATEDRNN_REQUIRE_TORCH"):
+        import torch
+        return torch
+    return pytest.importorskip("torch")
+
+
+def pytest_collection_modifyitems(config, items):
+    # `pytest -m torch` selects every test that uses the torch fixture.
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)
+
+
 # -- Crash-prone cases run in a fresh interpreter ---------------------------------
 
 def run_isolated(module, function, *args, timeout=300, path=None):

@@ -19,8 +19,7 @@ def test_bench_without_torch(capsys, monkeypatch):
         assert text in out, text
 
 
-def test_bench_with_torch_checks_torch_against_ours(capsys):
-    pytest.importorskip("torch")
+def test_bench_with_torch_checks_torch_against_ours(capsys, torch):
     assert bench.main(TINY) == 0
     out = capsys.readouterr().out
     assert "|hs - torch hs|" in out and "PyTorch" in out
@@ -52,8 +51,7 @@ def test_interference_runs_without_torch(capsys):
     assert "after a NumPy matmul" in capsys.readouterr().out
 
 
-def test_torch_weights_are_permuted_to_its_gate_order():
-    torch = pytest.importorskip("torch")
+def test_torch_weights_are_permuted_to_its_gate_order(torch):
     p = bench.make_problem(2, 4, 3, 5, np.float64)
     ours = bench.Ours(p).layer.forward(p["xs"], train=False)
     np.testing.assert_allclose(bench.Torch(torch, p).hs(), ours, rtol=1e-10, atol=1e-12)

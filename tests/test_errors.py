@@ -2,25 +2,9 @@
 import numpy as np
 import pytest
 
+from conftest import assert_unchanged, snapshot
 from gatedrnn import LSTM, TimeLSTM
 from gatedrnn.demo import make_problem
-
-
-def snapshot(layer):
-    state = [getattr(layer, k, None) for k in ("h", "c", "dh", "dc")]
-    return ([p.copy() for p in layer.params], [g.copy() for g in layer.grads],
-            [None if s is None else s.copy() for s in state], layer._cache)
-
-
-def assert_unchanged(layer, snap):
-    params, grads, state, cache = snapshot(layer)
-    for a, b in zip(params + grads, snap[0] + snap[1]):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(state, snap[2]):
-        assert (a is None) == (b is None)
-        if a is not None:
-            np.testing.assert_array_equal(a, b)
-    assert cache is snap[3]
 
 
 @pytest.fixture

@@ -351,12 +351,11 @@ def test_the_directions_of_a_bilstm_run_at_once_on_two_threads():
 # -- PyTorch, when it is importable ----------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["gru_reset_after", "rnn", "bilstm"])
-def test_equals_pytorch(kind):
+def test_equals_pytorch(kind, torch):
     """TimeGRU(reset_after=True) is torch.nn.GRU under the conversion in the
     docstrings (gates r, z, n; z = 1 - ours), TimeRNN is nn.RNN (tanh) with
     b = b_ih + b_hh, TimeBiLSTM is nn.LSTM(bidirectional=True): float64,
     within 1e-12, forward and gradients."""
-    torch = pytest.importorskip("torch")
     N, T, D, H = 3, 7, 5, 4
     p = family.make_problem(kind, N, T, D, H, np.float64, seed=13)
     ours = family.time_layer(kind, gatedrnn, p["weights"])

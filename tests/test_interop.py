@@ -18,10 +18,6 @@ from gatedrnn.lm.trainer import eval_positions
 LIMIT = 1e-12
 
 
-def _torch():
-    return pytest.importorskip("torch")
-
-
 def _torch_run(torch, module, xs, dhs):
     """hs and d(sum(hs * dhs))/dxs, and the module's parameter grads by name."""
     x = torch.from_numpy(xs).requires_grad_(True)
@@ -67,8 +63,7 @@ def _assert_grads_match(kind, layer, grads, k, suffix, params):
 
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_from_torch_unidirectional_equals_torch(kind, num_layers):
-    torch = _torch()
+def test_from_torch_unidirectional_equals_torch(kind, num_layers, torch):
     torch.manual_seed(1)
     N, T, D, H = 3, 6, 5, 4
     module = getattr(torch.nn, kind.upper())(D, H, num_layers=num_layers,
@@ -84,8 +79,7 @@ def test_from_torch_unidirectional_equals_torch(kind, num_layers):
         _assert_grads_match(kind, layer, grads, k, "", layer.grads)
 
 
-def test_from_torch_bidirectional_lstm_equals_torch():
-    torch = _torch()
+def test_from_torch_bidirectional_lstm_equals_torch(torch):
     torch.manual_seed(3)
     N, T, D, H = 2, 7, 3, 5
     module = torch.nn.LSTM(D, H, num_layers=2, batch_first=True, bidirectional=True).double()
@@ -102,8 +96,7 @@ def test_from_torch_bidirectional_lstm_equals_torch():
 
 
 @pytest.mark.parametrize("kind", ["gru", "rnn"])
-def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind):
-    torch = _torch()
+def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind, torch):
     torch.manual_seed(5)
     N, T, D, H = 2, 6, 4, 3
     module = getattr(torch.nn, kind.upper())(D, H, batch_first=True, bidirectional=True).double()
@@ -122,8 +115,7 @@ def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "rnn", "bilstm"])
-def test_to_torch_round_trip(kind, dtype):
-    torch = _torch()
+def test_to_torch_round_trip(kind, dtype, torch):
     from gatedrnn import problems
     p = problems.make_problem(kind, 3, 5, 4, 6, dtype, seed=7)
     layer = problems.time_layer(kind, gatedrnn, p["weights"])
@@ -138,8 +130,7 @@ def test_to_torch_round_trip(kind, dtype):
     assert relative_error(layer.forward(p["xs"]), hs_t) <= (1e-6 if dtype == np.float32 else LIMIT)
 
 
-def test_to_torch_of_a_stack_and_of_single_steps():
-    torch = _torch()
+def test_to_torch_of_a_stack_and_of_single_steps(torch):
     rng = np.random.default_rng(8)
     D, H = 4, 3
     first = gatedrnn.TimeLSTM(rng.standard_normal((D, 4 * H)), rng.standard_normal((H, 4 * H)),
@@ -157,8 +148,7 @@ def test_to_torch_of_a_stack_and_of_single_steps():
     assert isinstance(interop.to_torch(cell), torch.nn.GRU)
 
 
-def test_torch_conversions_refuse_what_has_no_equivalent():
-    torch = _torch()
+def test_torch_conversions_refuse_what_has_no_equivalent(torch):
     with pytest.raises(ValueError, match="proj_size=2 has no gatedrnn equivalent"):
         interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))
     with pytest.raises(ValueError, match="gatedrnn's RNN is tanh; got nonlinearity='relu'"):
@@ -180,8 +170,7 @@ def test_torch_conversions_refuse_what_has_no_equivalent():
                                            rng.standard_normal((4, 4)), np.zeros(4))] * 2)
 
 
-def test_from_torch_without_bias_and_time_first_modules():
-    torch = _torch()
+def test_from_torch_without_bias_and_time_first_modules(torch):
     torch.manual_seed(10)
     module = torch.nn.GRU(3, 4, bias=False).double()  # batch_first=False
     layer = interop.from_torch(module)
@@ -191,11 +180,10 @@ def test_from_torch_without_bias_and_time_first_modules():
     assert relative_error(layer.forward(xs), hs_t.transpose(1, 0, 2)) <= LIMIT
 
 
-def test_language_models_convert_and_give_the_same_perplexity():
+def test_language_models_convert_and_give_the_same_perplexity(torch):
     """An Rnnlm and a BetterRnnlm in float64: to torch and back with the same
     weights, and the same perplexity evaluated in both frameworks on a small
     corpus with the book's protocol (batch 10, time 35, the state carried)."""
-    torch = _torch()
     corpus = np.random.default_rng(12).integers(0, 30, 2000)
     for model in (Rnnlm(30, 8, 6, seed=1, dtype=np.float64),
                   BetterRnnlm(30, 7, 7, seed=2, dtype=np.float64)):

@@ -25,6 +25,18 @@ def _positive_int(text):
     return value
 
 
+def _per_model(index):
+    """The help text of an option whose default depends on --model."""
+    return "default " + " or ".join(f"{v[index]} ({k})" for k, v in _MODEL_DEFAULTS.items())
+
+
+def _add_batch_arguments(p, batch_size, whose):
+    p.add_argument("--batch-size", type=_positive_int, default=batch_size,
+                   help=f"default {batch_size} ({whose})")
+    p.add_argument("--time-size", type=_positive_int, default=35,
+                   help=f"BPTT length, default 35 ({whose})")
+
+
 def _add_data_arguments(p):
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with ptb.{train,valid,test}.txt (else $GATEDRNN_DATA, then the "
@@ -45,23 +57,22 @@ def add_train_arguments(p):
                         "line; the vocabulary comes from this file)")
     p.add_argument("--valid-file", metavar="TXT", help="validation text for --train-file")
     p.add_argument("--test-file", metavar="TXT", help="test text for --train-file")
-    p.add_argument("--batch-size", type=_positive_int, default=20, help="default 20")
-    p.add_argument("--time-size", type=_positive_int, default=35, help="BPTT length, default 35")
+    _add_batch_arguments(p, 20, "the book's training")
     p.add_argument("--optimizer", choices=sorted(_LR_DEFAULTS), default="sgd",
                    help="default sgd")
     p.add_argument("--lr", type=float, help="default 20 (sgd) or 0.001 (adam)")
     p.add_argument("--max-grad", type=float, default=0.25,
                    help="clip gradients to this joint norm, default 0.25 (0: no clipping)")
-    p.add_argument("--max-epoch", type=_positive_int, help="default 4 (rnnlm) or 40 (better)")
-    p.add_argument("--wordvec-size", type=_positive_int, help="default 100 (rnnlm) or 650 (better)")
-    p.add_argument("--hidden-size", type=_positive_int, help="default 100 (rnnlm) or 650 (better)")
+    p.add_argument("--max-epoch", type=_positive_int, help=_per_model(2))
+    p.add_argument("--wordvec-size", type=_positive_int, help=_per_model(0))
+    p.add_argument("--hidden-size", type=_positive_int, help=_per_model(1))
     p.add_argument("--dropout", type=float, default=0.5, help="better only, default 0.5")
     p.add_argument("--eval-interval", type=_positive_int, default=20,
                    help="record the training perplexity every N iterations, default 20")
     p.add_argument("--seed", type=int, help="seed for the weights and dropout masks")
     p.add_argument("--save", metavar="FILE",
-                   help="where to save the parameters, default Rnnlm.npz / BetterRnnlm.npz "
-                        "(.pkl: the book's float16 pickle)")
+                   help=f"where to save the parameters, {_per_model(3)} (.pkl: the book's "
+                        f"float16 pickle)")
     p.add_argument("--plot", metavar="PNG",
                    help="draw the training perplexity curve (needs matplotlib: "
                         "pip install 'gatedrnn[plot]')")
@@ -89,8 +100,7 @@ def add_eval_arguments(p):
                    help="PTB split to evaluate, default test")
     p.add_argument("--file", metavar="TXT",
                    help="evaluate on this plain-text file instead of PTB")
-    p.add_argument("--batch-size", type=_positive_int, default=10, help="default 10 (the book's)")
-    p.add_argument("--time-size", type=_positive_int, default=35, help="default 35 (the book's)")
+    _add_batch_arguments(p, 10, "the book's evaluation")
 
 
 def _say(*args):
@@ -142,12 +152,6 @@ def _user_errors(run):
     return wrapped
 
 
-# The settings a checkpoint keeps, so that --resume runs on with them.
-_RUN_SETTINGS = ("model", "wordvec_size", "hidden_size", "dropout", "batch_size", "time_size",
-                 "optimizer", "lr", "max_grad", "max_epoch", "eval_interval", "seed", "save",
-                 "train_file", "valid_file", "test_file", "data_dir", "unk")
-
-
 class _Interrupt:
     """Ctrl-C during training: the run stops after the iteration it is in (a
     second Ctrl-C stops at once)."""
@@ -193,62 +197,112 @@ def _settings(args):
                 unk=args.unk)
 
 
+class _Run:
+    """A training run's pieces, new or taken from a checkpoint."""
+
+    def __init__(self, args):
+        from .checkpoint import load_checkpoint
+        from .models import BetterRnnlm, Rnnlm
+        from .optim import SGD, Adam
+        from .trainer import RnnlmTrainer
+
+        resumed = load_checkpoint(args.resume) if args.resume else None
+        self.settings = run = dict(resumed.run) if resumed else _settings(args)
+        data_args = argparse.Namespace(**{k: run[k] for k in ("train_file", "valid_file",
+                                                              "test_file", "data_dir", "unk")})
+        self.train, self.valid, self.test, self.vocab, self.source = \
+            _load_training_data(data_args)
+        if run["model"] == "better" and self.valid is None:
+            raise SystemExit("error: --model better needs validation data (--valid-file)")
+        if resumed:
+            if resumed.vocab is not None and resumed.vocab != self.vocab:
+                raise SystemExit(f"error: the checkpoint's vocabulary differs from "
+                                 f"{self.source}'s")
+            self.model, self.optimizer = resumed.model, resumed.optimizer
+            self.trainer, self.schedule = resumed.trainer, resumed.schedule
+        else:
+            V, D, H = len(self.vocab), run["wordvec_size"], run["hidden_size"]
+            if run["model"] == "rnnlm":
+                self.model = Rnnlm(V, D, H, seed=run["seed"])
+            else:
+                self.model = BetterRnnlm(V, D, H, run["dropout"], seed=run["seed"])
+            self.optimizer = (SGD if run["optimizer"] == "sgd" else Adam)(run["lr"])
+            self.trainer, self.schedule = RnnlmTrainer(self.model, self.optimizer), None
+        self.resumed_from = args.resume
+        self.save = run["save"]
+        self.checkpoint = args.checkpoint or os.path.splitext(self.save)[0] + ".ckpt.npz"
+
+    def describe(self):
+        run, m = self.settings, self.model
+        return (f"{type(m).__name__}: V={len(self.vocab)}, D={run['wordvec_size']}, "
+                f"H={run['hidden_size']} on {self.source} ({len(self.train)} training words); "
+                f"batch {run['batch_size']}, time {run['time_size']}, {run['optimizer']} lr "
+                f"{self.optimizer.lr:g}, max_grad {run['max_grad']}, {run['max_epoch']} "
+                f"epoch(s), seed {run['seed']}"
+                + (f"; resumed from {self.resumed_from} at iteration {self.trainer.steps}"
+                   if self.resumed_from else ""))
+
+    def write_checkpoint(self):
+        from .checkpoint import save_checkpoint
+        save_checkpoint(self.checkpoint, self.model, self.optimizer, self.trainer,
+                        schedule=getattr(self.trainer, "schedule", None), run=self.settings,
+                        vocab=self.vocab)
+
+    def save_params(self):
+        from .params import save_params
+        save_params(self.model, self.save,
+                    vocab=None if self.save.endswith(".pkl") else self.vocab)
+
+    def fit(self, progress, log, stop, on_iteration):
+        from .trainer import fit_with_lr_decay
+        run = self.settings
+        sizes = (run["batch_size"], run["time_size"], run["max_grad"], run["eval_interval"])
+        if run["model"] == "rnnlm":
+            self.trainer.fit(self.train[:-1], self.train[1:], run["max_epoch"], *sizes,
+                             progress=progress, log=log, stop=stop, on_iteration=on_iteration)
+        else:
+            self.trainer, _ = fit_with_lr_decay(
+                self.model, self.optimizer, self.train, self.valid, run["max_epoch"], *sizes,
+                save_best=lambda m: self.save_params(), progress=progress, log=log,
+                report=_say, trainer=self.trainer, schedule=self.schedule, stop=stop,
+                on_iteration=on_iteration)
+
+    def training_perplexities(self):
+        """Every recorded training perplexity of the run, across epochs."""
+        history = getattr(self.trainer, "schedule", {"history": None})["history"]
+        if history is None:
+            return list(self.trainer.ppl_list)
+        return ([p for h in history for p in h["train_ppl"]]
+                + (list(self.trainer.ppl_list) if self.trainer.stopped else []))
+
+
+def _open_log(path, append):
+    """(log function or None, file to close or None) for --log."""
+    if path == "-":
+        return print, None
+    if not path:
+        return None, None
+    f = open(path, "a" if append else "w", encoding="utf-8")
+
+    def log(line):
+        f.write(line + "\n")
+        f.flush()
+    return log, f
+
+
 @_user_errors
 def run_train(args):
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .models import BetterRnnlm, Rnnlm
-    from .optim import SGD, Adam
-    from .params import save_params
-    from .trainer import RnnlmTrainer, eval_perplexity, fit_with_lr_decay, plot_perplexity
+    from .trainer import eval_perplexity, plot_perplexity
 
     _check_plot(args.plot)
-    resumed = load_checkpoint(args.resume) if args.resume else None
-    run = dict(resumed.run) if resumed else _settings(args)
-    data_args = argparse.Namespace(**{k: run[k] for k in ("train_file", "valid_file",
-                                                          "test_file", "data_dir", "unk")})
-    train, valid, test, vocab, source = _load_training_data(data_args)
-    V, D, H, save = len(vocab), run["wordvec_size"], run["hidden_size"], run["save"]
+    r = _Run(args)
+    _say(r.describe())
     progress = not args.no_progress
-    if run["model"] == "better" and valid is None:
-        raise SystemExit("error: --model better needs validation data (--valid-file)")
-    if resumed:
-        if resumed.vocab is not None and resumed.vocab != vocab:
-            raise SystemExit(f"error: the checkpoint's vocabulary differs from {source}'s")
-        model, optimizer, trainer = resumed.model, resumed.optimizer, resumed.trainer
-        schedule = resumed.schedule
-    else:
-        if run["model"] == "rnnlm":
-            model = Rnnlm(V, D, H, seed=run["seed"])
-        else:
-            model = BetterRnnlm(V, D, H, run["dropout"], seed=run["seed"])
-        optimizer = SGD(run["lr"]) if run["optimizer"] == "sgd" else Adam(run["lr"])
-        trainer, schedule = RnnlmTrainer(model, optimizer), None
-    checkpoint = args.checkpoint or os.path.splitext(save)[0] + ".ckpt.npz"
-    _say(f"{type(model).__name__}: V={V}, D={D}, H={H} on {source} ({len(train)} training "
-         f"words); batch {run['batch_size']}, time {run['time_size']}, {run['optimizer']} lr "
-         f"{optimizer.lr:g}, max_grad {run['max_grad']}, {run['max_epoch']} epoch(s), seed "
-         f"{run['seed']}" + (f"; resumed from {args.resume} at iteration {trainer.steps}"
-                            if resumed else ""))
+    log, log_file = _open_log(args.log, append=bool(args.resume))
 
-    log_file = None
-    if args.log == "-":
-        log = print
-    elif args.log:
-        log_file = open(args.log, "a" if resumed else "w", encoding="utf-8")
-
-        def log(line):
-            log_file.write(line + "\n")
-            log_file.flush()
-    else:
-        log = None
-
-    def write_checkpoint(t):
-        save_checkpoint(checkpoint, model, optimizer, t, schedule=getattr(t, "schedule", None),
-                        run=run, vocab=vocab)
-
-    def every(t):
+    def on_iteration(t):
         if args.checkpoint_every and t.steps % args.checkpoint_every == 0:
-            write_checkpoint(t)
+            r.write_checkpoint()
 
     start = time.perf_counter()
     try:
@@ -256,50 +310,36 @@ def run_train(args):
             def stop(t):
                 return interrupt.requested or (args.max_iters is not None
                                                and t.steps >= args.max_iters)
-            if run["model"] == "rnnlm":
-                trainer.fit(train[:-1], train[1:], run["max_epoch"], run["batch_size"],
-                            run["time_size"], run["max_grad"], run["eval_interval"],
-                            progress=progress, log=log, stop=stop, on_iteration=every)
-            else:
-                def save_best(m):
-                    save_params(m, save, vocab=None if save.endswith(".pkl") else vocab)
-
-                trainer, _ = fit_with_lr_decay(
-                    model, optimizer, train, valid, run["max_epoch"], run["batch_size"],
-                    run["time_size"], run["max_grad"], run["eval_interval"],
-                    save_best=save_best, progress=progress, log=log, report=_say,
-                    trainer=trainer, schedule=schedule, stop=stop, on_iteration=every)
+            r.fit(progress, log, stop, on_iteration)
             if interrupt.requested:
-                write_checkpoint(trainer)
-                _say(f"interrupted at iteration {trainer.steps}: checkpoint written to "
-                     f"{checkpoint}; continue with:\n  python -m gatedrnn train --resume "
-                     f"{checkpoint}")
+                r.write_checkpoint()
+                _say(f"interrupted at iteration {r.trainer.steps}: checkpoint written to "
+                     f"{r.checkpoint}; continue with:\n  python -m gatedrnn train --resume "
+                     f"{r.checkpoint}")
                 return 130
-        if trainer.stopped or args.checkpoint or args.checkpoint_every:
-            write_checkpoint(trainer)
-        history = getattr(trainer, "schedule", {"history": None})["history"]
-        ppl_list = ([p for h in history for p in h["train_ppl"]] + (list(trainer.ppl_list)
-                    if trainer.stopped else [])) if history is not None else trainer.ppl_list
-        if run["model"] == "rnnlm" or trainer.stopped:
-            save_params(model, save, vocab=None if save.endswith(".pkl") else vocab)
-        stopped = (f"stopped after {trainer.steps} iterations (--max-iters); checkpoint "
-                   f"{checkpoint}; " if trainer.stopped else "")
-        if run["model"] == "rnnlm" or trainer.stopped:
-            _say(f"{stopped}trained in {time.perf_counter() - start:.1f} s; last recorded "
-                 f"training perplexity {ppl_list[-1]:.2f}; parameters saved to {save}")
-            if valid is not None and run["model"] == "rnnlm":
-                _say(f"valid perplexity: {eval_perplexity(model, valid, progress=progress):.2f}")
+        seconds = time.perf_counter() - start
+        stopped = r.trainer.stopped
+        if stopped or args.checkpoint or args.checkpoint_every:
+            r.write_checkpoint()
+        ppl_list = r.training_perplexities()
+        if r.settings["model"] == "rnnlm" or stopped:
+            r.save_params()
+            _say((f"stopped after {r.trainer.steps} iterations (--max-iters); checkpoint "
+                  f"{r.checkpoint}; " if stopped else "")
+                 + f"trained in {seconds:.1f} s; last recorded training perplexity "
+                   f"{ppl_list[-1]:.2f}; parameters saved to {r.save}")
+            if r.valid is not None and r.settings["model"] == "rnnlm":
+                _say(f"valid perplexity: {eval_perplexity(r.model, r.valid, progress=progress):.2f}")
         else:
-            best = trainer.schedule["best_ppl"]
-            _say(f"trained in {time.perf_counter() - start:.1f} s; best parameters (valid "
-                 f"perplexity {best:.2f}) saved to {save}")
+            _say(f"trained in {seconds:.1f} s; best parameters (valid perplexity "
+                 f"{r.trainer.schedule['best_ppl']:.2f}) saved to {r.save}")
         if args.plot:
-            plot_perplexity(ppl_list, run["eval_interval"], args.plot,
-                            title=f"{type(model).__name__} training perplexity")
+            plot_perplexity(ppl_list, r.settings["eval_interval"], args.plot,
+                            title=f"{type(r.model).__name__} training perplexity")
             _say(f"perplexity curve drawn to {args.plot}")
-        if test is not None:
+        if r.test is not None:
             t0 = time.perf_counter()
-            ppl = eval_perplexity(model, test, progress=progress)
+            ppl = eval_perplexity(r.model, r.test, progress=progress)
             _say(f"test perplexity: {ppl:.2f} ({time.perf_counter() - t0:.1f} s)")
     finally:
         if log_file is not None:
