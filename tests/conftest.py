@@ -220,6 +220,21 @@ def assert_unchanged(layer, before):
             assert _same(arrays_a[k], arrays_b[k]), f"cache {k} changed"
 
 
+# -- A tiny corpus of one's own, for the command line's tests ------------------------
+
+@pytest.fixture
+def corpus_files(tmp_path):
+    """train.txt, valid.txt and test.txt of 15 words; test.txt ends with a word
+    outside the vocabulary ("zebra")."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(15)]
+    sentence = " ".join(words[k] for k in [*rng.permutation(15), *rng.integers(0, 15, 5)])
+    (tmp_path / "train.txt").write_text((sentence + "\n") * 120)
+    (tmp_path / "valid.txt").write_text((sentence + "\n") * 40)
+    (tmp_path / "test.txt").write_text((sentence + "\n") * 40 + "w0 zebra\n")
+    return tmp_path
+
+
 # -- PyTorch, for the tests that compare against it ---------------------------------
 
 @pytest.fixture(scope="session")

@@ -111,16 +111,6 @@ def test_a_checkpoint_is_written_atomically_and_refuses_other_files(tmp_path):
 
 # -- the command line ----------------------------------------------------------------------
 
-@pytest.fixture
-def corpus_files(tmp_path):
-    rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(15)]
-    sentence = " ".join(words[k] for k in [*rng.permutation(15), *rng.integers(0, 15, 5)])
-    (tmp_path / "train.txt").write_text((sentence + "\n") * 120)
-    (tmp_path / "valid.txt").write_text((sentence + "\n") * 40)
-    return tmp_path
-
-
 def _train_argv(d, save, *extra, model="better"):
     return ["train", "--model", model, "--train-file", str(d / "train.txt"), "--valid-file",
             str(d / "valid.txt"), "--wordvec-size", "8", "--hidden-size", "8", "--batch-size",

@@ -1,22 +1,10 @@
 """python -m gatedrnn train / eval on a tiny corpus of one's own."""
 import os
 
-import numpy as np
 import pytest
 
 from gatedrnn.__main__ import build_parser, main
 from gatedrnn.lm import model_from_params
-
-
-@pytest.fixture
-def corpus_files(tmp_path):
-    rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(15)]
-    sentence = " ".join(words[k] for k in [*rng.permutation(15), *rng.integers(0, 15, 5)])
-    (tmp_path / "train.txt").write_text((sentence + "\n") * 120)
-    (tmp_path / "valid.txt").write_text((sentence + "\n") * 40)
-    (tmp_path / "test.txt").write_text((sentence + "\n") * 40 + "w0 zebra\n")
-    return tmp_path
 
 
 def test_parser_keeps_demo_the_default():

@@ -312,7 +312,7 @@ def print_tables(rows, peak, torch):
               f"{gflops / peak:7.2f} {fmt_ms(r.get('gemm_fb')):>9s} "
               f"{fmt_ratio(ratio(r['ours_fb'], r.get('gemm_fb'))):>9s}")
 
-    print(f"\nforward, float32, median ms (ours: train=False, and train=True keeping the cache)")
+    print("\nforward, float32, median ms (ours: train=False, and train=True keeping the cache)")
     print(f"  {'(N,T,D,H)':18s} {'ours':>8s} {'no_grad':>8s} {'ours/':>8s} {'ours':>8s} "
           f"{'torch':>8s} {'ours/':>8s} {'spec':>8s} {'GFLOP/s':>8s} {'GEMM-only':>9s}")
     print(f"  {'':18s} {'infer':>8s} {'torch':>8s} {'no_grad':>8s} {'train':>8s} "
