@@ -115,7 +115,10 @@ def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind, torch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "rnn", "bilstm"])
-def test_to_torch_round_trip(kind, dtype, torch):
+def test_to_torch_equals_ours_and_converts_back(kind, dtype, torch):
+    """to_torch gives a module computing what our layer computes: outputs, and
+    in float64 the input gradient and every weight gradient within 1e-12; and
+    from_torch takes it back to the very weights."""
     from gatedrnn import problems
     p = problems.make_problem(kind, 3, 5, 4, 6, dtype, seed=7)
     layer = problems.time_layer(kind, gatedrnn, p["weights"])
@@ -125,9 +128,18 @@ def test_to_torch_round_trip(kind, dtype, torch):
     back = interop.from_torch(module)
     for a, b in zip(back.params, layer.params):
         np.testing.assert_array_equal(a, b)
-    with torch.no_grad():
-        hs_t = module(torch.from_numpy(p["xs"]))[0].numpy()
-    assert relative_error(layer.forward(p["xs"]), hs_t) <= (1e-6 if dtype == np.float32 else LIMIT)
+    if dtype == np.float32:
+        with torch.no_grad():
+            hs_t = module(torch.from_numpy(p["xs"]))[0].numpy()
+        assert relative_error(layer.forward(p["xs"]), hs_t) <= 1e-6
+        return
+    hs_t, dxs_t, grads = _torch_run(torch, module, p["xs"], p["dhs"])
+    hs, dxs = _our_run(layer, p["xs"], p["dhs"])
+    assert relative_error(hs, hs_t) <= LIMIT and relative_error(dxs, dxs_t) <= LIMIT
+    torch_kind = {"gru_reset_after": "gru", "bilstm": "lstm"}.get(kind, kind)
+    _assert_grads_match(torch_kind, layer, grads, 0, "", layer.grads[:3])
+    if kind == "bilstm":
+        _assert_grads_match(torch_kind, layer, grads, 0, "_reverse", layer.grads[3:])
 
 
 def test_to_torch_of_a_stack_and_of_single_steps(torch):
@@ -277,6 +289,23 @@ def test_keras_layouts(kind, reset_after):
         np.testing.assert_array_equal(weights[name], value, err_msg=name)
     if kind == "gru":
         assert weights["reset_after"] is reset_after
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
+def test_to_keras_weights_compute_what_our_layer_computes(kind):
+    """The other direction: our layer's weights, in Keras's layout, through
+    Keras's equations, give our layer's outputs."""
+    from gatedrnn import problems
+    p = problems.make_problem(kind, 3, 6, 4, 5, np.float64, seed=15)
+    layer = problems.time_layer(kind, gatedrnn, p["weights"])
+    w = interop.to_keras(layer)
+    if kind.startswith("gru"):
+        expected = keras_gru(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"],
+                             w["reset_after"])
+    else:
+        reference = keras_lstm if kind == "lstm" else keras_simple_rnn
+        expected = reference(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"])
+    assert relative_error(layer.forward(p["xs"]), expected) <= LIMIT
 
 
 def test_keras_conversions_refuse_bad_input():
