@@ -21,7 +21,7 @@
  *     (their z is 1 - ours) and PyTorch orders its gates r, z, n.
  *   GRU reset after (G 3, CW 5): as cuDNN, PyTorch, Keras;  b (2, 3H): input, recurrent
  *     z, r = sigmoid(x Wx + b0 + h Wh + b1);  h~ = tanh(x Wx_h + b0_h + r (h Wh_h + b1_h))
- *   RNN (G 1, CW 1): h = tanh(x Wx + h Wh + b)
+ *   RNN (G 1, CW 1): h = tanh(x Wx + h Wh + b);  RNN relu: h = max(x Wx + h Wh + b, 0)
  *
  * The kernels allocate nothing and never call Python: the caller owns every
  * buffer, and BLAS arrives as function pointers (SciPy's cython_blas).
@@ -138,9 +138,10 @@ enum gr_cell {
     GR_CELL_LSTM = 0,
     GR_CELL_GRU = 1,              /* reset before: the book's */
     GR_CELL_GRU_RESET_AFTER = 2,  /* cuDNN, PyTorch, Keras */
-    GR_CELL_RNN = 3,
+    GR_CELL_RNN = 3,              /* tanh */
+    GR_CELL_RNN_RELU = 4,         /* max(., 0), as nn.RNN(nonlinearity='relu') */
 };
-#define GR_NUM_CELLS 4
+#define GR_NUM_CELLS 5
 #define GR_MAX_DIRECTIONS 2
 
 int gr_cell_gates(int cell);        /* G, or 0 for an unknown cell */

@@ -10,7 +10,8 @@ static inline const gr_cell_layout *FN(cell_layout)(int cell)
     case GR_CELL_LSTM: return &gr_lstm_layout;
     case GR_CELL_GRU: return &gr_gru_layout;
     case GR_CELL_GRU_RESET_AFTER: return &gr_gru_reset_after_layout;
-    case GR_CELL_RNN: return &gr_rnn_layout;
+    case GR_CELL_RNN:
+    case GR_CELL_RNN_RELU: return &gr_rnn_layout;
     default: return NULL;
     }
 }
@@ -25,7 +26,8 @@ static inline void FN(forward_epilogue)(int cell, int p, const FN(forward_rows) 
         else FN(gru_forward_state)(rows, acc, acc_ld, units);
         break;
     case GR_CELL_GRU_RESET_AFTER: FN(gru_after_forward)(rows, acc, acc_ld, units); break;
-    case GR_CELL_RNN: FN(rnn_forward)(rows, acc, acc_ld, units); break;
+    case GR_CELL_RNN: FN(rnn_forward)(rows, acc, units, 0); break;
+    case GR_CELL_RNN_RELU: FN(rnn_forward)(rows, acc, units, 1); break;
     default: break;
     }
 }
@@ -40,7 +42,8 @@ static inline void FN(backward_epilogue)(int cell, int p, const FN(backward_rows
         else FN(gru_backward_gates)(rows, acc, units);
         break;
     case GR_CELL_GRU_RESET_AFTER: FN(gru_after_backward)(rows, acc, units); break;
-    case GR_CELL_RNN: FN(rnn_backward)(rows, acc, units); break;
+    case GR_CELL_RNN: FN(rnn_backward)(rows, acc, units, 0); break;
+    case GR_CELL_RNN_RELU: FN(rnn_backward)(rows, acc, units, 1); break;
     default: break;
     }
 }
@@ -53,7 +56,8 @@ static inline void FN(first_epilogue)(int cell, const FN(backward_rows) *rows, c
     case GR_CELL_LSTM: FN(lstm_first)(rows, acc, units); break;
     case GR_CELL_GRU:
     case GR_CELL_GRU_RESET_AFTER: FN(gru_first)(rows, acc, units); break;
-    case GR_CELL_RNN: FN(rnn_first)(rows, acc, units); break;
+    case GR_CELL_RNN:
+    case GR_CELL_RNN_RELU: FN(rnn_first)(rows, acc, units); break;
     default: break;
     }
 }

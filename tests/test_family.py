@@ -72,7 +72,7 @@ def test_spec_stateful_second_call_matches_finite_differences(kind):
         assert err <= FD_LIMIT, f"{kind} d{name}: relative error {err:.2e}"
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"])
 def test_spec_single_step_matches_finite_differences(kind):
     p = family.make_problem(kind, 3, 1, 4, 2, np.float64, seed=11)
     x, h0, dh = p["xs"][:, 0], p["h0"][0], p["dhs"][:, 0]
@@ -182,7 +182,7 @@ def test_non_contiguous_inputs_and_weights(kind, dtype):
                         context=" non-contiguous")
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"])
 def test_single_step_matches_spec(kind, dtype, every_path):
     for N, D, H in [(1, 1, 1), (3, 5, 17), (6, 2, 9)]:
         p = family.make_problem(kind, N, 1, D, H, dtype, seed=N + D + H)
@@ -243,7 +243,7 @@ def test_stateful_calls_equal_one_long_call(kind, dtype):
     np.testing.assert_array_equal(pieces.h, hs_whole[:, -1])
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"])
 def test_single_step_equals_one_step_of_the_time_layer(kind, dtype):
     p = family.make_problem(kind, 3, 1, 4, 5, dtype, seed=5)
     time = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
@@ -299,7 +299,7 @@ def test_inference_keeps_no_cache_and_gives_the_training_forward(kind, dtype, ev
 
 
 # Values kept per (n, t) and hidden unit between forward and backward.
-CACHE_WIDTH = {"lstm": 5, "gru": 4, "gru_reset_after": 5, "rnn": 1, "bilstm": 10}
+CACHE_WIDTH = {"lstm": 5, "gru": 4, "gru_reset_after": 5, "rnn": 1, "rnn_relu": 1, "bilstm": 10}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -350,11 +350,11 @@ def test_the_directions_of_a_bilstm_run_at_once_on_two_threads():
 
 # -- PyTorch, when it is importable ----------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["gru_reset_after", "rnn", "bilstm"])
+@pytest.mark.parametrize("kind", ["gru_reset_after", "rnn", "rnn_relu", "bilstm"])
 def test_equals_pytorch(kind, torch):
     """TimeGRU(reset_after=True) is torch.nn.GRU under the conversion in the
-    docstrings (gates r, z, n; z = 1 - ours), TimeRNN is nn.RNN (tanh) with
-    b = b_ih + b_hh, TimeBiLSTM is nn.LSTM(bidirectional=True): float64,
+    docstrings (gates r, z, n; z = 1 - ours), TimeRNN is nn.RNN (tanh or relu)
+    with b = b_ih + b_hh, TimeBiLSTM is nn.LSTM(bidirectional=True): float64,
     within 1e-12, forward and gradients."""
     N, T, D, H = 3, 7, 5, 4
     p = family.make_problem(kind, N, T, D, H, np.float64, seed=13)
@@ -368,7 +368,7 @@ def test_equals_pytorch(kind, torch):
     out.backward(torch.from_numpy(p["dhs"]))
     assert relative_error(hs, out.detach().numpy()) <= 1e-12
     assert relative_error(dxs, xs.grad.numpy()) <= 1e-12
-    if kind == "rnn":
+    if kind in ("rnn", "rnn_relu"):
         assert relative_error(ours.grads[0], module.weight_ih_l0.grad.numpy().T) <= 1e-12
         assert relative_error(ours.grads[1], module.weight_hh_l0.grad.numpy().T) <= 1e-12
         assert relative_error(ours.grads[2], module.bias_ih_l0.grad.numpy()) <= 1e-12

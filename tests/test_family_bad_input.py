@@ -176,6 +176,15 @@ def test_bilstm_directions_must_match():
         family.time_layer("bilstm", gatedrnn, p["weights"][:3] + other)
 
 
+@pytest.mark.parametrize("nonlinearity", ["sigmoid", "Tanh", None, 1])
+def test_rnn_nonlinearity_must_be_tanh_or_relu(nonlinearity):
+    p = family.make_problem("rnn", N, T, D, H, F32, seed=3)
+    for cls in (gatedrnn.TimeRNN, gatedrnn.RNN):
+        with pytest.raises(ValueError, match=re.escape(
+                f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")):
+            cls(*p["weights"], nonlinearity=nonlinearity)
+
+
 @pytest.mark.parametrize("kind", ["gru", "gru_reset_after", "rnn"])
 def test_single_step_refuses(kind):
     p = family.make_problem(kind, N, 1, D, H, F32, seed=3)

@@ -61,13 +61,19 @@ def _assert_grads_match(kind, layer, grads, k, suffix, params):
         assert relative_error(order(db), b_hh) <= LIMIT
 
 
+def _torch_module(torch, kind, D, H, **options):
+    """nn.LSTM, nn.GRU, nn.RNN (tanh) or, for "rnn_relu", nn.RNN(nonlinearity='relu')."""
+    if kind == "rnn_relu":
+        return torch.nn.RNN(D, H, nonlinearity="relu", **options).double()
+    return getattr(torch.nn, kind.upper())(D, H, **options).double()
+
+
 @pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "rnn_relu"])
 def test_from_torch_unidirectional_equals_torch(kind, num_layers, torch):
     torch.manual_seed(1)
     N, T, D, H = 3, 6, 5, 4
-    module = getattr(torch.nn, kind.upper())(D, H, num_layers=num_layers,
-                                             batch_first=True).double()
+    module = _torch_module(torch, kind, D, H, num_layers=num_layers, batch_first=True)
     layers = interop.from_torch(module)
     assert isinstance(layers, list) == (num_layers > 1)
     rng = np.random.default_rng(2)
@@ -95,11 +101,11 @@ def test_from_torch_bidirectional_lstm_equals_torch(torch):
         _assert_grads_match("lstm", layer, grads, k, "_reverse", layer.grads[3:])
 
 
-@pytest.mark.parametrize("kind", ["gru", "rnn"])
+@pytest.mark.parametrize("kind", ["gru", "rnn", "rnn_relu"])
 def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind, torch):
     torch.manual_seed(5)
     N, T, D, H = 2, 6, 4, 3
-    module = getattr(torch.nn, kind.upper())(D, H, batch_first=True, bidirectional=True).double()
+    module = _torch_module(torch, kind, D, H, batch_first=True, bidirectional=True)
     forward, backward = interop.from_torch(module)
     rng = np.random.default_rng(6)
     xs, dhs = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, 2 * H))
@@ -114,7 +120,7 @@ def test_from_torch_bidirectional_gru_and_rnn_give_a_pair(kind, torch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "rnn", "bilstm"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "rnn", "rnn_relu", "bilstm"])
 def test_to_torch_equals_ours_and_converts_back(kind, dtype, torch):
     """to_torch gives a module computing what our layer computes: outputs, and
     in float64 the input gradient and every weight gradient within 1e-12; and
@@ -136,6 +142,7 @@ def test_to_torch_equals_ours_and_converts_back(kind, dtype, torch):
     hs_t, dxs_t, grads = _torch_run(torch, module, p["xs"], p["dhs"])
     hs, dxs = _our_run(layer, p["xs"], p["dhs"])
     assert relative_error(hs, hs_t) <= LIMIT and relative_error(dxs, dxs_t) <= LIMIT
+    assert getattr(module, "nonlinearity", "tanh") == ("relu" if kind == "rnn_relu" else "tanh")
     torch_kind = {"gru_reset_after": "gru", "bilstm": "lstm"}.get(kind, kind)
     _assert_grads_match(torch_kind, layer, grads, 0, "", layer.grads[:3])
     if kind == "bilstm":
@@ -163,8 +170,11 @@ def test_to_torch_of_a_stack_and_of_single_steps(torch):
 def test_torch_conversions_refuse_what_has_no_equivalent(torch):
     with pytest.raises(ValueError, match="proj_size=2 has no gatedrnn equivalent"):
         interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))
-    with pytest.raises(ValueError, match="gatedrnn's RNN is tanh; got nonlinearity='relu'"):
-        interop.from_torch(torch.nn.RNN(3, 4, nonlinearity="relu"))
+    rng = np.random.default_rng(10)
+    tanh, relu = (gatedrnn.TimeRNN(rng.standard_normal((3, 3)), rng.standard_normal((3, 3)),
+                                   rng.standard_normal(3), nonlinearity=f) for f in ("tanh", "relu"))
+    with pytest.raises(ValueError, match="RNNs of one nonlinearity"):
+        interop.to_torch([tanh, relu])
     with pytest.raises(TypeError, match="from_torch takes nn.LSTM, nn.GRU, nn.RNN"):
         interop.from_torch(torch.nn.Linear(3, 4))
     with pytest.raises(TypeError, match="pass dtype=np.float32"):
@@ -261,18 +271,21 @@ def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
     return np.stack(out, axis=1)
 
 
-def keras_simple_rnn(xs, kernel, recurrent_kernel, bias):
+def keras_simple_rnn(xs, kernel, recurrent_kernel, bias, activation="tanh"):
+    """Keras SimpleRNN with activation tanh or relu, from zero state."""
     N, T, _ = xs.shape
+    f = np.tanh if activation == "tanh" else (lambda a: np.maximum(a, 0))
     h, out = np.zeros((N, recurrent_kernel.shape[0])), []
     for t in range(T):
-        h = np.tanh(xs[:, t] @ kernel + h @ recurrent_kernel + bias)
+        h = f(xs[:, t] @ kernel + h @ recurrent_kernel + bias)
         out.append(h)
     return np.stack(out, axis=1)
 
 
-@pytest.mark.parametrize("kind, reset_after", [("lstm", None), ("gru", True), ("gru", False),
-                                               ("simple_rnn", None)])
-def test_keras_layouts(kind, reset_after):
+@pytest.mark.parametrize("kind, reset_after, activation", [
+    ("lstm", None, None), ("gru", True, None), ("gru", False, None), ("simple_rnn", None, None),
+    ("simple_rnn", None, "relu")])
+def test_keras_layouts(kind, reset_after, activation):
     rng = np.random.default_rng(13)
     N, T, D, H = 3, 6, 4, 5
     G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
@@ -280,6 +293,8 @@ def test_keras_layouts(kind, reset_after):
     bias = rng.standard_normal((2, G * H) if reset_after else (G * H,)) / 10
     xs = rng.standard_normal((N, T, D))
     kwargs = {} if reset_after is None else {"reset_after": reset_after}
+    if activation is not None:
+        kwargs["activation"] = activation
     layer = interop.from_keras(kind, kernel, recurrent, bias, **kwargs)
     reference = {"lstm": keras_lstm, "gru": keras_gru, "simple_rnn": keras_simple_rnn}[kind]
     expected = reference(xs, kernel, recurrent, bias, **kwargs)
@@ -289,9 +304,11 @@ def test_keras_layouts(kind, reset_after):
         np.testing.assert_array_equal(weights[name], value, err_msg=name)
     if kind == "gru":
         assert weights["reset_after"] is reset_after
+    if kind == "simple_rnn":
+        assert weights["activation"] == (activation or "tanh")
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"])
 def test_to_keras_weights_compute_what_our_layer_computes(kind):
     """The other direction: our layer's weights, in Keras's layout, through
     Keras's equations, give our layer's outputs."""
@@ -302,15 +319,23 @@ def test_to_keras_weights_compute_what_our_layer_computes(kind):
     if kind.startswith("gru"):
         expected = keras_gru(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"],
                              w["reset_after"])
+    elif kind == "lstm":
+        expected = keras_lstm(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"])
     else:
-        reference = keras_lstm if kind == "lstm" else keras_simple_rnn
-        expected = reference(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"])
+        expected = keras_simple_rnn(p["xs"], w["kernel"], w["recurrent_kernel"], w["bias"],
+                                    w["activation"])
     assert relative_error(layer.forward(p["xs"]), expected) <= LIMIT
 
 
 def test_keras_conversions_refuse_bad_input():
     with pytest.raises(ValueError, match=r"reset_after=True has a bias of shape \(2, 12\)"):
         interop.from_keras("gru", np.zeros((3, 12)), np.zeros((4, 12)), np.zeros(12))
+    with pytest.raises(ValueError, match="gatedrnn's LSTM uses tanh; got activation='relu'"):
+        interop.from_keras("lstm", np.zeros((3, 16)), np.zeros((4, 16)), np.zeros(16),
+                           activation="relu")
+    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'; got 'elu'"):
+        interop.from_keras("simple_rnn", np.zeros((3, 4)), np.zeros((4, 4)), np.zeros(4),
+                           activation="elu")
     with pytest.raises(ValueError, match="kind must be 'lstm', 'gru' or 'simple_rnn'"):
         interop.from_keras("tcn", np.zeros((3, 4)), np.zeros((4, 4)), np.zeros(4))
     rng = np.random.default_rng(14)

@@ -101,7 +101,7 @@ def test_time_lstm_forward_backward_match_spec(N, T, D, H, dtype, seed, scale, l
         np.testing.assert_array_equal(q[k], p[k], err_msg=f"input {k} was written")
 
 
-@given(kind=st.sampled_from(["gru", "gru_reset_after", "rnn", "bilstm"]), N=batch, T=steps,
+@given(kind=st.sampled_from(["gru", "gru_reset_after", "rnn", "rnn_relu", "bilstm"]), N=batch, T=steps,
        D=inputs, H=hidden, dtype=dtypes, seed=seeds, scale=scales, path=paths, threads=threads,
        layout=layouts, initial=st.booleans())
 def test_family_forward_backward_match_spec(kind, N, T, D, H, dtype, seed, scale, path, threads,

@@ -45,7 +45,7 @@ def all_results(p):
     forward/backward of every other layer of the family at the same sizes."""
     out = {f"time {k}": v for k, v in run_layer(TimeLSTM, p).items()}
     (N, T, D), H = p["xs"].shape, p["Wh"].shape[0]
-    for kind in ("gru", "gru_reset_after", "rnn", "bilstm"):
+    for kind in ("gru", "gru_reset_after", "rnn", "rnn_relu", "bilstm"):
         q = family.make_problem(kind, N, T, D, H, p["xs"].dtype, seed=N + T + D + H)
         out.update({f"{kind} {k}": v for k, v in family.run(kind, gatedrnn, q).items()})
     layer = TimeLSTM(p["Wx"], p["Wh"], p["b"], stateful=True)

@@ -228,8 +228,19 @@ MUTANTS = [
            "FN(store_n)(r->dh + u, FN(load_n)(acc + u, n), n);",
            "both variants: dh0 misses the part that passes by Wh"),
     # -- the RNN's epilogues (every path) -----------------------------------------------
-    Mutant("rnn-backward-derivative", RNN, "dh * ((TYPE)1 - h * h)", "dh * ((TYPE)1 - h)",
+    Mutant("rnn-backward-derivative", RNN, ": one - h * h;", ": one - h;",
            "tanh's derivative taken as 1 - h"),
+    Mutant("rnn-relu-forward-leaks", RNN, "return FN(select)(FN(mask_lt)(a, zero), zero, a);",
+           "return FN(select)(FN(mask_lt)(a, zero), a * (TYPE)0.01, a);",
+           "relu: negative pre-activations leak through (a leaky relu)"),
+    Mutant("rnn-relu-backward-slope-at-zero", RNN,
+           "V slope = relu ? FN(select)(FN(mask_lt)(zero, h), one, zero)",
+           "V slope = relu ? FN(select)(FN(mask_ge)(h, zero), one, zero)",
+           "relu: slope 1 where h == 0 (every clipped unit) instead of 0"),
+    Mutant("rnn-relu-backward-as-tanh", "src/cell_dispatch.h",
+           "case GR_CELL_RNN_RELU: FN(rnn_backward)(rows, acc, units, 1); break;",
+           "case GR_CELL_RNN_RELU: FN(rnn_backward)(rows, acc, units, 0); break;",
+           "relu: the backward takes tanh's derivative"),
     Mutant("rnn-h-not-shifted", RNN, "if (r->cache_next) FN(store_n)(r->cache_next + u, h, n);",
            "if (0) FN(store_n)(r->cache_next + u, h, n);",
            "the operand of dWh at step t + 1 stays h_{t+1}, not h_t"),
@@ -293,11 +304,20 @@ def prepare(work, python):
     """A copy of the tree at work/tree, installed editable into work/venv with
     its build in work/build (so a rebuild after an edit is incremental)."""
     tree, venv, build = work / "tree", work / "venv", work / "build"
-    if tree.exists():
-        shutil.rmtree(tree)
-    for f in _tracked_files():
-        (tree / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, tree / f)
+    files = _tracked_files()
+    if tree.exists():  # drop what the checkout no longer has
+        for old in [p for p in tree.rglob("*") if p.is_file()]:
+            if str(old.relative_to(tree)) not in files:
+                old.unlink()
+    # Copy only what changed, stamped now: a copy keeping the checkout's older
+    # mtime would look older than the last mutant's rebuild, and ninja would
+    # keep stale objects.
+    for f in files:
+        source, dest = REPO / f, tree / f
+        if dest.is_file() and dest.read_bytes() == source.read_bytes():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
     if not (venv / "bin" / "python").exists():
         _run([python, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]

@@ -123,6 +123,7 @@ cdef extern from "gatedrnn.h" nogil:
         GR_CELL_GRU
         GR_CELL_GRU_RESET_AFTER
         GR_CELL_RNN
+        GR_CELL_RNN_RELU
     size_t gr_jobs_shared()
     int gr_path_available(int path)
     int gr_path_best()
@@ -257,7 +258,7 @@ cdef object _aligned_empty(size_t nbytes):
 
 # The cells, by name (include/gatedrnn.h, enum gr_cell).
 CELLS = {"lstm": GR_CELL_LSTM, "gru": GR_CELL_GRU, "gru_reset_after": GR_CELL_GRU_RESET_AFTER,
-         "rnn": GR_CELL_RNN}
+         "rnn": GR_CELL_RNN, "rnn_relu": GR_CELL_RNN_RELU}
 
 
 def cell_gates(int cell):

@@ -71,14 +71,22 @@ class TimeGRU(TimeRecurrent):
         self._set_state(h)
 
 
+def _rnn_cell(nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+    return "rnn" if nonlinearity == "tanh" else "rnn_relu"
+
+
 class TimeRNN(TimeRecurrent):
-    """T plain RNN steps at once: h_t = tanh(x_t Wx + h_{t-1} Wh + b).
+    """T plain RNN steps at once: h_t = tanh(x_t Wx + h_{t-1} Wh + b), or with
+    nonlinearity="relu" (as PyTorch's nn.RNN offers) max(x_t Wx + h_{t-1} Wh + b, 0).
 
     Wx (D, H), Wh (H, H), b (H,). backward(dhs, dh_next=None) -> dxs sets ``dh``.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False):
-        super().__init__("rnn", Wx, Wh, b, stateful)
+    def __init__(self, Wx, Wh, b, stateful=False, nonlinearity="tanh"):
+        super().__init__(_rnn_cell(nonlinearity), Wx, Wh, b, stateful)
+        self.nonlinearity = nonlinearity
 
     def backward(self, dhs, dh_next=None):
         """dxs (N, T, D) for dhs (N, T, H); sets dh."""
@@ -208,14 +216,16 @@ class GRU(Step):
 
 
 class RNN(Step):
-    """One plain RNN step: h_next = tanh(x Wx + h_prev Wh + b).
+    """One plain RNN step: h_next = tanh(x Wx + h_prev Wh + b), or with
+    nonlinearity="relu" max(x Wx + h_prev Wh + b, 0).
 
     forward(x (N, D), h_prev (N, H)) -> h_next
     backward(dh_next) -> (dx, dh_prev)
     """
 
-    def __init__(self, Wx, Wh, b):
-        super().__init__("rnn", Wx, Wh, b)
+    def __init__(self, Wx, Wh, b, nonlinearity="tanh"):
+        super().__init__(_rnn_cell(nonlinearity), Wx, Wh, b)
+        self.nonlinearity = nonlinearity
 
     def forward(self, x, h_prev):
         return self._step_forward(x, h_prev)[0]

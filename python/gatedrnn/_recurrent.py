@@ -29,7 +29,7 @@ class _Cache:
 
 class Recurrent:
     """The base of the compiled layers: `cell` names the kernels' cell
-    ("lstm", "gru", "gru_reset_after", "rnn"); weights are [Wx, Wh, b] per
+    ("lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"); weights are [Wx, Wh, b] per
     direction."""
 
     def __init__(self, cell, *weights):

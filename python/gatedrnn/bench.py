@@ -25,9 +25,9 @@ from . import TimeLSTM, __version__, _kernels, spec
 from .demo import make_problem
 from .interop import to_torch
 
-DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN and TimeBiLSTM against the "
-               "NumPy spec, PyTorch's CPU layers (when torch is importable) and the BLAS; print "
-               "the tables and the speed targets.")
+DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN (tanh, relu) and TimeBiLSTM "
+               "against the NumPy spec, PyTorch's CPU layers (when torch is importable) and the "
+               "BLAS; print the tables and the speed targets.")
 
 SIZES = [  # (N, T, D, H)
     (20, 35, 100, 100),   # the book's Rnnlm
@@ -37,7 +37,7 @@ SIZES = [  # (N, T, D, H)
     (1, 1, 100, 100),     # the cost of a single small call
 ]
 FLOAT64_SIZES = SIZES[:2]
-CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "bilstm")
+CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 SMALL = (1, 1, 100, 100)
 
 # The targets we hold ourselves to: forward+backward, float32, ours / torch.

@@ -1,5 +1,5 @@
 """The family part of `python -m gatedrnn bench`: TimeGRU (both variants),
-TimeRNN and TimeBiLSTM against the NumPy spec and, when torch is importable,
+TimeRNN (tanh and relu) and TimeBiLSTM against the NumPy spec and, when torch is importable,
 nn.GRU, nn.RNN and nn.LSTM(bidirectional=True) holding the same weights
 (gatedrnn.interop converts them). The book's GRU (reset before) has no PyTorch
 equivalent: it is timed against nn.GRU of the same sizes, which does less
@@ -22,6 +22,7 @@ KINDS = {  # kind: (our layer, its PyTorch counterpart)
     "gru_reset_after": ("TimeGRU(reset_after=True)", "nn.GRU"),
     "gru": ("TimeGRU, the book's", "nn.GRU (reset after)"),
     "rnn": ("TimeRNN", "nn.RNN"),
+    "rnn_relu": ("TimeRNN, relu", "nn.RNN relu"),
     "bilstm": ("TimeBiLSTM", "nn.LSTM bidirectional"),
 }
 # ours / torch, forward+backward, at most; and spec / ours at least, at the small size.

@@ -124,7 +124,7 @@ def main(quick=False):
 
 
 FAMILY = {"gru": "TimeGRU, the book's", "gru_reset_after": "TimeGRU(reset_after=True)",
-          "rnn": "TimeRNN", "bilstm": "TimeBiLSTM"}
+          "rnn": "TimeRNN", "rnn_relu": "TimeRNN, relu", "bilstm": "TimeBiLSTM"}
 
 
 def family(quick):

@@ -14,7 +14,8 @@ these wrong gives a model that runs but is wrong, so they are done here once:
   bias_ih and b[1] its bias_hh). Keras orders z, r, h and has both variants:
   reset_after=True with bias (2, 3H), reset_after=False (the book's) with
   bias (3H,).
-- RNN (tanh). PyTorch's two biases sum to ours; Keras's SimpleRNN matches.
+- RNN (tanh or relu). PyTorch's two biases sum to ours; Keras's SimpleRNN
+  matches.
 
 Our layers take batch-first input (N, T, D); modules made here are
 batch_first. torch is imported only when a torch function is called, and it
@@ -120,7 +121,7 @@ def from_torch(module, *, dtype=None):
     """The gatedrnn layer(s) computing what a PyTorch module computes.
 
     ``nn.LSTM`` gives a ``TimeLSTM``, ``nn.GRU`` a ``TimeGRU(reset_after=True)``
-    and ``nn.RNN`` (tanh) a ``TimeRNN``, holding converted copies of the
+    and ``nn.RNN`` a ``TimeRNN`` (tanh or relu, as the module's), holding converted copies of the
     weights, in the module's dtype (float32 or float64; ``dtype`` chooses
     another). With ``bidirectional=True`` an LSTM gives a ``TimeBiLSTM``, and a
     GRU or an RNN a pair (forward direction, backward direction: run the
@@ -130,7 +131,7 @@ def from_torch(module, *, dtype=None):
     that model back.
 
     The layers are batch-first, whatever the module's ``batch_first``: they
-    take (N, T, D). ``proj_size``, the relu RNN and other modules raise.
+    take (N, T, D). ``proj_size`` and other modules raise.
     """
     torch = _import_torch()
     if getattr(module, "_gatedrnn_language_model", False):
@@ -143,8 +144,6 @@ def from_torch(module, *, dtype=None):
     if getattr(module, "proj_size", 0):
         raise ValueError(f"an LSTM with proj_size={module.proj_size} has no gatedrnn "
                          f"equivalent (the hidden state is projected)")
-    if kind == "RNN" and module.nonlinearity != "tanh":
-        raise ValueError(f"gatedrnn's RNN is tanh; got nonlinearity={module.nonlinearity!r}")
     dtype = _module_dtype(module, dtype)
     layers = []
     for layer in range(module.num_layers):
@@ -156,7 +155,7 @@ def from_torch(module, *, dtype=None):
             layers.append(_layers.TimeLSTM(*dirs[0]))
         else:
             made = [_layers.TimeGRU(*w, reset_after=True) if kind == "GRU"
-                    else _layers.TimeRNN(*w) for w in dirs]
+                    else _layers.TimeRNN(*w, nonlinearity=module.nonlinearity) for w in dirs]
             layers.append(tuple(made) if module.bidirectional else made[0])
     return layers if module.num_layers > 1 else layers[0]
 
@@ -229,8 +228,15 @@ def to_torch(layer):
             raise ValueError(f"layer {k} of the list takes D={params[0].shape[0]}, H="
                              f"{params[1].shape[0]}; stacked on layer {k - 1} it must take "
                              f"D={dirs * H}, H={H}")
+    options = {}
+    if kind == "RNN":
+        nonlinearities = {item.nonlinearity for item in stack}
+        if len(nonlinearities) > 1:
+            raise ValueError("a list given to to_torch must hold RNNs of one nonlinearity")
+        options["nonlinearity"] = nonlinearities.pop()
     cls = getattr(torch.nn, kind)
-    module = cls(D, H, num_layers=len(stack), batch_first=True, bidirectional=bidirectional)
+    module = cls(D, H, num_layers=len(stack), batch_first=True, bidirectional=bidirectional,
+                 **options)
     module = module.to({np.dtype(np.float32): torch.float32,
                         np.dtype(np.float64): torch.float64}[np.dtype(dtype)])
     tensors = {}
@@ -332,13 +338,17 @@ def _language_model_from_torch(module, dtype):
 
 # ---- Keras ------------------------------------------------------------------------------
 
-def from_keras(kind, kernel, recurrent_kernel, bias, *, reset_after=True):
+def from_keras(kind, kernel, recurrent_kernel, bias, *, reset_after=True, activation="tanh"):
     """The gatedrnn layer for a Keras layer's weights (NumPy arrays in Keras's
     layouts; no Keras import): ``kind`` "lstm" (kernel (D, 4H), gates i, f, c,
     o), "gru" (kernel (D, 3H), gates z, r, h with z = 1 - ours; bias (2, 3H)
     with ``reset_after=True``, Keras's default, or (3H,) with False) or
-    "simple_rnn" (tanh). Weights are copied; the dtype is kept."""
+    "simple_rnn" (``activation`` "tanh", Keras's default, or "relu"). The
+    LSTM and GRU are those with Keras's default activations (tanh, and
+    sigmoid for the gates). Weights are copied; the dtype is kept."""
     kernel, recurrent_kernel, bias = (np.asarray(a) for a in (kernel, recurrent_kernel, bias))
+    if kind in ("lstm", "gru") and activation != "tanh":
+        raise ValueError(f"gatedrnn's {kind.upper()} uses tanh; got activation={activation!r}")
     if kind == "lstm":
         Wx, Wh, b = (np.ascontiguousarray(_lstm_from_torch_order(a))
                      for a in (kernel, recurrent_kernel, bias))
@@ -352,14 +362,15 @@ def from_keras(kind, kernel, recurrent_kernel, bias, *, reset_after=True):
                      for a in (kernel, recurrent_kernel, bias))
         return _layers.TimeGRU(Wx, Wh, b, reset_after=reset_after)
     if kind in ("simple_rnn", "rnn"):
-        return _layers.TimeRNN(*(np.array(a) for a in (kernel, recurrent_kernel, bias)))
+        return _layers.TimeRNN(*(np.array(a) for a in (kernel, recurrent_kernel, bias)),
+                               nonlinearity=activation)
     raise ValueError(f"kind must be 'lstm', 'gru' or 'simple_rnn'; got {kind!r}")
 
 
 def to_keras(layer):
     """A dict of NumPy arrays in Keras's layouts for ``layer`` (a TimeLSTM,
     TimeGRU, TimeRNN or single step): ``kernel``, ``recurrent_kernel``,
-    ``bias``, and for a GRU ``reset_after``, ready for
+    ``bias``, and for a GRU ``reset_after``, for an RNN ``activation``, ready for
     ``keras_layer.set_weights([d["kernel"], d["recurrent_kernel"], d["bias"]])``."""
     if isinstance(layer, (_layers.TimeLSTM, _layers.LSTM)):
         kernel, recurrent, bias = (lstm_to_torch_order(a) for a in layer.params)
@@ -369,7 +380,8 @@ def to_keras(layer):
         return dict(kernel=kernel, recurrent_kernel=recurrent, bias=bias,
                     reset_after=layer.reset_after)
     if isinstance(layer, (_layers.TimeRNN, _layers.RNN)):
-        return dict(zip(("kernel", "recurrent_kernel", "bias"), (p.copy() for p in layer.params)))
+        return dict(zip(("kernel", "recurrent_kernel", "bias"), (p.copy() for p in layer.params)),
+                    activation=layer.nonlinearity)
     raise TypeError(f"to_keras takes a TimeLSTM, TimeGRU, TimeRNN or a single step; "
                     f"got {type(layer).__name__} (a TimeBiLSTM is two LSTMs: convert "
                     f"TimeLSTM(*layer.params[:3]) and TimeLSTM(*layer.params[3:]))")

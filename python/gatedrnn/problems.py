@@ -2,14 +2,14 @@
 tools/memcheck_layers.py: the same weights built for gatedrnn's layers, the
 spec's, and PyTorch's (gatedrnn.interop); and runs of either module's layers.
 
-Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn",
-"bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
+Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn"
+(tanh), "rnn_relu", "bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
 "h0" (and "c0" for the LSTMs) per direction, "dhs", "dh_T" (and "dc_T").
 """
 import numpy as np
 
-KINDS = ("lstm", "gru", "gru_reset_after", "rnn", "bilstm")
-GATES = {"lstm": 4, "gru": 3, "gru_reset_after": 3, "rnn": 1, "bilstm": 4}
+KINDS = ("lstm", "gru", "gru_reset_after", "rnn", "rnn_relu", "bilstm")
+GATES = {"lstm": 4, "gru": 3, "gru_reset_after": 3, "rnn": 1, "rnn_relu": 1, "bilstm": 4}
 HAS_C = ("lstm", "bilstm")
 
 
@@ -43,8 +43,9 @@ def time_layer(kind, module, weights, stateful=False):
         return module.TimeLSTM(*weights, stateful=stateful)
     if kind in ("gru", "gru_reset_after"):
         return module.TimeGRU(*weights, stateful=stateful, reset_after=kind == "gru_reset_after")
-    if kind == "rnn":
-        return module.TimeRNN(*weights, stateful=stateful)
+    if kind in ("rnn", "rnn_relu"):
+        return module.TimeRNN(*weights, stateful=stateful,
+                              nonlinearity="relu" if kind == "rnn_relu" else "tanh")
     return module.TimeBiLSTM(*weights, stateful=stateful)
 
 
@@ -54,7 +55,7 @@ def step_layer(kind, module, weights):
         return module.LSTM(*weights)
     if kind in ("gru", "gru_reset_after"):
         return module.GRU(*weights, reset_after=kind == "gru_reset_after")
-    return module.RNN(*weights)
+    return module.RNN(*weights, nonlinearity="relu" if kind == "rnn_relu" else "tanh")
 
 
 def directions(layer):

@@ -151,17 +151,20 @@ class TimeLSTM:
 
 
 class RNN:
-    """One plain RNN step: h_next = tanh(x @ Wx + h_prev @ Wh + b).
+    """One plain RNN step: h_next = tanh(x @ Wx + h_prev @ Wh + b), or with
+    nonlinearity="relu" max(x @ Wx + h_prev @ Wh + b, 0).
     Wx (D, H), Wh (H, H), b (H,)."""
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx, Wh, b, nonlinearity="tanh"):
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.cache = None
+        self.nonlinearity = nonlinearity
 
     def forward(self, x, h_prev):
         Wx, Wh, b = self.params
-        h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+        a = x @ Wx + h_prev @ Wh + b
+        h_next = np.maximum(a, 0) if self.nonlinearity == "relu" else np.tanh(a)
         self.cache = (x, h_prev, h_next)
         return h_next
 
@@ -169,7 +172,10 @@ class RNN:
         Wx, Wh, b = self.params
         x, h_prev, h_next = self.cache
 
-        dA = dh_next * (1 - h_next ** 2)
+        if self.nonlinearity == "relu":
+            dA = dh_next * (h_next > 0)
+        else:
+            dA = dh_next * (1 - h_next ** 2)
         self.grads[0][...] = x.T @ dA
         self.grads[1][...] = h_prev.T @ dA
         self.grads[2][...] = dA.sum(axis=0)
@@ -299,17 +305,18 @@ class _TimeRecurrent:
 
 
 class TimeRNN(_TimeRecurrent):
-    """T plain RNN steps over xs (N, T, D), returning hs (N, T, H)."""
+    """T plain RNN steps over xs (N, T, D), returning hs (N, T, H); see RNN."""
 
-    def __init__(self, Wx, Wh, b, stateful=False):
+    def __init__(self, Wx, Wh, b, stateful=False, nonlinearity="tanh"):
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.layers = None
         self.h, self.dh = None, None
         self.stateful = stateful
+        self.nonlinearity = nonlinearity
 
     def _cell(self):
-        return RNN(*self.params)
+        return RNN(*self.params, nonlinearity=self.nonlinearity)
 
 
 class TimeGRU(_TimeRecurrent):
