@@ -2,6 +2,8 @@
 refusal of pickles that are not plain array lists."""
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,3 +76,16 @@ def test_mismatched_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a pickle at all")
     with pytest.raises(ValueError, match="neither"):
         model_from_params(bad)
+
+
+def test_reading_a_pickle_closes_its_file(tmp_path):
+    # An unclosed file warns only when it is collected, so check in a fresh
+    # interpreter with warnings as errors and the collector run.
+    path = tmp_path / "m.pkl"
+    save_params(Rnnlm(30, 4, 5, seed=0), path)
+    code = ("import gc, warnings; from gatedrnn.lm import model_from_params, load_params, Rnnlm; "
+            f"model_from_params({str(path)!r}); load_params(Rnnlm(30, 4, 5), {str(path)!r}); "
+            "gc.collect()")
+    out = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", code],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "ResourceWarning" not in out.stderr, out.stderr
