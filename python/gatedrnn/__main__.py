@@ -1,4 +1,4 @@
-"""Command line: `python -m gatedrnn [demo | bench | train | eval]`.
+"""Command line: `python -m gatedrnn [demo | bench | train | eval | book | gradients]`.
 
 One ``add_parser`` block per command; ``main`` dispatches on its name.
 """
@@ -38,6 +38,17 @@ def build_parser():
         "eval", help="perplexity of saved language-model parameters (.npz or the book's .pkl)",
         description="Evaluate saved parameters with the book's protocol (batch 10, time 35).")
     lm_cli.add_eval_arguments(evaluate)
+
+    from .book import run as book_run  # argparse definitions only
+    book_run.add_arguments(commands.add_parser(
+        "book", help="run one of the book's programs unchanged, on gatedrnn's layers",
+        description=book_run.DESCRIPTION))
+
+    from . import gradients
+    gradients.add_arguments(commands.add_parser(
+        "gradients", help="the chapter's argument: vanishing and exploding gradients, "
+                          "clipping, the LSTM's cell",
+        description=gradients.DESCRIPTION))
     return parser
 
 
@@ -55,6 +66,12 @@ def main(argv=None):
     if args.command == "eval":
         from .lm.cli import run_eval
         return run_eval(args)
+    if args.command == "book":
+        from .book.run import main as run_book
+        return run_book(args)
+    if args.command == "gradients":
+        from .gradients import main as run_gradients
+        return run_gradients(args)
     raise AssertionError(args.command)
 
 
