@@ -1,10 +1,367 @@
-"""Work in progress (issue 9)."""
-DESCRIPTION = "Run one of the book's scripts (work in progress)."
+"""``python -m gatedrnn gradients``: section 6.1 of the book (vanishing and
+exploding gradients) on our compiled layers, as numbers and a picture.
 
+Three experiments, each a function that returns its numbers:
+
+- ``rnn_dh_norms``: the plain RNN's backward signal. The book's
+  ``ch06/rnn_gradient_graph.py`` draws ``Wh`` with ``np.random.seed(3)``
+  (N=2, H=3, T=20), starts from ``dh = ones((N, H))`` and repeats
+  ``dh = dh @ Wh.T``, recording ``sqrt(sum(dh ** 2)) / N`` (the Frobenius norm
+  over the batch divided by N, not a mean of row norms). ``bare_dh_norms`` is
+  that bare-matrix recurrence. ``rnn_dh_norms`` runs the same weights through
+  ``TimeRNN``'s backward, tanh included: the gradient ``ones`` arrives at the
+  last hidden state, and the value at k steps back is the layer's ``dh``
+  after a backward over the last k steps of one forward trajectory (a
+  stateful forward from h_{T-k}), that is the dh of a single 20-step backward
+  at step T-k.
+
+  The inputs decide whether the tanh matters. With zero inputs and a zero
+  initial state every h stays 0, tanh' = 1, and the layer reproduces the bare
+  matrix exactly. With large inputs the states saturate, tanh' = 1 - h**2
+  becomes small, and the scale-1 gradient no longer explodes (a plain tanh
+  RNN's forward growth is bounded, so its backward growth is damped). We use
+  h0 = 0 and small inputs, x ~ 0.03 N(0, 1) (the draws that follow Wh in the
+  seed-3 stream), entering the pre-activation through Wx = I, b = 0. With Wh
+  at scale 1 the states grow along the exploding direction to |h| of about
+  0.65 in the last steps, where tanh' is about 0.6: the gradient still grows
+  by two orders of magnitude over the 20 steps, visibly less than the bare
+  matrix's. At scale 0.5 the states stay below 0.13 and the tanh barely
+  changes the vanishing curve.
+- ``clipping_run``: the exploding weights in training, with ``clip_grads``.
+  A student ``TimeRNN`` starting from the scale-1 Wh learns, by SGD, the
+  hidden states a teacher with the scale-0.5 Wh produces for fresh random
+  inputs each step (loss 0.5 * sum over t of |h_t - y_t|^2 / N). Each step
+  records the total gradient norm before clipping and after, and the loss.
+  max_norm is 5.0, as in the book's clip example ``ch06/clip_grads.py`` (the
+  chapter's language models clip at 0.25).
+- ``lstm_dc_norms``: the LSTM's backward signal through the cell: the norm of
+  dc over the same 20 steps, same inputs, the gradient ``ones`` arriving at
+  the last hidden state as for the RNN. Along the cell the backward
+  multiplies dc by the forget gate element-wise (the book's
+  ``dc_prev = (dc_next + dh_next * o * tanh'(c)) * f``); Wh enters only
+  through the h path. With a zero forget bias (f about 0.5 here) dc shrinks
+  by three to four orders of magnitude over 20 steps, as the vanishing RNN's
+  does. With a forget bias of 3 (f about 0.95, a gate that keeps) it stays
+  within a factor of ten over the 20 steps at either Wh scale; at scale 1 it
+  slowly grows, and that growth comes in through h and Wh, since the cell
+  path alone (f < 1) can only shrink it.
+
+The norms are ``book_norm``'s, the book's ``sqrt(sum(dh ** 2)) / N``.
+matplotlib is imported only for ``--plot`` (``pip install 'gatedrnn[plot]'``).
+"""
+import os
+import sys
+
+import numpy as np
+
+from ._layers import TimeLSTM, TimeRNN
+from .clip import clip_grads
+
+DESCRIPTION = ("Section 6.1 of the book on gatedrnn's layers: the plain RNN's backward signal "
+               "exploding (Wh at scale 1) and vanishing (scale 0.5), through TimeRNN's tanh and "
+               "as the book's bare matrix; the exploding case in training with clip_grads; and "
+               "the LSTM's cell gradient dc for comparison. Prints the tables; --plot draws them.")
+
+# The book's ch06/rnn_gradient_graph.py.
+BATCH, HIDDEN, STEPS, SEED = 2, 3, 20, 3
+SCALES = (1.0, 0.5)
+INPUT_SCALE = 0.03
+# The book's ch06/clip_grads.py.
+MAX_NORM = 5.0
+FORGET_BIASES = (0.0, 3.0)
+
+
+def book_norm(dh):
+    """The book's norm of a batch of gradients (N, H): sqrt(sum(dh ** 2)) / N."""
+    return float(np.sqrt(np.sum(dh ** 2)) / dh.shape[0])
+
+
+def book_wh(scale, hidden=HIDDEN, seed=SEED):
+    """The book's Wh: ``np.random.seed(seed); np.random.randn(H, H) * scale``,
+    drawn from a private generator (NumPy's global one is not touched)."""
+    return np.random.RandomState(seed).randn(hidden, hidden) * scale
+
+
+def experiment_inputs(batch=BATCH, steps=STEPS, hidden=HIDDEN, seed=SEED,
+                      input_scale=INPUT_SCALE):
+    """xs (N, T, H): ``input_scale`` times the normal draws that follow Wh in
+    the seed's stream (the same for every scale)."""
+    rng = np.random.RandomState(seed)
+    rng.randn(hidden, hidden)  # Wh's draws
+    return input_scale * rng.randn(batch, steps, hidden)
+
+
+def bare_dh_norms(Wh, steps=STEPS, batch=BATCH):
+    """The book's bare-matrix recurrence: dh = ones (N, H), then ``steps``
+    times dh = dh @ Wh.T; the book_norm after each (k = 1 .. steps back)."""
+    dh = np.ones((batch, Wh.shape[0]))
+    norms = []
+    for _ in range(steps):
+        dh = dh @ Wh.T
+        norms.append(book_norm(dh))
+    return np.array(norms)
+
+
+def _states(layer, xs, with_c):
+    """The states before each step of one forward of a stateful layer over xs,
+    from zeros: a list of T + 1 entries, h (or (h, c)) before step t and after
+    the last."""
+    layer.reset_state()
+    N, T, _ = xs.shape
+    H = layer.params[1].shape[0]
+    zeros = np.zeros((N, H), layer.dtype)
+    states = [(zeros, zeros) if with_c else zeros]
+    for t in range(T):
+        layer.forward(xs[:, t:t + 1], train=False)
+        states.append((layer.h.copy(), layer.c.copy()) if with_c else layer.h.copy())
+    return states
+
+
+def _signal_back(layer, xs, with_c):
+    """For k = 1 .. T: the gradient at the state k steps before the end, when
+    ``ones`` arrives at the last hidden state and nothing at the others: the
+    layer's dh (dc for an LSTM) after a backward over the last k steps,
+    forwarded from the state the full forward had there."""
+    states = _states(layer, xs, with_c)
+    N, T, _ = xs.shape
+    ones = np.ones((N, layer.params[1].shape[0]), layer.dtype)
+    signal = []
+    for k in range(1, T + 1):
+        if with_c:
+            layer.set_state(*states[T - k])
+        else:
+            layer.set_state(states[T - k])
+        layer.forward(xs[:, T - k:])
+        layer.backward(np.zeros((N, k, ones.shape[1]), layer.dtype), ones)
+        signal.append((layer.dc if with_c else layer.dh).copy())
+    layer.reset_state()
+    return signal
+
+
+def rnn_dh_norms(Wh, xs):
+    """The book_norm of TimeRNN's dh at k = 1 .. T steps back (tanh included),
+    ``ones`` arriving at the last hidden state; inputs xs (N, T, H) through
+    Wx = I, b = 0, h0 = 0."""
+    H = Wh.shape[0]
+    layer = TimeRNN(np.eye(H, dtype=Wh.dtype), Wh, np.zeros(H, Wh.dtype), stateful=True)
+    return np.array([book_norm(dh) for dh in _signal_back(layer, xs, with_c=False)])
+
+
+def lstm_weights(scale, forget_bias, hidden=HIDDEN, seed=SEED):
+    """(Wx, Wh, b) of the LSTM experiment: Wh = randn(H, 4H) * scale from the
+    seed (the book's kind of draw), Wx = [I I I I] (the input enters every
+    gate as it enters the RNN), b zero but ``forget_bias`` on the f gate."""
+    Wh = np.random.RandomState(seed).randn(hidden, 4 * hidden) * scale
+    Wx = np.tile(np.eye(hidden), 4)
+    b = np.zeros(4 * hidden)
+    b[:hidden] = forget_bias  # gates f, g, i, o
+    return Wx, Wh, b
+
+
+def lstm_dc_norms(Wx, Wh, b, xs):
+    """The book_norm of TimeLSTM's dc at k = 1 .. T steps back, ``ones``
+    arriving at the last hidden state (and nothing at the last cell); h0 = c0 = 0."""
+    layer = TimeLSTM(Wx, Wh, b, stateful=True)
+    return np.array([book_norm(dc) for dc in _signal_back(layer, xs, with_c=True)])
+
+
+def clipping_run(train_steps=30, max_norm=MAX_NORM, lr=0.1, batch=8, steps=STEPS,
+                 hidden=HIDDEN, seed=SEED, input_scale=INPUT_SCALE):
+    """Train a student TimeRNN from the exploding Wh (``book_wh(1)``) towards a
+    teacher with ``book_wh(0.5)``, by SGD with ``clip_grads(grads, max_norm)``.
+
+    Each step draws xs = input_scale * randn(batch, steps, hidden) (the draws
+    after Wh in the seed's stream), takes the teacher's hidden states as
+    targets, and the loss 0.5 * sum(|h_t - y_t|^2) / batch over every step.
+    Returns a dict of arrays of length ``train_steps``: ``loss``, ``before``
+    (the total norm of [dWx, dWh, db], as clip_grads returns it) and
+    ``after`` (the norm recomputed after clipping); and the settings
+    ``max_norm``, ``lr`` and ``batch``.
+    """
+    rng = np.random.RandomState(seed)
+    Wh = rng.randn(hidden, hidden)  # book_wh(1)
+    # Separate arrays: SGD updates the student's params in place.
+    student = TimeRNN(np.eye(hidden), Wh.copy(), np.zeros(hidden))
+    teacher = TimeRNN(np.eye(hidden), 0.5 * Wh, np.zeros(hidden))
+    loss, before, after = [], [], []
+    for _ in range(train_steps):
+        xs = input_scale * rng.randn(batch, steps, hidden)
+        diff = student.forward(xs) - teacher.forward(xs, train=False)
+        loss.append(0.5 * float(np.sum(diff ** 2)) / batch)
+        student.backward(diff / batch)
+        before.append(clip_grads(student.grads, max_norm))
+        after.append(float(np.sqrt(sum(np.sum(g ** 2) for g in student.grads))))
+        for p, g in zip(student.params, student.grads):
+            p -= lr * g
+    return dict(loss=np.array(loss), before=np.array(before), after=np.array(after),
+                max_norm=max_norm, lr=lr, batch=batch)
+
+
+def chapter_results():
+    """Every curve of the command with its defaults, as a dict of arrays:
+    ``bare``, ``rnn`` and ``lstm`` map a key to norms at k = 1 .. 20 steps back
+    (``bare[scale]``, ``rnn[scale]``, ``lstm[(scale, forget_bias)]``), and
+    ``clip`` is clipping_run()'s dict."""
+    xs = experiment_inputs()
+    results = dict(bare={}, rnn={}, lstm={})
+    for scale in SCALES:
+        Wh = book_wh(scale)
+        results["bare"][scale] = bare_dh_norms(Wh)
+        results["rnn"][scale] = rnn_dh_norms(Wh, xs)
+        for fb in FORGET_BIASES:
+            results["lstm"][(scale, fb)] = lstm_dc_norms(*lstm_weights(scale, fb), xs)
+    results["clip"] = clipping_run()
+    return results
+
+
+# ---- printing -----------------------------------------------------------------
+
+def _row(first, values, width=12):
+    return f"{first:>5}" + "".join(f"{v:>{width}.3g}" if not isinstance(v, str)
+                                   else f"{v:>{width}}" for v in values)
+
+
+def format_tables(results):
+    """The three tables as text."""
+    s1, s2 = SCALES
+    lines = [
+        f"The plain RNN's backward signal (the book's ch06/rnn_gradient_graph.py: N={BATCH}, "
+        f"H={HIDDEN}, T={STEPS}, Wh = randn(H, H) * scale after np.random.seed({SEED})).",
+        "norm = sqrt(sum(dh**2)) / N, k steps back from dh = ones at the last step.",
+        "bare: dh = dh @ Wh.T (the book's). TimeRNN: our layer's backward, tanh included, "
+        f"over inputs x ~ {INPUT_SCALE} N(0,1)",
+        "(Wx = I, b = 0, h0 = 0): small enough for the states to stay off saturation (|h| < 0.7 "
+        "at x1), so the tanh damps",
+        "the growth (tanh' down to 0.6) but keeps the shapes; with zero inputs the layer would "
+        "equal the bare matrix, with large ones it saturates.",
+        "",
+        _row("k", [f"bare x{s1:g}", f"TimeRNN x{s1:g}", f"bare x{s2:g}", f"TimeRNN x{s2:g}"],
+             14),
+    ]
+    for k in range(STEPS):
+        lines.append(_row(k + 1, [results["bare"][s1][k], results["rnn"][s1][k],
+                                  results["bare"][s2][k], results["rnn"][s2][k]], 14))
+    clip = results["clip"]
+    lines += [
+        "",
+        f"The exploding Wh (x{s1:g}) in training, with gatedrnn.clip_grads at max_norm = "
+        f"{clip['max_norm']:g} (the book's ch06/clip_grads.py):",
+        f"a TimeRNN learns by SGD (lr {clip['lr']:g}, batch {clip['batch']}, T={STEPS}, inputs "
+        f"x ~ {INPUT_SCALE} N(0,1)) the states of a teacher with Wh "
+        f"x{s2:g}; total norm of [dWx, dWh, db].",
+        "",
+        _row("step", ["loss", "before", "after", ""], 12).rstrip(),
+    ]
+    for i, (loss, b, a) in enumerate(zip(clip["loss"], clip["before"], clip["after"])):
+        lines.append(_row(i + 1, [loss, b, a, "clipped" if b > clip["max_norm"] else ""],
+                          12).rstrip())
+    keys = list(results["lstm"])
+    lines += [
+        "",
+        "The LSTM's backward signal through the cell: norm of dc, k steps back, dh = ones at "
+        "the last step, the same inputs;",
+        f"Wh = randn(H, 4H) * scale after np.random.seed({SEED}), Wx = [I I I I], b = 0 but the "
+        "forget gate's bias bf.",
+        "Along the cell the backward multiplies by f element-wise (Wh enters only through h): "
+        "bf = 0 gives f ~ 0.5, bf = 3 gives f ~ 0.95.",
+        "",
+        _row("k", [f"x{s:g} bf={fb:g}" for s, fb in keys], 14),
+    ]
+    for k in range(STEPS):
+        lines.append(_row(k + 1, [results["lstm"][key][k] for key in keys], 14))
+    return "\n".join(lines)
+
+
+# ---- the picture --------------------------------------------------------------
+
+def plot(results, path):
+    """Draw the three panels to ``path`` (a format matplotlib knows from the
+    suffix, e.g. .png). Uses matplotlib's Agg canvas directly, so neither
+    pyplot nor the user's backend is touched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13.5, 4.2))
+    FigureCanvasAgg(fig)
+    rnn_ax, clip_ax, lstm_ax = fig.subplots(1, 3)
+    k = np.arange(1, STEPS + 1)
+    for scale, style in zip(SCALES, ("tab:red", "tab:blue")):
+        # Wide and pale, so that the layer's curve stays visible where they meet.
+        rnn_ax.plot(k, results["bare"][scale], "-", color=style, linewidth=5, alpha=0.3,
+                    label=f"bare dh @ Wh.T, Wh x{scale:g}")
+        rnn_ax.plot(k, results["rnn"][scale], "-o", color=style, markersize=3,
+                    label=f"TimeRNN (tanh), Wh x{scale:g}")
+    rnn_ax.set_title("plain RNN: dh, k steps back")
+
+    clip = results["clip"]
+    steps = np.arange(1, len(clip["before"]) + 1)
+    clip_ax.plot(steps, clip["before"], "-o", color="tab:red", markersize=3,
+                 label="before clip_grads")
+    clip_ax.plot(steps, clip["after"], "-o", color="tab:green", markersize=3,
+                 label="after clip_grads")
+    clip_ax.axhline(clip["max_norm"], color="gray", linestyle=":",
+                    label=f"max_norm = {clip['max_norm']:g}")
+    clip_ax.set_title("TimeRNN, Wh x1 in training")
+    clip_ax.set_xlabel("training step")
+    clip_ax.set_ylabel("total gradient norm")
+
+    colors = {0.0: "tab:purple", 3.0: "tab:orange"}
+    for (scale, fb), norms in results["lstm"].items():
+        lstm_ax.plot(k, norms, "-o" if scale == SCALES[0] else "--", markersize=3,
+                     color=colors.get(fb), label=f"Wh x{scale:g}, forget bias {fb:g}")
+    lstm_ax.set_title("LSTM: dc through the cell, k steps back")
+
+    for ax in (rnn_ax, lstm_ax):
+        ax.set_xlabel("steps back (k)")
+        ax.set_ylabel("norm  sqrt(sum(d**2)) / N")
+        ax.set_xticks([1, 5, 10, 15, 20])
+    for ax in (rnn_ax, clip_ax, lstm_ax):
+        ax.set_yscale("log")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+# ---- the command --------------------------------------------------------------
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="also draw the curves to this file, log-scale (needs matplotlib: "
+                             "pip install 'gatedrnn[plot]')")
+
+
+def _error(message):
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 2
 
 
 def main(args):
-    raise NotImplementedError("python -m gatedrnn book is work in progress")
+    """Print the tables (and draw them with --plot). Returns the exit code."""
+    path = getattr(args, "plot", None)
+    if path is not None:
+        # Say so before computing anything.
+        try:
+            # Not "from matplotlib.backend_bases import": a cached submodule
+            # would be found even where matplotlib itself is blocked.
+            import matplotlib.backend_bases
+        except ImportError:
+            return _error("--plot needs matplotlib: pip install 'gatedrnn[plot]'")
+        suffix = path.rpartition(".")[2].lower() if "." in path else ""
+        known = matplotlib.backend_bases.FigureCanvasBase.get_supported_filetypes()
+        if suffix not in known:
+            return _error(f"--plot needs a file name ending in one of matplotlib's formats "
+                          f"({', '.join('.' + s for s in sorted(known))}); got {path!r}")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            return _error(f"--plot {path!r}: there is no folder {folder!r}")
+
+    results = chapter_results()
+    print(format_tables(results), flush=True)
+    if path is not None:
+        try:
+            plot(results, path)
+        except OSError as e:
+            return _error(f"could not write the plot to {path!r}: {e}")
+        print(f"\ncurves drawn to {path}", flush=True)
+    return 0

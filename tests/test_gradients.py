@@ -1,0 +1,286 @@
+"""python -m gatedrnn gradients: section 6.1's numbers against NumPy recurrences
+written here (the book's bare matrix, the tanh RNN and the book's LSTM cell,
+step by step), the shapes of the curves, clipping, the table and --plot."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gatedrnn import gradients
+from gatedrnn.__main__ import main as cli_main
+
+N, H, T = 2, 3, 20
+# The layer against a NumPy recurrence, both float64 (relative, over a curve).
+RTOL = 1e-10
+
+
+def norm(dh):
+    """The book's: np.sqrt(np.sum(dh ** 2)) / N."""
+    return np.sqrt(np.sum(dh ** 2)) / dh.shape[0]
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def book_draw(scale):
+    """np.random.seed(3); np.random.randn(H, H) * scale, as the book's script,
+    with NumPy's global state put back afterwards."""
+    state = np.random.get_state()
+    try:
+        np.random.seed(3)
+        return np.random.randn(H, H) * scale
+    finally:
+        np.random.set_state(state)
+
+
+def bare_reference(Wh):
+    dh, out = np.ones((N, H)), []
+    for _ in range(T):
+        dh = np.dot(dh, Wh.T)
+        out.append(norm(dh))
+    return np.array(out)
+
+
+def tanh_rnn_reference(Wh, xs):
+    """h_t = tanh(x_t + h_{t-1} Wh), h_0 = 0; then dh = ones at h_T and back,
+    step by step: dh_{t-1} = (dh_t * (1 - h_t**2)) @ Wh.T."""
+    hs = [np.zeros((N, H))]
+    for t in range(T):
+        hs.append(np.tanh(xs[:, t] + hs[-1] @ Wh))
+    dh, out = np.ones((N, H)), []
+    for t in range(T, 0, -1):
+        dh = (dh * (1 - hs[t] ** 2)) @ Wh.T
+        out.append(norm(dh))
+    return np.array(out)
+
+
+def lstm_reference(Wx, Wh, b, xs):
+    """The book's LSTM cell (gates f, g, i, o) forward over xs from zeros, then
+    its backward from dh = ones at the last h, dc = 0: the norm of dc_prev at
+    each step back."""
+    h, c = np.zeros((N, H)), np.zeros((N, H))
+    caches = []
+    for t in range(T):
+        A = xs[:, t] @ Wx + h @ Wh + b
+        f, g = sigmoid(A[:, :H]), np.tanh(A[:, H:2 * H])
+        i, o = sigmoid(A[:, 2 * H:3 * H]), sigmoid(A[:, 3 * H:])
+        c_prev, c = c, f * c + g * i
+        h = o * np.tanh(c)
+        caches.append((c_prev, i, f, g, o, c))
+    dh, dc, out = np.ones((N, H)), np.zeros((N, H)), []
+    for c_prev, i, f, g, o, c_next in reversed(caches):
+        tanh_c = np.tanh(c_next)
+        ds = dc + dh * o * (1 - tanh_c ** 2)
+        dc = ds * f
+        dA = np.hstack((ds * c_prev * f * (1 - f), ds * i * (1 - g ** 2),
+                        ds * g * i * (1 - i), dh * tanh_c * o * (1 - o)))
+        dh = dA @ Wh.T
+        out.append(norm(dc))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def results():
+    return gradients.chapter_results()
+
+
+def test_the_book_draws_and_norm():
+    for scale in (1.0, 0.5):
+        np.testing.assert_array_equal(gradients.book_wh(scale), book_draw(scale),
+                                      err_msg=f"Wh x{scale}")
+    dh = np.arange(6.0).reshape(N, H)
+    assert gradients.book_norm(dh) == pytest.approx(np.linalg.norm(dh) / N, rel=1e-15)
+    # Not the mean of the rows' norms: the book divides the whole norm by N.
+    assert gradients.book_norm(dh) != pytest.approx(np.linalg.norm(dh, axis=1).mean())
+
+
+def test_bare_matrix_is_the_books_recurrence(results):
+    for scale in (1.0, 0.5):
+        np.testing.assert_allclose(results["bare"][scale], bare_reference(book_draw(scale)),
+                                   rtol=1e-13, err_msg=f"bare x{scale}")
+
+
+def test_timernn_signal_is_the_tanh_recurrence(results):
+    xs = gradients.experiment_inputs()
+    assert xs.shape == (N, T, H)
+    rng = np.random.RandomState(3)
+    rng.randn(H, H)
+    np.testing.assert_array_equal(xs, gradients.INPUT_SCALE * rng.randn(N, T, H))
+    for scale in (1.0, 0.5):
+        np.testing.assert_allclose(results["rnn"][scale],
+                                   tanh_rnn_reference(book_draw(scale), xs), rtol=RTOL,
+                                   err_msg=f"TimeRNN x{scale}")
+
+
+def test_timernn_without_inputs_is_the_bare_matrix():
+    # h stays 0, so tanh' = 1 at every step.
+    for scale in (1.0, 0.5):
+        Wh = book_draw(scale)
+        np.testing.assert_allclose(gradients.rnn_dh_norms(Wh, np.zeros((N, T, H))),
+                                   bare_reference(Wh), rtol=RTOL, err_msg=f"x{scale}")
+
+
+def test_exploding_and_vanishing_shapes(results):
+    for kind in ("bare", "rnn"):
+        up, down = results[kind][1.0], results[kind][0.5]
+        assert np.all(np.diff(up) > 0), kind
+        assert up[-1] / up[0] > 30, kind          # orders of magnitude up
+        assert np.all(np.diff(down) < 0), kind
+        assert down[0] / down[-1] > 1e3, kind     # and down
+    # The tanh matters: it damps the explosion visibly, but keeps it.
+    assert results["rnn"][1.0][-1] < 0.8 * results["bare"][1.0][-1]
+
+
+def test_lstm_dc_is_the_books_cell(results):
+    xs = gradients.experiment_inputs()
+    for (scale, fb), got in results["lstm"].items():
+        Wx, Wh, b = gradients.lstm_weights(scale, fb)
+        np.testing.assert_array_equal(Wh, np.random.RandomState(3).randn(H, 4 * H) * scale)
+        np.testing.assert_array_equal(b[:H], fb)
+        np.testing.assert_array_equal(b[H:], 0)
+        np.testing.assert_allclose(got, lstm_reference(Wx, Wh, b, xs), rtol=RTOL,
+                                   err_msg=f"dc, Wh x{scale}, forget bias {fb}")
+
+
+def test_lstm_dc_shapes(results):
+    lstm = results["lstm"]
+    assert set(lstm) == {(1.0, 0.0), (1.0, 3.0), (0.5, 0.0), (0.5, 3.0)}
+    for scale in (1.0, 0.5):
+        forgets, keeps = lstm[(scale, 0.0)], lstm[(scale, 3.0)]
+        assert forgets[0] / forgets[-1] > 1e3, scale   # f ~ 0.5: vanishes
+        assert keeps.max() / keeps.min() < 10, scale   # f ~ 0.95: kept
+        # Where the plain RNN at the same scale lost 1e3 or more, the kept dc did not.
+        assert keeps[-1] > 1e2 * results["rnn"][0.5][-1]
+
+
+def clipping_reference(train_steps, max_norm, lr, batch, input_scale):
+    """The protocol of clipping_run in NumPy: BPTT of the tanh RNN, the book's
+    clip_grads, SGD."""
+    rng = np.random.RandomState(3)
+    Wh = rng.randn(H, H)
+    Wx, Whs, b = np.eye(H), Wh.copy(), np.zeros(H)
+    teacher = 0.5 * Wh
+
+    def forward(Wx, Wh, b, xs):
+        hs = [np.zeros((batch, H))]
+        for t in range(T):
+            hs.append(np.tanh(xs[:, t] @ Wx + hs[-1] @ Wh + b))
+        return hs
+
+    loss, before, after = [], [], []
+    for _ in range(train_steps):
+        xs = input_scale * rng.randn(batch, T, H)
+        y = forward(np.eye(H), teacher, np.zeros(H), xs)
+        hs = forward(Wx, Whs, b, xs)
+        loss.append(0.5 * sum(np.sum((hs[t] - y[t]) ** 2) for t in range(1, T + 1)) / batch)
+        dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Whs), np.zeros_like(b)
+        dh = np.zeros((batch, H))
+        for t in range(T, 0, -1):
+            da = (dh + (hs[t] - y[t]) / batch) * (1 - hs[t] ** 2)
+            dWx += xs[:, t - 1].T @ da
+            dWh += hs[t - 1].T @ da
+            db += da.sum(axis=0)
+            dh = da @ Whs.T
+        grads = [dWx, dWh, db]
+        total = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+        rate = max_norm / (total + 1e-6)
+        if rate < 1:
+            for g in grads:
+                g *= rate
+        before.append(total)
+        after.append(np.sqrt(sum(np.sum(g ** 2) for g in grads)))
+        for p, g in zip((Wx, Whs, b), grads):
+            p -= lr * g
+    return np.array(loss), np.array(before), np.array(after)
+
+
+def test_clipping_run_is_the_books_clip(results):
+    clip = results["clip"]
+    assert (clip["max_norm"], clip["lr"], clip["batch"]) == (5.0, 0.1, 8)
+    loss, before, after = clipping_reference(len(clip["loss"]), 5.0, 0.1, 8,
+                                             gradients.INPUT_SCALE)
+    np.testing.assert_allclose(clip["loss"], loss, rtol=1e-8, err_msg="loss")
+    np.testing.assert_allclose(clip["before"], before, rtol=1e-8, err_msg="before")
+    np.testing.assert_allclose(clip["after"], after, rtol=1e-8, err_msg="after")
+
+
+def test_clipped_norms(results):
+    clip = results["clip"]
+    before, after, max_norm = clip["before"], clip["after"], clip["max_norm"]
+    above = before > max_norm
+    assert above.sum() >= 5 and (~above).sum() >= 5   # both cases occur
+    assert before[0] > 5 * max_norm                    # the exploding start
+    assert np.all(after <= max_norm * (1 + 1e-12))
+    np.testing.assert_allclose(after[above], max_norm, rtol=1e-6, err_msg="clipped")
+    # before is clip_grads' BLAS sum, after NumPy's: equal up to the last bits.
+    np.testing.assert_allclose(after[~above], before[~above], rtol=1e-13, err_msg="left alone")
+    assert clip["loss"][-5:].mean() < 0.25 * clip["loss"][:5].mean()   # it learns
+
+
+def test_no_global_random_state_touched():
+    state = np.random.get_state()
+    gradients.chapter_results()
+    after = np.random.get_state()
+    assert state[0] == after[0] and state[2:] == after[2:]
+    np.testing.assert_array_equal(state[1], after[1])
+
+
+def test_main_prints_the_tables(results, capsys):
+    assert cli_main(["gradients"]) == 0
+    out = capsys.readouterr().out
+    for words in ("The plain RNN's backward signal", "np.random.seed(3)",
+                  "sqrt(sum(dh**2)) / N", "x ~ 0.03 N(0,1)", "clip_grads at max_norm = 5",
+                  "ch06/clip_grads.py", "The LSTM's backward signal through the cell"):
+        assert words in out, words
+    lines = out.splitlines()
+    row20 = next(line for line in lines if line.split()[:1] == ["20"])
+    expected = [results["bare"][1.0][-1], results["rnn"][1.0][-1],
+                results["bare"][0.5][-1], results["rnn"][0.5][-1]]
+    assert [float(v) for v in row20.split()[1:]] == \
+        pytest.approx([float(f"{v:.3g}") for v in expected])
+    clipped = [line for line in lines if line.endswith("clipped")]
+    assert len(clipped) == int(np.sum(results["clip"]["before"] > 5.0))
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    png = tmp_path / "gradients.png"
+    assert cli_main(["gradients", "--plot", str(png)]) == 0
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(png) > 20000
+    assert f"curves drawn to {png}" in capsys.readouterr().out
+    if not had_pyplot:   # the Agg canvas directly: pyplot's global state is left alone
+        assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_plot_without_matplotlib_is_one_error_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
+    png = tmp_path / "gradients.png"
+    assert cli_main(["gradients", "--plot", str(png)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""                                        # nothing computed or printed
+    assert err.startswith("error: ") and "matplotlib" in err and err.count("\n") == 1
+    assert not png.exists()
+
+
+@pytest.mark.parametrize("name, says", [("curves.nope", "matplotlib's formats"),
+                                        ("no-folder/curves.png", "there is no folder")])
+def test_plot_bad_file_is_one_error_line(tmp_path, capsys, name, says):
+    pytest.importorskip("matplotlib")
+    assert cli_main(["gradients", "--plot", str(tmp_path / name)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and says in err
+
+
+def test_no_matplotlib_import_without_plot():
+    code = ("import sys\nfrom gatedrnn.__main__ import main\n"
+            "assert main(['gradients']) == 0\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
