@@ -284,3 +284,34 @@ def test_no_matplotlib_import_without_plot():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def test_float32_follows_the_weights():
+    Wh, xs = book_draw(1.0), gradients.experiment_inputs()
+    got = gradients.rnn_dh_norms(Wh.astype(np.float32), xs.astype(np.float32))
+    np.testing.assert_allclose(got, tanh_rnn_reference(Wh, xs), rtol=1e-4, err_msg="float32")
+
+
+@pytest.mark.parametrize("call, error, says", [
+    (lambda: gradients.book_wh(-1.0), ValueError, "scale must be a non-negative"),
+    (lambda: gradients.book_wh(1.0, seed=2 ** 32), ValueError, "seed must be below 2**32"),
+    (lambda: gradients.experiment_inputs(steps=0), ValueError, "steps must be at least 1"),
+    (lambda: gradients.experiment_inputs(input_scale=float("nan")), ValueError, "input_scale"),
+    (lambda: gradients.bare_dh_norms(np.ones((2, 3))), ValueError, "Wh must be a square"),
+    (lambda: gradients.bare_dh_norms([[1.0]]), TypeError, "Wh must be a numpy.ndarray"),
+    (lambda: gradients.bare_dh_norms(np.eye(3), batch=1.5), TypeError, "batch must be an int"),
+    (lambda: gradients.rnn_dh_norms(np.eye(3), np.zeros((2, 3))), ValueError,
+     "xs must have shape (N, T, D)"),
+    (lambda: gradients.rnn_dh_norms(np.eye(3), np.zeros((2, 4, 3), np.float32)), TypeError,
+     "xs must have the weights' dtype float64"),
+    (lambda: gradients.lstm_weights(1.0, float("inf")), ValueError, "forget_bias"),
+    (lambda: gradients.lstm_dc_norms(*gradients.lstm_weights(1.0, 0.0), np.zeros((2, 4, 5))),
+     ValueError, "D == 3"),
+    (lambda: gradients.clipping_run(max_norm=0), ValueError, "max_norm must be a positive"),
+    (lambda: gradients.clipping_run(train_steps=True), TypeError, "train_steps must be an int"),
+    (lambda: gradients.clipping_run(lr="0.1"), TypeError, "lr must be a real number"),
+])
+def test_bad_arguments_name_themselves(call, error, says):
+    with pytest.raises(error) as e:
+        call()
+    assert says in str(e.value)

@@ -30,8 +30,11 @@ Three experiments, each a function that returns its numbers:
 - ``clipping_run``: the exploding weights in training, with ``clip_grads``.
   A student ``TimeRNN`` starting from the scale-1 Wh learns, by SGD, the
   hidden states a teacher with the scale-0.5 Wh produces for fresh random
-  inputs each step (loss 0.5 * sum over t of |h_t - y_t|^2 / N). Each step
-  records the total gradient norm before clipping and after, and the loss.
+  inputs each step (x ~ 0.03 N(0, 1), batch 8, T = 20; loss
+  0.5 * sum over t of |h_t - y_t|^2 / batch; lr 0.1; 30 steps). Each step
+  records the total gradient norm before clipping and after, and the loss:
+  the first steps' norms are several times max_norm and are clipped, and as
+  Wh shrinks towards the teacher's they fall below it and pass unchanged.
   max_norm is 5.0, as in the book's clip example ``ch06/clip_grads.py`` (the
   chapter's language models clip at 0.25).
 - ``lstm_dc_norms``: the LSTM's backward signal through the cell: the norm of
@@ -71,6 +74,55 @@ MAX_NORM = 5.0
 FORGET_BIASES = (0.0, 3.0)
 
 
+# ---- arguments ----------------------------------------------------------------
+
+def _int_at_least(value, name, low):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}; got {value}")
+    return int(value)
+
+
+def _real(value, name, kind="non-negative"):
+    """A finite real number; kind "any", "non-negative" or "positive"."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not (np.isfinite(value) and {"any": True, "non-negative": value >= 0,
+                                     "positive": value > 0}[kind]):
+        raise ValueError(f"{name} must be a {'' if kind == 'any' else kind + ' '}finite "
+                         f"number; got {value}")
+    return float(value)
+
+
+def _seed(seed):
+    if _int_at_least(seed, "seed", 0) >= 2 ** 32:
+        raise ValueError(f"seed must be below 2**32 (NumPy's RandomState); got {seed}")
+    return int(seed)
+
+
+def _square(Wh):
+    if not isinstance(Wh, np.ndarray):
+        raise TypeError(f"Wh must be a numpy.ndarray; got {type(Wh).__name__}")
+    if Wh.ndim != 2 or Wh.shape[0] != Wh.shape[1] or Wh.shape[0] == 0:
+        raise ValueError(f"Wh must be a square matrix (H, H); got shape {Wh.shape}")
+    if Wh.dtype not in (np.float32, np.float64):
+        raise TypeError(f"Wh must have dtype float32 or float64; got {Wh.dtype}")
+    return Wh
+
+
+def _sequence(xs, D, dtype):
+    if not isinstance(xs, np.ndarray):
+        raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
+    if xs.ndim != 3 or xs.shape[2] != D or 0 in xs.shape:
+        raise ValueError(f"xs must have shape (N, T, D) with N, T >= 1 and D == {D}; "
+                         f"got {xs.shape}")
+    if xs.dtype != dtype:
+        raise TypeError(f"xs must have the weights' dtype {dtype}; got {xs.dtype}")
+    return xs
+
+
 def book_norm(dh):
     """The book's norm of a batch of gradients (N, H): sqrt(sum(dh ** 2)) / N."""
     return float(np.sqrt(np.sum(dh ** 2)) / dh.shape[0])
@@ -79,6 +131,7 @@ def book_norm(dh):
 def book_wh(scale, hidden=HIDDEN, seed=SEED):
     """The book's Wh: ``np.random.seed(seed); np.random.randn(H, H) * scale``,
     drawn from a private generator (NumPy's global one is not touched)."""
+    scale, hidden, seed = _real(scale, "scale"), _int_at_least(hidden, "hidden", 1), _seed(seed)
     return np.random.RandomState(seed).randn(hidden, hidden) * scale
 
 
@@ -86,6 +139,9 @@ def experiment_inputs(batch=BATCH, steps=STEPS, hidden=HIDDEN, seed=SEED,
                       input_scale=INPUT_SCALE):
     """xs (N, T, H): ``input_scale`` times the normal draws that follow Wh in
     the seed's stream (the same for every scale)."""
+    batch, steps = _int_at_least(batch, "batch", 1), _int_at_least(steps, "steps", 1)
+    hidden, seed = _int_at_least(hidden, "hidden", 1), _seed(seed)
+    input_scale = _real(input_scale, "input_scale")
     rng = np.random.RandomState(seed)
     rng.randn(hidden, hidden)  # Wh's draws
     return input_scale * rng.randn(batch, steps, hidden)
@@ -94,7 +150,9 @@ def experiment_inputs(batch=BATCH, steps=STEPS, hidden=HIDDEN, seed=SEED,
 def bare_dh_norms(Wh, steps=STEPS, batch=BATCH):
     """The book's bare-matrix recurrence: dh = ones (N, H), then ``steps``
     times dh = dh @ Wh.T; the book_norm after each (k = 1 .. steps back)."""
-    dh = np.ones((batch, Wh.shape[0]))
+    Wh = _square(Wh)
+    steps, batch = _int_at_least(steps, "steps", 1), _int_at_least(batch, "batch", 1)
+    dh = np.ones((batch, Wh.shape[0]), Wh.dtype)
     norms = []
     for _ in range(steps):
         dh = dh @ Wh.T
@@ -142,7 +200,8 @@ def rnn_dh_norms(Wh, xs):
     """The book_norm of TimeRNN's dh at k = 1 .. T steps back (tanh included),
     ``ones`` arriving at the last hidden state; inputs xs (N, T, H) through
     Wx = I, b = 0, h0 = 0."""
-    H = Wh.shape[0]
+    H = _square(Wh).shape[0]
+    xs = _sequence(xs, H, Wh.dtype)
     layer = TimeRNN(np.eye(H, dtype=Wh.dtype), Wh, np.zeros(H, Wh.dtype), stateful=True)
     return np.array([book_norm(dh) for dh in _signal_back(layer, xs, with_c=False)])
 
@@ -151,6 +210,8 @@ def lstm_weights(scale, forget_bias, hidden=HIDDEN, seed=SEED):
     """(Wx, Wh, b) of the LSTM experiment: Wh = randn(H, 4H) * scale from the
     seed (the book's kind of draw), Wx = [I I I I] (the input enters every
     gate as it enters the RNN), b zero but ``forget_bias`` on the f gate."""
+    scale, hidden, seed = _real(scale, "scale"), _int_at_least(hidden, "hidden", 1), _seed(seed)
+    forget_bias = _real(forget_bias, "forget_bias", "any")
     Wh = np.random.RandomState(seed).randn(hidden, 4 * hidden) * scale
     Wx = np.tile(np.eye(hidden), 4)
     b = np.zeros(4 * hidden)
@@ -161,7 +222,8 @@ def lstm_weights(scale, forget_bias, hidden=HIDDEN, seed=SEED):
 def lstm_dc_norms(Wx, Wh, b, xs):
     """The book_norm of TimeLSTM's dc at k = 1 .. T steps back, ``ones``
     arriving at the last hidden state (and nothing at the last cell); h0 = c0 = 0."""
-    layer = TimeLSTM(Wx, Wh, b, stateful=True)
+    layer = TimeLSTM(Wx, Wh, b, stateful=True)  # checks the weights
+    xs = _sequence(xs, Wx.shape[0], Wx.dtype)
     return np.array([book_norm(dc) for dc in _signal_back(layer, xs, with_c=True)])
 
 
@@ -178,6 +240,11 @@ def clipping_run(train_steps=30, max_norm=MAX_NORM, lr=0.1, batch=8, steps=STEPS
     ``after`` (the norm recomputed after clipping); and the settings
     ``max_norm``, ``lr`` and ``batch``.
     """
+    train_steps = _int_at_least(train_steps, "train_steps", 1)
+    max_norm, lr = _real(max_norm, "max_norm", "positive"), _real(lr, "lr", "positive")
+    batch, steps = _int_at_least(batch, "batch", 1), _int_at_least(steps, "steps", 1)
+    hidden, seed = _int_at_least(hidden, "hidden", 1), _seed(seed)
+    input_scale = _real(input_scale, "input_scale")
     rng = np.random.RandomState(seed)
     Wh = rng.randn(hidden, hidden)  # book_wh(1)
     # Separate arrays: SGD updates the student's params in place.
