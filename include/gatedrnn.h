@@ -193,6 +193,63 @@ int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int 
                 size_t N, size_t T, size_t D, size_t H, void *workspace,
                 size_t workspace_bytes, int path, int flags, const gr_blas *blas);
 
+/*
+ * The book's optimizers and clip_grads (common/optimizer.py, common/util.py)
+ * as NumPy evaluates them: each statement of the book's update rounds where
+ * NumPy rounds, so that the results are bit-identical (src/book_updates.c).
+ * Hyperparameters arrive as doubles and are cast to TYPE, as NumPy casts a
+ * Python float (NEP 50); eps = (TYPE)1e-7. Per element, in TYPE unless noted:
+ *   GR_BOOK_SGD       {lr}                       p -= lr g
+ *   GR_BOOK_MOMENTUM  {momentum, lr}             v = momentum v - lr g;  p += v
+ *   GR_BOOK_NESTEROV  {momentum, lr, momentum^2, (1 + momentum) lr}
+ *                     v = v momentum - lr g;  p += momentum^2 v;  p -= ((1 + momentum) lr) g
+ *   GR_BOOK_ADAGRAD   {lr}                       h += g g;  p -= lr g / (sqrt(h) + eps)
+ *   GR_BOOK_RMSPROP   {decay, 1 - decay, lr}     h = h decay + ((1 - decay) g) g;
+ *                                                p -= lr g / (sqrt(h) + eps)
+ *   GR_BOOK_ADAM      {1 - beta1, 1 - beta2, lr_t}
+ *                     m += (1 - beta1) (g - m);  v += (1 - beta2) (g g - v);
+ *                     p -= lr_t m / (sqrt(v) + eps), with lr_t m and the
+ *                     division in double and p - q rounded once to TYPE (lr_t
+ *                     is a NumPy float64); with GR_BOOK_NUMPY1 in TYPE
+ *                     (NumPy 1's value-based casting takes lr_t as TYPE)
+ * The (1 - x) and products of hyperparameters are the caller's, computed in
+ * double as Python computes them. The state is state[0] (v, h, or Adam's m)
+ * and state[1] (Adam's v). Arrays are updated in the order given, so an array
+ * listed twice is updated twice; within one entry param, grad and the states
+ * must not overlap. Large calls run on gr_get_num_threads() threads (split in
+ * chunks of elements; the same results for any thread count).
+ */
+enum gr_book_rule {
+    GR_BOOK_SGD = 0,
+    GR_BOOK_MOMENTUM = 1,
+    GR_BOOK_NESTEROV = 2,
+    GR_BOOK_ADAGRAD = 3,
+    GR_BOOK_RMSPROP = 4,
+    GR_BOOK_ADAM = 5,
+};
+#define GR_BOOK_NUM_RULES 6
+#define GR_BOOK_MAX_HYPER 4
+
+/* flags of gr_book_update: GR_FLAG_ALL_THREADS (above), and */
+enum { GR_BOOK_NUMPY1 = 16 };
+
+/* One array of an update: pointers to n elements of the call's precision. */
+typedef struct gr_book_array {
+    void *param;         /* in/out */
+    const void *grad;
+    void *state[2];      /* in/out: the rule's state arrays; NULL where unused */
+    size_t n;
+} gr_book_array;
+
+int gr_book_update(int rule, int double_precision, const gr_book_array *arrays, size_t count,
+                   const double *hyper, int flags);
+
+/* np.sum(a ** 2) for a contiguous a of n elements, to the bit: each square
+ * rounded to TYPE, summed in TYPE by NumPy's pairwise summation (blocks of at
+ * most 128 elements in 8 accumulators, halves split at multiples of 8). */
+float gr_book_sum_squares_f32(const float *a, size_t n);
+double gr_book_sum_squares_f64(const double *a, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

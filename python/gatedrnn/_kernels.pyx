@@ -546,3 +546,112 @@ def sum_of_squares(a):
     else:
         raise TypeError(f"internal: unsupported dtype {a.dtype}")
     return total
+
+
+# ---- The book's optimizers and clip_grads' sum (src/book_updates.c) -----------
+
+from libc.stdlib cimport free, malloc
+
+cdef extern from "gatedrnn.h" nogil:
+    enum:
+        GR_BOOK_SGD
+        GR_BOOK_MOMENTUM
+        GR_BOOK_NESTEROV
+        GR_BOOK_ADAGRAD
+        GR_BOOK_RMSPROP
+        GR_BOOK_ADAM
+        GR_BOOK_MAX_HYPER
+        GR_BOOK_NUMPY1
+    ctypedef struct gr_book_array:
+        void *param
+        const void *grad
+        void *state[2]
+        size_t n
+    int gr_book_update(int rule, int double_precision, const gr_book_array *arrays,
+                       size_t count, const double *hyper, int flags)
+    float gr_book_sum_squares_f32(const float *a, size_t n)
+    double gr_book_sum_squares_f64(const double *a, size_t n)
+
+# The rules of gr_book_update by name, with how many state arrays and
+# hyperparameters each takes (include/gatedrnn.h, enum gr_book_rule).
+BOOK_RULES = {"sgd": (GR_BOOK_SGD, 0, 1), "momentum": (GR_BOOK_MOMENTUM, 1, 2),
+              "nesterov": (GR_BOOK_NESTEROV, 1, 4), "adagrad": (GR_BOOK_ADAGRAD, 1, 1),
+              "rmsprop": (GR_BOOK_RMSPROP, 1, 3), "adam": (GR_BOOK_ADAM, 2, 3)}
+
+
+cdef _check_book_array(a, int typenum, Py_ssize_t size, strides, bint writes, name):
+    if (not isinstance(a, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum
+            or a.size != size or a.strides != strides or not a.flags.aligned
+            or not (a.flags.c_contiguous or a.flags.f_contiguous)
+            or (writes and not a.flags.writeable)):
+        raise ValueError(f"internal: {name} must be an aligned contiguous ndarray laid out as "
+                         f"its param{', writeable' if writes else ''}")
+
+
+def book_update(rule, list params, list grads, list states, hyper, bint numpy1=False):
+    """One update of the book's optimizer `rule` (a key of BOOK_RULES) over
+    params[k], grads[k] and the state arrays states[k] (a tuple per param),
+    all of one dtype, contiguous, aligned, laid out alike within each k and
+    not overlapping within each k (the caller checks; gatedrnn.book.optimizer).
+    hyper: the rule's hyperparameters as include/gatedrnn.h lists them.
+    numpy1: round Adam's float32 step as NumPy 1 does. GIL released."""
+    cdef int code, nstates, nhyper, k_state, status = 0, flags = _all_threads_flag
+    cdef Py_ssize_t count = len(params), k
+    cdef double values[GR_BOOK_MAX_HYPER]
+    code, nstates, nhyper = BOOK_RULES[rule]
+    if len(grads) != count or len(states) != count or len(hyper) != nhyper:
+        raise ValueError(f"internal: {count} params, {len(grads)} grads, {len(states)} states, "
+                         f"{len(hyper)} hyperparameters for {rule}")
+    if count == 0:
+        return
+    for k in range(nhyper):
+        values[k] = hyper[k]
+    dtype = params[0].dtype
+    cdef int typenum = _typenum(dtype)
+    cdef bint double_precision = typenum == cnp.NPY_FLOAT64
+    if numpy1:
+        flags |= GR_BOOK_NUMPY1
+    cdef gr_book_array *arrays = <gr_book_array *>malloc(count * sizeof(gr_book_array))
+    if arrays == NULL:
+        raise MemoryError()
+    try:
+        for k in range(count):
+            p = params[k]
+            _check_book_array(p, typenum, p.size, p.strides, True, f"params[{k}]")
+            _check_book_array(grads[k], typenum, p.size, p.strides, False, f"grads[{k}]")
+            if len(states[k]) != nstates:
+                raise ValueError(f"internal: {len(states[k])} state arrays for {rule}")
+            arrays[k].param = cnp.PyArray_DATA(<cnp.ndarray>p)
+            arrays[k].grad = cnp.PyArray_DATA(<cnp.ndarray>grads[k])
+            arrays[k].state[0] = arrays[k].state[1] = NULL
+            for k_state in range(nstates):
+                s = states[k][k_state]
+                _check_book_array(s, typenum, p.size, p.strides, True, f"states[{k}]")
+                arrays[k].state[k_state] = cnp.PyArray_DATA(<cnp.ndarray>s)
+            arrays[k].n = p.size
+        with nogil:
+            status = gr_book_update(code, double_precision, arrays, count, values, flags)
+    finally:
+        free(arrays)
+    _raise_status(status)
+
+
+def book_sum_squares(a):
+    """np.sum(a ** 2) to the bit, as a NumPy scalar of a's dtype, without the
+    temporary a ** 2, for an aligned C-contiguous float32 or float64 array.
+    GIL released."""
+    cdef size_t n = a.size
+    cdef float s32
+    cdef double s64
+    if not isinstance(a, cnp.ndarray) or not a.flags.c_contiguous or not a.flags.aligned:
+        raise ValueError("internal: book_sum_squares takes an aligned C-contiguous ndarray")
+    cdef void *data = cnp.PyArray_DATA(<cnp.ndarray>a)
+    if a.dtype == np.float32:
+        with nogil:
+            s32 = gr_book_sum_squares_f32(<const float *>data, n)
+        return np.float32(s32)
+    if a.dtype == np.float64:
+        with nogil:
+            s64 = gr_book_sum_squares_f64(<const double *>data, n)
+        return np.float64(s64)
+    raise TypeError(f"internal: unsupported dtype {a.dtype}")
