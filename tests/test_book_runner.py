@@ -294,6 +294,16 @@ def test_runner_prints_the_scripts_traceback_and_returns_1(stand_ins, capsys):
     assert not any("runpy" in line or "gatedrnn" in line for line in err[1:])
 
 
+def test_runner_reports_a_script_that_does_not_compile_as_python_would(stand_ins, tmp_path, capsys):
+    script = tmp_path / "broken.py"
+    script.write_text("x = 1\ndef (:\n")
+    assert gatedrnn_main(["book", str(script)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == STAND_IN_LINE
+    assert err[1] == f'  File "{script}", line 2' and err[-1].startswith("SyntaxError: ")
+    assert not any("Traceback" in line or "runpy" in line for line in err)
+
+
 def test_runner_names_the_folders_searched_when_common_is_missing(stand_ins, tmp_path, capsys):
     lonely = tmp_path / "lonely"
     shutil.copytree(CHAPTER, lonely / "chapter")

@@ -154,6 +154,8 @@ def _script_frames(exc, script):
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != script:
         tb = tb.tb_next
+    if tb is None and isinstance(exc, SyntaxError) and exc.filename == script:
+        return None   # the script did not compile: python shows the error alone
     return tb if tb is not None else exc.__traceback__
 
 
