@@ -1,1 +1,481 @@
-"""Work in progress (issue 9)."""
+"""The book's ``common/time_layers.py`` on gatedrnn's compiled layers.
+
+Every class of the book's module, under the same name and constructor
+signature, with the behaviour its programs rely on:
+
+- ``params`` and ``grads`` are lists of the very arrays: the weights passed in
+  (never copied; a transposed view such as the tied ``embed_W.T`` stays the
+  object in ``params``) and gradients overwritten in place by each backward,
+  so that optimizers and weight tying by identity keep working;
+- the recurrent layers have ``h`` (and ``c``), ``dh``, ``stateful``,
+  ``set_state`` and ``reset_state`` as in the book; their ``forward(xs)`` also
+  takes ``train=False`` to keep no cache;
+- ``TimeDropout`` draws its masks from NumPy's global generator with the
+  book's call, so that after ``np.random.seed(k)`` the masks are the book's.
+
+The recurrent layers run on the compiled kernels (:mod:`gatedrnn._layers`),
+the whole sequence in one call; ``TimeEmbedding``, ``TimeAffine`` and
+``TimeSoftmaxWithLoss`` are the fast layers of :mod:`gatedrnn.lm.layers`.
+
+Dtypes. The book writes its outputs as float32 (``dtype='f'``) whatever the
+weights; these layers follow the weights' dtype. For the book's programs,
+whose weights are float32, that is the same float32. Float64 weights give
+float64 results: casting them down to float32 would silently throw away the
+precision the caller asked for (a float64 gradient check, say). Inputs must
+have the weights' dtype; the compiled layers raise TypeError otherwise, where
+the book would silently mix precisions.
+"""
+import numpy as np
+
+from .. import _layers
+from .._checks import FLOAT_DTYPES, check_weights
+from ..lm import layers as _lm
+
+__all__ = [
+    "RNN", "TimeRNN", "LSTM", "TimeLSTM", "GRU", "TimeGRU", "TimeBiLSTM",
+    "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss", "TimeDropout",
+    "TimeSigmoidWithLoss", "Simple_TimeSoftmaxWithLoss", "Simple_TimeAffine",
+]
+
+# The book's cross_entropy_error adds this inside the log.
+_LOG_EPS = 1e-7
+
+
+# --- recurrent layers, on the compiled kernels --------------------------------
+
+class RNN(_layers.RNN):
+    """One plain RNN step, h_next = tanh(x Wx + h_prev Wh + b).
+
+    Wx (D, H), Wh (H, H), b (H,). forward(x (N, D), h_prev (N, H)) -> h_next;
+    backward(dh_next) -> (dx, dh_prev), writing ``grads`` in place.
+    """
+
+    def __init__(self, Wx, Wh, b):
+        super().__init__(Wx, Wh, b)
+
+
+class TimeRNN(_layers.TimeRNN):
+    """T plain RNN steps in one compiled call: forward(xs (N, T, D)) -> hs (N, T, H).
+
+    Wx (D, H), Wh (H, H), b (H,). With ``stateful=True`` the last ``h`` carries
+    into the next forward. backward(dhs) -> dxs sets ``dh``, the gradient at
+    the initial state.
+    """
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        super().__init__(Wx, Wh, b, stateful)
+
+
+def _state_grad(g, like):
+    """The book starts its backward loops from dh = dc = 0, a scalar: a 0-d
+    number becomes a full (N, H) array; anything else goes to the layer's checks."""
+    if isinstance(g, (int, float, np.number)) and not isinstance(g, bool):
+        return np.full(like.shape, g, like.dtype)
+    return g
+
+
+class LSTM(_layers.LSTM):
+    """One LSTM step. Wx (D, 4H), Wh (H, 4H), b (4H,), gates f, g, i, o.
+
+    forward(x (N, D), h_prev (N, H), c_prev (N, H)) -> (h_next, c_next);
+    backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev), writing ``grads`` in
+    place. dh_next or dc_next may be the scalar 0, as in the book's own loop.
+    """
+
+    def __init__(self, Wx, Wh, b):
+        super().__init__(Wx, Wh, b)
+
+    def backward(self, dh_next, dc_next):
+        # Only scalars are widened; their shape comes from the last forward's
+        # state, and a missing forward is reported by the layer itself.
+        cache = self._cache
+        if cache is not None:
+            like = cache.h0[0]
+            dh_next = _state_grad(dh_next, like)
+            dc_next = _state_grad(dc_next, like)
+        return super().backward(dh_next, dc_next)
+
+
+class TimeLSTM(_layers.TimeLSTM):
+    """T LSTM steps in one compiled call: forward(xs (N, T, D)) -> hs (N, T, H).
+
+    Wx (D, 4H), Wh (H, 4H), b (4H,), gates f, g, i, o. With ``stateful=True``
+    the last ``h`` and ``c`` carry into the next forward; ``set_state(h)``
+    with c None starts c at zeros, as the book's. backward(dhs) -> dxs sets
+    ``dh`` (and ``dc``), the gradients at the initial state.
+    """
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        super().__init__(Wx, Wh, b, stateful)
+
+
+def _zero_bias(Wx, Wh):
+    """A read-only zero bias (3H,) for the book's bias-free GRU. Read-only so
+    that nothing can train it: an optimizer handed it fails loudly instead."""
+    if isinstance(Wx, np.ndarray) and isinstance(Wh, np.ndarray) and Wh.ndim == 2:
+        b = np.zeros(Wh.shape[1], Wx.dtype)
+    else:
+        b = np.zeros(0)  # the layer's own checks then report Wx or Wh
+    b.flags.writeable = False
+    return b
+
+
+class _BookGRUWeights:
+    """Wx, Wh, dWx, dWh by name, as the book's GRU keeps them."""
+
+    Wx = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W))
+    Wh = property(lambda self: self.params[1], lambda self, W: self.params.__setitem__(1, W))
+    dWx = property(lambda self: self.grads[0], doc="the gradient of Wx, written by backward")
+    dWh = property(lambda self: self.grads[1], doc="the gradient of Wh, written by backward")
+
+
+class GRU(_BookGRUWeights, _layers.GRU):
+    """One GRU step, the book's variant: gates z, r, h~ along 3H,
+    h~ = tanh(x Wx_h + (r * h) Wh_h + b_h), h_next = (1 - z) h + z h~.
+
+    Wx (D, 3H), Wh (H, 3H), b (3H,). The book has two versions: the first
+    ``GRU(Wx, Wh)`` has no bias, the later ``GRU(Wx, Wh, b)`` has one and
+    ``params``/``grads``. Both calls work; without b the bias is a read-only
+    zero array. forward(x, h_prev) -> h_next; backward(dh_next) -> (dx,
+    dh_prev), after which ``dWx``, ``dWh`` and ``db`` (``grads``) hold the
+    gradients.
+    """
+
+    def __init__(self, Wx, Wh, b=None):
+        super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b)
+
+    db = property(lambda self: self.grads[2], doc="the gradient of b, written by backward")
+
+
+class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
+    """T GRU steps in one compiled call (the book's variant, see GRU):
+    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs) -> dxs sets ``dh``,
+    and ``dWx``, ``dWh`` (``grads``) hold the gradients.
+
+    Both of the book's signatures work: ``TimeGRU(Wx, Wh, stateful=False)``
+    (the first version, no bias; its constructor's typo left dWx unset, here
+    dWx is the gradient) and ``TimeGRU(Wx, Wh, b, stateful=False)``. A bool in
+    the third place is the first version's ``stateful``.
+    """
+
+    def __init__(self, Wx, Wh, b=None, stateful=False):
+        if isinstance(b, (bool, np.bool_)):
+            if stateful is not False:
+                raise TypeError(f"TimeGRU got stateful twice: b={b!r} (the first version's "
+                                f"stateful, in the third place) and stateful={stateful!r}")
+            b, stateful = None, bool(b)
+        super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b, stateful)
+
+
+def _pair(first, second):
+    return None if first is None and second is None else [first, second]
+
+
+def _both(name, doc):
+    """A property held by the two directions' TimeLSTMs: [forward's, backward's]
+    (None when both are None); setting it sets each direction's."""
+    def get(self):
+        return _pair(getattr(self.forward_lstm, name), getattr(self.backward_lstm, name))
+
+    def set_(self, pair):
+        first, second = (None, None) if pair is None else pair
+        setattr(self.forward_lstm, name, first)
+        setattr(self.backward_lstm, name, second)
+    return property(get, set_, doc=doc)
+
+
+class TimeBiLSTM(_layers.TimeBiLSTM):
+    """Two LSTMs over xs (N, T, D), the first forwards in time and the second
+    backwards: forward -> (N, T, 2H), backward(dhs (N, T, 2H)) -> dxs, the
+    sum of both directions'. Both directions run in one compiled call.
+
+    As in the book, ``forward_lstm`` and ``backward_lstm`` are TimeLSTMs over
+    (Wx1, Wh1, b1) and (Wx2, Wh2, b2), and ``params``/``grads`` are theirs
+    joined: the same arrays. They hold the state: ``h``, ``c``, ``dh`` and
+    ``dc`` here are [forward_lstm's, backward_lstm's], and each direction
+    starts from its own state when its ``stateful`` is set (``stateful`` here
+    sets both). Each one can also run on its own, as a TimeLSTM.
+    """
+
+    h = _both("h", "the last hidden state of each direction")
+    c = _both("c", "the last cell state of each direction")
+    dh = _both("dh", "the gradient at each direction's initial h, after backward")
+    dc = _both("dc", "the gradient at each direction's initial c, after backward")
+
+    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+        # Checked here first, so that messages name Wx1 ... b2.
+        check_weights(Wx1, Wh1, b1, 4, 1, "1")
+        check_weights(Wx2, Wh2, b2, 4, 1, "2")
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
+        super().__init__(Wx1, Wh1, b1, Wx2, Wh2, b2, stateful)
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+
+    @property
+    def stateful(self):
+        first, second = self.forward_lstm.stateful, self.backward_lstm.stateful
+        return first if first == second else (first, second)
+
+    @stateful.setter
+    def stateful(self, value):
+        self.forward_lstm.stateful = self.backward_lstm.stateful = value
+
+    def _state(self, name, N, H, dtype):
+        """Each direction's initial state, as its own TimeLSTM would start."""
+        states = []
+        for which, lstm in (("forward_lstm", self.forward_lstm),
+                            ("backward_lstm", self.backward_lstm)):
+            value = getattr(lstm, name) if lstm.stateful else None
+            states.append(lstm._stored_state(f"{name} of {which}", value, N, H, dtype))
+        return states
+
+
+# --- embedding, affine, softmax loss and dropout, on gatedrnn.lm's layers -------
+
+class TimeEmbedding(_lm.TimeEmbedding):
+    """xs (N, T) word ids -> W[xs], (N, T, D); backward(dout) writes the
+    gradient of W into ``grads[0]`` and returns None. ``W`` is ``params[0]``."""
+
+    def __init__(self, W):
+        super().__init__(W)
+
+    W = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W))
+
+
+class TimeAffine(_lm.TimeAffine):
+    """x (N, T, D) -> x W + b, (N, T, M), through BLAS.
+
+    W may be a transposed view (the book's weight tying, ``TimeAffine(embed_W.T,
+    b)``): it stays the object in ``params`` and is read in place. Its gradient
+    has W's memory layout, as the book's ``np.zeros_like(W)``, so that adding
+    its transpose to the embedding's gradient runs over contiguous memory.
+    """
+
+    def __init__(self, W, b):
+        super().__init__(W, b)
+        self.grads[0] = np.zeros_like(W)
+
+
+class TimeSoftmaxWithLoss(_lm.TimeSoftmaxWithLoss):
+    """forward(xs (N, T, V), ts) -> the mean cross-entropy of softmax(xs)
+    against ts, word ids (N, T) or one-hot (N, T, V); targets equal to
+    ``ignore_label`` (-1, settable) add nothing and the mean runs over the
+    others. backward(dout=1) -> dxs (N, T, V), once per forward.
+
+    One compiled pass per row; xs is left as it is (the book's does not
+    change it either).
+    """
+
+    def __init__(self):
+        super().__init__(overwrite_input=False)
+        self.ignore_label = -1
+
+
+def _check_ratio(ratio):
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating, np.integer)):
+        raise TypeError(f"dropout_ratio must be a number in [0, 1); got {type(ratio).__name__}")
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"dropout_ratio must lie in [0, 1); got {ratio}")
+
+
+class TimeDropout:
+    """Inverted dropout, the book's: in training (``train_flg = True``) each
+    value is kept where ``np.random.rand(*xs.shape) > dropout_ratio`` and
+    scaled by 1 / (1 - dropout_ratio); otherwise xs passes unchanged.
+
+    The mask comes from NumPy's global generator with the book's call and
+    shape, so that after ``np.random.seed(k)`` it is the book's, and a ratio
+    of 0 still draws (as the book's does) to keep later draws the same.
+    ``mask`` has xs's dtype (the book's is always float32, so for float64 xs
+    the book's scale is rounded to float32 and this one's is not).
+    backward(dout) -> dout * mask, or dout after a forward with train_flg False.
+    """
+
+    def __init__(self, dropout_ratio=0.5):
+        _check_ratio(dropout_ratio)
+        self.params, self.grads = [], []
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self.train_flg = True
+        self._forwarded = False
+
+    def forward(self, xs):
+        if not isinstance(xs, np.ndarray):
+            raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
+        if xs.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"xs must have dtype float32 or float64; got {xs.dtype}")
+        if not self.train_flg:
+            self.mask, self._forwarded = None, True
+            return xs
+        ratio = self.dropout_ratio
+        _check_ratio(ratio)  # it may have been changed since construction
+        keep = np.random.rand(*xs.shape) > ratio
+        # mask = keep * scale in one pass, into xs's dtype (1.0 * scale, as the book's).
+        mask = np.empty(xs.shape, xs.dtype)
+        np.multiply(keep, xs.dtype.type(1.0 / (1.0 - ratio)), out=mask)
+        self.mask, self._forwarded = mask, True
+        return xs * mask
+
+    def backward(self, dout):
+        if not self._forwarded:
+            raise RuntimeError("backward() needs a forward() first")
+        if self.mask is None:
+            return dout
+        if not isinstance(dout, np.ndarray) or dout.shape != self.mask.shape:
+            got = dout.shape if isinstance(dout, np.ndarray) else type(dout).__name__
+            raise ValueError(f"dout must have the shape of the last forward's xs, "
+                             f"{self.mask.shape}; got {got}")
+        return dout * self.mask
+
+
+# --- the book's simple layers, vectorised --------------------------------------
+
+def _check_float_array(a, name, ndim, letters):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64; got {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must have shape {letters}; got {a.shape}")
+
+
+def _sigmoid(x):
+    # exp only ever sees a non-positive argument, so nothing overflows.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class TimeSigmoidWithLoss:
+    """Binary cross-entropy of sigmoid(xs), xs (N, T), against labels ts (N, T)
+    of 0 and 1: the mean over N and T of -log(p + 1e-7), p the probability of
+    the label (the book's SigmoidWithLoss at each step, averaged over T).
+    backward(dout=1) -> (sigmoid(xs) - ts) * dout / (N T), in xs's dtype.
+    """
+
+    def __init__(self):
+        self.params, self.grads = [], []
+        self.xs_shape = None
+        self.cache = None
+
+    def forward(self, xs, ts):
+        _check_float_array(xs, "xs", 2, "(N, T)")
+        ts = np.asarray(ts)
+        if ts.shape != xs.shape:
+            raise ValueError(f"ts must have shape (N, T) = {xs.shape} to match xs; got {ts.shape}")
+        if ts.dtype.kind not in "iub":
+            raise TypeError(f"ts must be integer (or bool) labels 0 and 1; got dtype {ts.dtype}")
+        if ts.size and (ts.min() < 0 or ts.max() > 1):
+            raise ValueError("ts must hold only the labels 0 and 1; got values outside them")
+        y = _sigmoid(xs)
+        positive = ts.astype(bool)
+        p = np.where(positive, y, 1 - y)
+        loss = -float(np.sum(np.log(p + _LOG_EPS))) / xs.size
+        self.xs_shape = xs.shape
+        self.cache = (y, positive)
+        return loss
+
+    def backward(self, dout=1):
+        if self.cache is None:
+            raise RuntimeError("backward() needs a forward() first")
+        y, positive = self.cache
+        dxs = y - positive
+        dxs *= y.dtype.type(dout / y.size)
+        return dxs
+
+
+class Simple_TimeSoftmaxWithLoss:
+    """The book's plain softmax loss: the mean over N and T of
+    -log(softmax(xs)[target] + 1e-7), with no ignore_label. xs (N, T, V),
+    ts word ids (N, T) or one-hot (N, T, V). backward(dout=1) ->
+    (softmax(xs) - onehot(ts)) * dout / (N T), and may run again.
+    """
+
+    def __init__(self):
+        self.params, self.grads = [], []
+        self.cache = None
+
+    def forward(self, xs, ts):
+        _check_float_array(xs, "xs", 3, "(N, T, V)")
+        N, T, V = xs.shape
+        ts = np.asarray(ts)
+        if ts.ndim == 3:
+            if ts.shape != xs.shape:
+                raise ValueError(f"one-hot ts must have the shape of xs, {xs.shape}; "
+                                 f"got {ts.shape}")
+            ts = ts.argmax(axis=2)
+        if ts.shape != (N, T):
+            raise ValueError(f"ts must have shape (N, T) = ({N}, {T}) to match xs; got {ts.shape}")
+        ts = _lm.check_word_ids(ts, V, "ts")
+        ys = xs - xs.max(axis=2, keepdims=True)
+        np.exp(ys, out=ys)
+        ys /= ys.sum(axis=2, keepdims=True)
+        picked = np.take_along_axis(ys, ts[:, :, None], axis=2)
+        loss = -float(np.sum(np.log(picked + _LOG_EPS))) / (N * T)
+        self.cache = (ys, ts)
+        return loss
+
+    def backward(self, dout=1):
+        if self.cache is None:
+            raise RuntimeError("backward() needs a forward() first")
+        ys, ts = self.cache
+        N, T, V = ys.shape
+        dxs = ys.copy()
+        np.put_along_axis(dxs, ts[:, :, None],
+                          np.take_along_axis(dxs, ts[:, :, None], axis=2) - 1, axis=2)
+        dxs *= ys.dtype.type(dout / (N * T))
+        return dxs
+
+
+class Simple_TimeAffine:
+    """x (N, T, D) -> x W + b, (N, T, M), as the book's per-step version (which
+    keeps W and b as attributes and has no params/grads). backward(dout) ->
+    dx, and sets ``dW`` and ``db`` to new arrays of the gradients (the book's
+    reads a ``dW`` that its Affine layer never sets; this is what it meant).
+    """
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+        self.dW, self.db = None, None
+        self.x = None
+
+    def _checked_weights(self):
+        W, b = self.W, self.b
+        _check_float_array(W, "W", 2, "(D, M)")
+        if not isinstance(b, np.ndarray) or b.shape != (W.shape[1],):
+            got = b.shape if isinstance(b, np.ndarray) else type(b).__name__
+            raise ValueError(f"b must have shape (M,) == ({W.shape[1]},); got {got}")
+        if b.dtype != W.dtype:
+            raise TypeError(f"b must have the dtype of W ({W.dtype}); got {b.dtype}")
+        return W, b
+
+    def forward(self, xs):
+        W, b = self._checked_weights()
+        _check_float_array(xs, "xs", 3, "(N, T, D)")
+        if xs.shape[2] != W.shape[0]:
+            raise ValueError(f"xs must have shape (N, T, D) with D == W.shape[0] == "
+                             f"{W.shape[0]}; got {xs.shape}")
+        if xs.dtype != W.dtype:
+            raise TypeError(f"xs must have dtype {W.dtype}, the dtype of W; got {xs.dtype}")
+        N, T, D = xs.shape
+        self.x = xs
+        # One product over all N T rows (a 3-D @ 2-D would run one per batch row).
+        out = xs.reshape(N * T, D) @ W
+        out += b
+        return out.reshape(N, T, -1)
+
+    def backward(self, dout):
+        if self.x is None:
+            raise RuntimeError("backward() needs a forward() first")
+        W, _ = self._checked_weights()
+        N, T, D = self.x.shape
+        M = W.shape[1]
+        if not isinstance(dout, np.ndarray) or dout.shape != (N, T, M):
+            got = dout.shape if isinstance(dout, np.ndarray) else type(dout).__name__
+            raise ValueError(f"dout must have shape (N, T, M) = ({N}, {T}, {M}); got {got}")
+        if dout.dtype != W.dtype:
+            raise TypeError(f"dout must have dtype {W.dtype}, the dtype of W; got {dout.dtype}")
+        rdout = dout.reshape(N * T, M)
+        self.dW = self.x.reshape(N * T, D).T @ rdout
+        self.db = rdout.sum(axis=0)
+        return (rdout @ W.T).reshape(N, T, D)
