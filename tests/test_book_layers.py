@@ -233,6 +233,12 @@ def test_stateful_carry_set_state_and_reset(kind, dtype):
               dtype, "after set_state(h)")
     carried.reset_state()
     close(carried.forward(xs), whole, dtype, "after reset_state")
+    carried.set_state(None)                              # a state saved before any forward
+    close(carried.forward(xs), whole, dtype, "after set_state(None)")
+    if kind == "lstm":
+        carried.set_state(None, state[1])
+        close(carried.forward(xs), time_forward(kind, xs, W, (np.zeros((N, H)), state[1]))[0],
+              dtype, "after set_state(None, c)")
 
     # ch07's decoder: set_state(h) from a view hs[:, -1, :], then one step at a time.
     hs_enc = r.standard_normal((N, 3, H)).astype(dtype)

@@ -28,7 +28,7 @@ the book would silently mix precisions.
 import numpy as np
 
 from .. import _layers
-from .._checks import FLOAT_DTYPES, check_weights
+from .._checks import FLOAT_DTYPES, check_array, check_weights
 from ..lm import layers as _lm
 
 __all__ = [
@@ -64,6 +64,14 @@ class TimeRNN(_layers.TimeRNN):
 
     def __init__(self, Wx, Wh, b, stateful=False):
         super().__init__(Wx, Wh, b, stateful)
+
+    def set_state(self, h):
+        """Start the next stateful forward from h; None forgets it (zeros), as
+        the book's does with a state saved before any forward."""
+        if h is None:
+            self.h = None
+        else:
+            super().set_state(h)
 
 
 def _state_grad(g, like):
@@ -107,6 +115,18 @@ class TimeLSTM(_layers.TimeLSTM):
 
     def __init__(self, Wx, Wh, b, stateful=False):
         super().__init__(Wx, Wh, b, stateful)
+
+    def set_state(self, h, c=None):
+        """Start the next stateful forward from h and c (zeros if None). h None
+        forgets h, as the book's does with a state saved before any forward."""
+        if h is None:
+            if c is not None:
+                H = self.params[1].shape[0]
+                c = check_array(c, "c", self.dtype, (None, H), "(N, H)",
+                                f"with H == Wh.shape[0] == {H}")
+            self.h, self.c = None, c
+        else:
+            super().set_state(h, c)
 
 
 def _zero_bias(Wx, Wh):
@@ -166,6 +186,13 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
             b, stateful = None, bool(b)
         super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b, stateful)
 
+    def set_state(self, h):
+        """Start the next stateful forward from h; None forgets it (zeros)."""
+        if h is None:
+            self.h = None
+        else:
+            super().set_state(h)
+
 
 def _pair(first, second):
     return None if first is None and second is None else [first, second]
@@ -193,8 +220,9 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
     (Wx1, Wh1, b1) and (Wx2, Wh2, b2), and ``params``/``grads`` are theirs
     joined: the same arrays. They hold the state: ``h``, ``c``, ``dh`` and
     ``dc`` here are [forward_lstm's, backward_lstm's], and each direction
-    starts from its own state when its ``stateful`` is set (``stateful`` here
-    sets both). Each one can also run on its own, as a TimeLSTM.
+    starts from its own state when its ``stateful`` is set (setting
+    ``stateful`` here sets both; reading it gives the pair if they differ).
+    Each one can also run on its own, as a TimeLSTM.
     """
 
     h = _both("h", "the last hidden state of each direction")
