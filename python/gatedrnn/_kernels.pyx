@@ -579,20 +579,60 @@ BOOK_RULES = {"sgd": (GR_BOOK_SGD, 0, 1), "momentum": (GR_BOOK_MOMENTUM, 1, 2),
               "rmsprop": (GR_BOOK_RMSPROP, 1, 3), "adam": (GR_BOOK_ADAM, 2, 3)}
 
 
-cdef _check_book_array(a, int typenum, Py_ssize_t size, strides, bint writes, name):
-    if (not isinstance(a, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum
-            or a.size != size or a.strides != strides or not a.flags.aligned
-            or not (a.flags.c_contiguous or a.flags.f_contiguous)
-            or (writes and not a.flags.writeable)):
-        raise ValueError(f"internal: {name} must be an aligned contiguous ndarray laid out as "
-                         f"its param{', writeable' if writes else ''}")
+cdef bint _laid_out_as(object a, cnp.ndarray p, int typenum, bint writes):
+    """a is an aligned, contiguous (C or F) ndarray of typenum with p's shape
+    and strides, writeable if `writes`: element k of both is at the same offset."""
+    if not isinstance(a, cnp.ndarray):
+        return False
+    cdef cnp.ndarray b = <cnp.ndarray>a
+    cdef int flags = cnp.PyArray_FLAGS(b), d, nd = cnp.PyArray_NDIM(b)
+    if (cnp.PyArray_TYPE(b) != typenum or not (flags & cnp.NPY_ARRAY_ALIGNED)
+            or not (flags & (cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_F_CONTIGUOUS))
+            or (writes and not (flags & cnp.NPY_ARRAY_WRITEABLE))
+            or nd != cnp.PyArray_NDIM(p)):
+        return False
+    for d in range(nd):
+        if (cnp.PyArray_DIM(b, d) != cnp.PyArray_DIM(p, d)
+                or cnp.PyArray_STRIDE(b, d) != cnp.PyArray_STRIDE(p, d)):
+            return False
+    return True
 
 
-def book_update(rule, list params, list grads, list states, hyper, bint numpy1=False):
+def book_fits(p, g, tuple states):
+    """Whether one entry of an update can take book_update's C pass: p, g and
+    the state arrays are float32 or float64 ndarrays of one dtype, aligned,
+    contiguous and laid out alike, p and the states writeable, and no two of
+    them share bytes (else NumPy's own overlap handling is needed)."""
+    if not isinstance(p, cnp.ndarray):
+        return False
+    cdef cnp.ndarray pa = <cnp.ndarray>p
+    cdef int typenum = cnp.PyArray_TYPE(pa)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        return False
+    if not _laid_out_as(p, pa, typenum, True) or not _laid_out_as(g, pa, typenum, False):
+        return False
+    for s in states:
+        if not _laid_out_as(s, pa, typenum, True):
+            return False
+    cdef size_t nbytes = <size_t>cnp.PyArray_NBYTES(pa), lo_j, lo_k
+    if nbytes == 0:
+        return True
+    arrays = (p, g) + states
+    cdef Py_ssize_t j, k, count = len(arrays)
+    for j in range(count):
+        lo_j = <size_t>cnp.PyArray_DATA(<cnp.ndarray>arrays[j])
+        for k in range(j + 1, count):
+            lo_k = <size_t>cnp.PyArray_DATA(<cnp.ndarray>arrays[k])
+            if lo_j < lo_k + nbytes and lo_k < lo_j + nbytes:
+                return False
+    return True
+
+
+def book_update(rule, list params, list grads, list states, tuple hyper,
+                bint numpy1=False):
     """One update of the book's optimizer `rule` (a key of BOOK_RULES) over
     params[k], grads[k] and the state arrays states[k] (a tuple per param),
-    all of one dtype, contiguous, aligned, laid out alike within each k and
-    not overlapping within each k (the caller checks; gatedrnn.book.optimizer).
+    all of one dtype, each entry passing book_fits (checked again here).
     hyper: the rule's hyperparameters as include/gatedrnn.h lists them.
     numpy1: round Adam's float32 step as NumPy 1 does. GIL released."""
     cdef int code, nstates, nhyper, k_state, status = 0, flags = _all_threads_flag
@@ -616,19 +656,17 @@ def book_update(rule, list params, list grads, list states, hyper, bint numpy1=F
         raise MemoryError()
     try:
         for k in range(count):
-            p = params[k]
-            _check_book_array(p, typenum, p.size, p.strides, True, f"params[{k}]")
-            _check_book_array(grads[k], typenum, p.size, p.strides, False, f"grads[{k}]")
-            if len(states[k]) != nstates:
-                raise ValueError(f"internal: {len(states[k])} state arrays for {rule}")
+            p, g, state = params[k], grads[k], states[k]
+            if (len(state) != nstates or not isinstance(p, cnp.ndarray)
+                    or cnp.PyArray_TYPE(<cnp.ndarray>p) != typenum or not book_fits(p, g, state)):
+                raise ValueError(f"internal: entry {k} does not fit book_update's C pass "
+                                 f"({rule}, {nstates} state arrays, dtype {dtype})")
             arrays[k].param = cnp.PyArray_DATA(<cnp.ndarray>p)
-            arrays[k].grad = cnp.PyArray_DATA(<cnp.ndarray>grads[k])
+            arrays[k].grad = cnp.PyArray_DATA(<cnp.ndarray>g)
             arrays[k].state[0] = arrays[k].state[1] = NULL
             for k_state in range(nstates):
-                s = states[k][k_state]
-                _check_book_array(s, typenum, p.size, p.strides, True, f"states[{k}]")
-                arrays[k].state[k_state] = cnp.PyArray_DATA(<cnp.ndarray>s)
-            arrays[k].n = p.size
+                arrays[k].state[k_state] = cnp.PyArray_DATA(<cnp.ndarray>state[k_state])
+            arrays[k].n = cnp.PyArray_SIZE(<cnp.ndarray>p)
         with nogil:
             status = gr_book_update(code, double_precision, arrays, count, values, flags)
     finally:

@@ -101,20 +101,9 @@ def _check_params_and_grads(params, grads):
                              f"got {g.shape}")
 
 
-def _fits_kernel(p, g, state, hyper_max):
-    """Whether the C pass can take entry (p, g, state): all contiguous and laid
-    out alike, aligned, not overlapping, and (float32) every hyperparameter
-    finite in float32, as NumPy's cast of it would be without a warning."""
-    if not (p.flags.c_contiguous or p.flags.f_contiguous) or not p.flags.aligned:
-        return False
-    arrays = (p, g) + state
-    for a in arrays[1:]:
-        if a.strides != p.strides or not a.flags.aligned:
-            return False
-    for k, a in enumerate(arrays[:-1]):
-        if any(_kernels.overlapping([a], arrays[k + 1:])):
-            return False
-    return p.dtype != np.float32 or hyper_max <= float(np.finfo(np.float32).max)
+# float32's largest finite value: a larger hyperparameter becomes inf in NumPy's
+# cast, with a warning; the NumPy path keeps that warning.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class _BookOptimizer:
@@ -129,15 +118,18 @@ class _BookOptimizer:
         _check_params_and_grads(params, grads)
         hyper = self._hyperparameters()
         states = self._states(params)
-        hyper_max = max((abs(float(x)) for x in hyper), default=0.0)
-        run = []  # consecutive entries for one C call: same dtype
-        for k, (p, g) in enumerate(zip(params, grads)):
-            state = tuple(s[k] for s in states)
-            if _fits_kernel(p, g, state, hyper_max):
-                if run and run[0][0].dtype != p.dtype:
+        # A hyperparameter beyond float32's range: float32 arrays take the NumPy path.
+        float32_ok = all(abs(float(x)) <= _FLOAT32_MAX for x in hyper)
+        per_entry = list(zip(*states)) if states else [()] * len(params)
+        run, run_dtype = [], None  # consecutive entries for one C call, of one dtype
+        for p, g, state in zip(params, grads, per_entry):
+            # The C pass takes contiguous arrays laid out alike, not overlapping.
+            if _kernels.book_fits(p, g, state) and (float32_ok or p.dtype != np.float32):
+                if run and p.dtype != run_dtype:
                     self._run_kernel(run, hyper)
                     run = []
                 run.append((p, g, state))
+                run_dtype = p.dtype
             else:
                 # Arrays are updated in order, as in the book's loop.
                 self._run_kernel(run, hyper)
