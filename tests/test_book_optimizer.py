@@ -7,6 +7,7 @@ compiled passes must give the same bits, params and state, step after step.
 import inspect
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -465,3 +466,21 @@ def test_state_that_does_not_fit_the_params_raises(name):
         setattr(opt, state_name, None)
     opt.update(longer, grads + [np.zeros(3, np.float32)])
     assert len(opt.v) == 4
+
+
+def test_a_hyperparameter_beyond_float32_as_numpy_casts_it():
+    # lr = 1e39 is inf in float32: NumPy warns and the update gives +-inf (or
+    # NaN where g is 0); float32 arrays then take the NumPy path, which does the same.
+    rng = np.random.default_rng(9)
+    (start,) = make_params(rng, [(4, 5)], np.float32)
+    grads = make_grads(rng, [start], 0)
+    ours, reference = start.copy(), start.copy()
+    with warnings.catch_warnings(record=True) as ours_warned:
+        warnings.simplefilter("always")
+        book_optimizer.SGD(lr=1e39).update([ours], grads)
+    with warnings.catch_warnings(record=True) as reference_warned:
+        warnings.simplefilter("always")
+        sgd_rule({"lr": 1e39}, [reference], grads, {})
+    assert_bits_equal(ours, reference, "SGD with lr beyond float32")
+    assert [str(w.message) for w in ours_warned] == [str(w.message) for w in reference_warned]
+    assert any("overflow" in str(w.message) for w in ours_warned)
