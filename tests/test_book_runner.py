@@ -23,7 +23,7 @@ from gatedrnn.__main__ import main as gatedrnn_main
 from gatedrnn.book import run
 
 # The module, even where gatedrnn.book re-exports its install() function under that name.
-hook = importlib.import_module("gatedrnn.book.install")
+hook = importlib.import_module("gatedrnn.book.import_hook")
 
 LAYOUT = Path(__file__).resolve().parent / "book_layout"
 BOOK = LAYOUT / "book"
@@ -362,7 +362,7 @@ def test_runner_help_tells_how_to_run_headless(capsys):
 BOOTSTRAP = """
 import importlib, sys
 sys.path.append({ours!r})
-importlib.import_module("gatedrnn.book.install").REPLACEMENTS = {table!r}
+importlib.import_module("gatedrnn.book.import_hook").REPLACEMENTS = {table!r}
 from gatedrnn.__main__ import main
 sys.exit(main())
 """.format(ours=str(OURS), table=STAND_INS)

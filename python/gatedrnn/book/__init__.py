@@ -14,3 +14,6 @@ semantics and random numbers, on the compiled layers:
 get these in place of the book's (``python -m gatedrnn book script.py`` does
 it for a whole script).
 """
+from .import_hook import install, is_installed, uninstall
+
+__all__ = ["install", "uninstall", "is_installed"]

@@ -5,7 +5,7 @@ optimizers, ``clip_grads`` and ``eval_perplexity``.
 The script runs as ``python script.py`` would run it from its own folder: that
 folder is the working directory and ``sys.path[0]``, ``__name__`` is
 ``"__main__"``, ``sys.argv`` is the script (absolute path) and its arguments,
-and the exit status is the script's. The hook of ``gatedrnn.book.install`` is
+and the exit status is the script's. The import hook (``gatedrnn.book.install()``) is
 installed first and one line on stderr says what it replaces.
 
 Only argparse and the standard library are imported here at module level: the
@@ -63,7 +63,7 @@ def main(args):
         return 2
     script_args = [str(a) for a in (getattr(args, "script_args", None) or [])]
 
-    from .install import install, is_installed, uninstall
+    from .import_hook import install, is_installed, uninstall
     was_installed = is_installed()
     replaced = install()
     # stderr: the script's stdout stays exactly what `python script.py` prints.
