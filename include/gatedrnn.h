@@ -194,6 +194,20 @@ int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int 
                 size_t workspace_bytes, int path, int flags, const gr_blas *blas);
 
 /*
+ * C (M, N) = A (M, K) @ B (K, N), or C += A @ B with accumulate, on a SIMD
+ * path's packed-product engine and thread pool (the language model's affine
+ * products). A[i, k] = A[i*a_rs + k*a_cs]; B is row-major and contiguous, or,
+ * with b_transposed, B^T (N, K) is; C rows are ldc apart. The BLAS path has
+ * no such entry (GR_ERR_NO_PATH): its callers use their BLAS. Results are
+ * bit-identical for any thread count.
+ */
+size_t gr_matmul_workspace(int path, int double_precision, size_t M, size_t N, size_t K,
+                           int b_transposed);
+int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
+              size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C, size_t ldc,
+              int accumulate, void *workspace, size_t workspace_bytes, int flags);
+
+/*
  * The book's optimizers and clip_grads (common/optimizer.py, common/util.py)
  * as NumPy evaluates them: each statement of the book's update rounds where
  * NumPy rounds, so that the results are bit-identical (src/book_updates.c).

@@ -31,11 +31,16 @@ typedef struct simd_path {
     size_t (*workspace)(int cell, size_t ndirs, int backward, int train, size_t N, size_t T,
                         size_t D, size_t H);
     int (*threads)(int cell, size_t ndirs, size_t N, size_t T, size_t D, size_t H);
+    int (*matmul)(size_t M, size_t N, size_t K, const void *A, size_t a_rs, size_t a_cs,
+                  const void *B, int b_transposed, void *C, size_t ldc, int accumulate,
+                  void *workspace, size_t workspace_bytes, int nthreads);
+    size_t (*matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed);
 } simd_path;
 
 #define SIMD_PATH(SFX_ISA)                                                              \
     {CAT(gr_simd_forward_, SFX_ISA), CAT(gr_simd_backward_, SFX_ISA),                   \
-     CAT(gr_simd_workspace_, SFX_ISA), CAT(gr_simd_threads_, SFX_ISA)}
+     CAT(gr_simd_workspace_, SFX_ISA), CAT(gr_simd_threads_, SFX_ISA),                  \
+     CAT(gr_simd_matmul_, SFX_ISA), CAT(gr_simd_matmul_workspace_, SFX_ISA)}
 
 /* paths[double_precision][path] */
 static const simd_path paths[2][GR_NUM_PATHS] = {
@@ -218,4 +223,34 @@ int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int 
     const simd_path *p = &paths[double_precision != 0][path];
     return p->backward(cell, dirs, (size_t)ndirs, N, T, D, H, workspace, workspace_bytes, flags,
                        threads_for(p, flags, cell, (size_t)ndirs, N, T, D, H));
+}
+
+/* The SIMD path that runs a product, or NULL (the BLAS path, or none). */
+static const simd_path *matmul_path(int *path, int double_precision)
+{
+    if (*path == GR_PATH_AUTO) *path = gr_path_best();
+    if (*path == GR_PATH_BLAS || !gr_path_available(*path)) return NULL;
+    const simd_path *p = &paths[double_precision != 0][*path];
+    return p->matmul ? p : NULL;
+}
+
+size_t gr_matmul_workspace(int path, int double_precision, size_t M, size_t N, size_t K,
+                           int b_transposed)
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    return p ? p->matmul_workspace(M, N, K, b_transposed) : SIZE_MAX;
+}
+
+int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
+              size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C, size_t ldc,
+              int accumulate, void *workspace, size_t workspace_bytes, int flags)
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    if (!p) return GR_ERR_NO_PATH;
+    if (M && N && (!C || ldc < N || (K && (!A || !B)))) return GR_ERR_NULL_ARGUMENT;
+    // Threads worth waking, as for the recurrences: enough work to pay for it.
+    const double flops = 2.0 * (double)M * (double)N * (double)K;
+    const int nthreads = flops >= 2e6 || (flags & GR_FLAG_ALL_THREADS) ? gr_threads_in_effect() : 1;
+    return p->matmul(M, N, K, A, a_rs, a_cs, B, b_transposed, C, ldc, accumulate, workspace,
+                     workspace_bytes, nthreads);
 }

@@ -112,6 +112,8 @@ int gr_threads_in_effect(void);
  *   int    backward(cell, io, ndirs, N, T, D, H, workspace, bytes, ...)
  *   size_t workspace(cell, ndirs, backward, train, N, T, D, H): bytes, SIZE_MAX on overflow
  *   int    threads(cell, ndirs, N, T, D, H): threads worth using (SIMD paths)
+ *   int    matmul(M, N, K, A, ...), size_t matmul_workspace(...): C (+)= A @ B
+ *          (SIMD paths; see matmul.template.c)
  */
 #define GR_DECLARE_BLAS(SFX)                                                                 \
     int gr_blas_forward_##SFX(int cell, const gr_forward_io *io, size_t ndirs, size_t N,     \
@@ -135,7 +137,12 @@ GR_DECLARE_BLAS(f64)
     size_t gr_simd_workspace_##SFX_ISA(int cell, size_t ndirs, int backward, int train,     \
                                        size_t N, size_t T, size_t D, size_t H);             \
     int gr_simd_threads_##SFX_ISA(int cell, size_t ndirs, size_t N, size_t T, size_t D,     \
-                                  size_t H);
+                                  size_t H);                                                 \
+    int gr_simd_matmul_##SFX_ISA(size_t M, size_t N, size_t K, const void *A, size_t a_rs,  \
+                                 size_t a_cs, const void *B, int b_transposed, void *C,     \
+                                 size_t ldc, int accumulate, void *workspace,               \
+                                 size_t workspace_bytes, int nthreads);                     \
+    size_t gr_simd_matmul_workspace_##SFX_ISA(size_t M, size_t N, size_t K, int b_transposed);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)
 GR_DECLARE_SIMD(f32_avx2)

@@ -397,6 +397,7 @@ typedef struct FN(product) {
     size_t segments;          /* 0 means 1: segment s is A + s*seg_a, C + s*seg_c */
     size_t seg_a, seg_c;
     size_t k_lo, k_len;       /* the rows of K this product covers; adds to C past k = 0 */
+    int accumulate;           /* add to C from k = 0 too (C += A @ B) */
 } FN(product);
 
 /* The length of near-equal blocks of at most `most` that cover K. */
@@ -438,15 +439,16 @@ static void FN(product_tile)(const FN(product) *p, size_t x, size_t k0, size_t k
     FN(block)(p->M, nb, x % nb, &r0, &mr);
     const TYPE *A = p->A + seg * p->seg_a + r0 * p->rs + k0 * p->cs;
     TYPE *C = p->C + seg * p->seg_c + r0 * p->ldc + c0;
+    const int add = k0 > 0 || p->accumulate;
     if (width == nv * GW) {
-        FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, C, p->ldc, k0 > 0);
+        FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, C, p->ldc, add);
         return;
     }
     FN(tile_buffer) buf;  // a partial last vector goes through here
     TYPE *t = (TYPE *)buf.v;
-    if (k0 > 0)
+    if (add)
         for (size_t i = 0; i < mr; i++) memcpy(t + i * TILE_LD, C + i * p->ldc, width * sizeof(TYPE));
-    FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, t, TILE_LD, k0 > 0);
+    FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, t, TILE_LD, add);
     for (size_t i = 0; i < mr; i++) memcpy(C + i * p->ldc, t + i * TILE_LD, width * sizeof(TYPE));
 }
 

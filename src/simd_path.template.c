@@ -1,8 +1,9 @@
 /*
  * A SIMD path for one precision (precisions.h includes this per TYPE): the
- * lanes, the vector math, the packed-product engine, the cells and the
- * recurrence driver, compiled for the instruction set of the simd_<isa>.c
- * file that includes it (ISA, VBYTES, MR).
+ * lanes, the vector math, the packed-product engine, the cells, the
+ * recurrence driver and the plain products (matmul.template.c), compiled for
+ * the instruction set of the simd_<isa>.c file that includes it (ISA,
+ * VBYTES, MR).
  */
 #ifndef GR_SIMD_PATH_ONCE
 #define GR_SIMD_PATH_ONCE
@@ -30,6 +31,7 @@
 #include "cell_rnn.h"
 #include "cell_dispatch.h"
 #include "recurrence.template.c"
+#include "matmul.template.c"
 
 /* What differs between the precisions. */
 #undef ZIP_LO

@@ -693,3 +693,75 @@ def book_sum_squares(a):
             s64 = gr_book_sum_squares_f64(<const double *>data, n)
         return np.float64(s64)
     raise TypeError(f"internal: unsupported dtype {a.dtype}")
+
+
+# ---- Plain products on the packed-product engine (src/matmul.template.c) -------
+
+cdef extern from "gatedrnn.h" nogil:
+    size_t gr_matmul_workspace(int path, int double_precision, size_t M, size_t N, size_t K,
+                               int b_transposed)
+    int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
+                  size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C,
+                  size_t ldc, int accumulate, void *workspace, size_t workspace_bytes,
+                  int flags)
+
+
+cdef class MatmulScratch:
+    """The packing buffer of a caller's products, kept between calls so that
+    products of the same shape allocate (and page-fault) nothing."""
+    cdef object _buffer
+
+    cdef object get(self, size_t nbytes):
+        if nbytes == 0:
+            return None
+        if self._buffer is None or <size_t>self._buffer.nbytes < nbytes:
+            self._buffer = None
+            self._buffer = _aligned_empty(nbytes)
+        return self._buffer
+
+
+def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None):
+    """out = a @ b (or out += a @ b) on the SIMD path in use, for 2-D arrays of
+    one float dtype: out C-contiguous; a with any non-negative strides; b
+    C-contiguous, or the transpose of a C-contiguous array. Returns False,
+    computing nothing, when the path in use is the BLAS path (the caller
+    then uses its BLAS) or b has another layout."""
+    cdef int path = _resolved_path()
+    if path == GR_PATH_BLAS:
+        return False
+    dtype = out.dtype
+    cdef int typenum = _typenum(dtype)
+    if (cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum or cnp.PyArray_TYPE(<cnp.ndarray>b) != typenum
+            or not out.flags.c_contiguous or out.ndim != 2 or a.ndim != 2 or b.ndim != 2):
+        raise TypeError("internal: matmul needs 2-D arrays of one float dtype, out C-contiguous")
+    cdef size_t M = out.shape[0], N = out.shape[1], K = a.shape[1]
+    if <size_t>a.shape[0] != M or <size_t>b.shape[0] != K or <size_t>b.shape[1] != N:
+        raise ValueError(f"internal: matmul of {a.shape} @ {b.shape} into {out.shape}")
+    cdef int transposed
+    if b.flags.c_contiguous:
+        transposed = 0
+    elif b.T.flags.c_contiguous:
+        transposed = 1
+    else:
+        return False
+    cdef Py_ssize_t item = dtype.itemsize
+    if a.strides[0] < 0 or a.strides[1] < 0 or a.strides[0] % item or a.strides[1] % item:
+        return False
+    cdef size_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
+    cdef int double_precision = dtype == np.float64
+    cdef size_t nbytes = gr_matmul_workspace(path, double_precision, M, N, K, transposed)
+    if nbytes == <size_t>-1:
+        raise ValueError("internal: matmul workspace overflows")
+    if scratch is None:
+        scratch = MatmulScratch()
+    buf = scratch.get(nbytes)
+    cdef void *p_out = _data(out)
+    cdef const void *p_a = _data(a)
+    cdef const void *p_b = _data(b)
+    cdef void *p_ws = _data(buf)
+    cdef int flags = _all_threads_flag, status
+    with nogil:
+        status = gr_matmul(path, double_precision, M, N, K, p_a, a_rs, a_cs, p_b, transposed,
+                           p_out, N, accumulate, p_ws, nbytes, flags)
+    _raise_status(status)
+    return True

@@ -115,6 +115,7 @@ class TimeAffine:
         self.params = [W, b]
         self.grads = [np.zeros(W.shape, W.dtype), np.zeros_like(b)]
         self.x = None
+        self._scratch = _kernels.MatmulScratch()
 
     def forward(self, x):
         W, b = self.params
@@ -128,7 +129,7 @@ class TimeAffine:
         rx = np.ascontiguousarray(x).reshape(N * T, D)
         out = np.empty((N * T, M), W.dtype)
         out[...] = b
-        _blas.matmul_into(out, rx, W, beta=1.0)
+        _blas.matmul_into(out, rx, W, beta=1.0, scratch=self._scratch)
         self.x = rx
         self._NT = (N, T)
         return out.reshape(N, T, M)
@@ -145,10 +146,10 @@ class TimeAffine:
         dout = np.ascontiguousarray(dout, dtype=W.dtype).reshape(N * T, M)
         rx = self.x
         dW, db = self.grads
-        _write(dW, lambda out: _blas.matmul_into(out, rx.T, dout))
-        _write(db, lambda out: _blas.column_sums_into(out, dout))
+        _write(dW, lambda out: _blas.matmul_into(out, rx.T, dout, scratch=self._scratch))
+        _write(db, lambda out: _blas.column_sums_into(out, dout, scratch=self._scratch))
         dx = np.empty((N * T, D), W.dtype)
-        _blas.matmul_into(dx, dout, W.T)
+        _blas.matmul_into(dx, dout, W.T, scratch=self._scratch)
         return dx.reshape(N, T, D)
 
 

@@ -1,0 +1,120 @@
+"""The packed-product engine's plain products (src/matmul.template.c), which
+the language model's affine layer uses for small products: every SIMD path,
+both dtypes, every operand layout the layer passes, against float64 NumPy;
+bit-identical on one and two threads; the BLAS path declines."""
+import numpy as np
+import pytest
+
+from conftest import DTYPES, PATHS, TOL, kernel_path
+from gatedrnn import _kernels
+from gatedrnn.lm import TimeAffine, _blas
+
+SIMD_PATHS = [p for p in PATHS if p != "blas"]
+
+# (M, N, K) and what each exercises.
+SHAPES = {
+    (1, 1, 1): "one element",
+    (5, 13, 7): "a partial last vector (the tail panel), few rows",
+    (640, 13, 128): "ch07's output layer: many row blocks, one narrow panel",
+    (50, 418, 100): "ch05's output layer: several panels and a tail",
+    (33, 65, 1000): "K in several blocks",
+    (12, 64, 9): "whole vectors only",
+}
+
+
+def _operands(rng, M, N, K, dtype, a_transposed, b_transposed):
+    a = rng.standard_normal((K, M) if a_transposed else (M, K)).astype(dtype)
+    b = rng.standard_normal((N, K) if b_transposed else (K, N)).astype(dtype)
+    return (a.T if a_transposed else a), (b.T if b_transposed else b)
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES.values()))
+@pytest.mark.parametrize("a_transposed", [False, True], ids=["A", "A^T view"])
+@pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view"])
+@pytest.mark.parametrize("accumulate", [False, True], ids=["C=", "C+="])
+def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, accumulate):
+    M, N, K = shape
+    rng = np.random.default_rng(M * 1000 + N * 10 + K)
+    a, b = _operands(rng, M, N, K, dtype, a_transposed, b_transposed)
+    out = rng.standard_normal((M, N)).astype(dtype)
+    before = out.copy()
+    with kernel_path(path):
+        assert _kernels.matmul(out, a, b, accumulate) is True
+    want = a.astype(np.float64) @ b.astype(np.float64) + (before if accumulate else 0)
+    err = np.max(np.abs(out - want)) / np.max(np.abs(want))
+    assert err < TOL[dtype], err
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view"])
+def test_matmul_is_bit_identical_on_two_threads(path, b_transposed):
+    rng = np.random.default_rng(5)
+    a, b = _operands(rng, 200, 150, 300, np.float32, False, b_transposed)
+    results = []
+    for threads in (1, 2):
+        out = np.empty((200, 150), np.float32)
+        with kernel_path(path, threads):
+            shared = _kernels.jobs_shared()
+            for _ in range(200):  # until a worker takes part
+                _kernels.matmul(out, a, b)
+                if threads == 1 or _kernels.jobs_shared() > shared:
+                    break
+            assert threads == 1 or _kernels.jobs_shared() > shared, "no worker took part"
+        results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+def test_matmul_edge_sizes(path):
+    with kernel_path(path):
+        out = np.full((3, 4), 7.0, np.float32)
+        assert _kernels.matmul(out, np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
+        np.testing.assert_array_equal(out, 0)  # an empty sum
+        out[...] = 7
+        _kernels.matmul(out, np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), True)
+        np.testing.assert_array_equal(out, 7)
+        for M, N in ((0, 4), (3, 0)):
+            assert _kernels.matmul(np.empty((M, N), np.float32), np.ones((M, 2), np.float32),
+                                   np.ones((2, N), np.float32))
+
+
+def test_the_blas_path_declines_and_other_layouts_are_refused():
+    a = np.ones((4, 3), np.float32)
+    with kernel_path("blas"):
+        assert _kernels.matmul(np.empty((4, 5), np.float32), a, np.ones((3, 5), np.float32)) is False
+    if SIMD_PATHS:
+        with kernel_path(SIMD_PATHS[-1]):
+            strided = np.ones((3, 10), np.float32)[:, ::2]  # neither B nor B^T contiguous
+            assert _kernels.matmul(np.empty((4, 5), np.float32), a, strided) is False
+            with pytest.raises(TypeError, match="one float dtype"):
+                _kernels.matmul(np.empty((4, 5), np.float32), a, np.ones((3, 5)))
+            with pytest.raises(ValueError, match="matmul of"):
+                _kernels.matmul(np.empty((4, 5), np.float32), a, np.ones((4, 5), np.float32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("tied", [False, True], ids=["W", "tied W = E.T"])
+def test_time_affine_small_and_large_products_agree_with_numpy(path, tied, monkeypatch):
+    # Below ENGINE_MAX_FLOPS on the SIMD paths the products are the engine's;
+    # forcing the limit to 0 sends the same layer through SciPy's BLAS.
+    rng = np.random.default_rng(9)
+    N, T, D, V = 4, 6, 10, 37
+    W = rng.standard_normal((V, D)).T if tied else rng.standard_normal((D, V))
+    W, b = W.astype(np.float32), rng.standard_normal(V).astype(np.float32)
+    x = rng.standard_normal((N, T, D)).astype(np.float32)
+    dout = rng.standard_normal((N, T, V)).astype(np.float32)
+    x64, W64, d64 = (v.astype(np.float64) for v in (x, W, dout))
+    want = (x64 @ W64 + b, d64.reshape(-1, V).T @ x64.reshape(-1, D),
+            d64 @ W64.T, d64.sum(axis=(0, 1)))
+    for limit in (_blas.ENGINE_MAX_FLOPS, 0):
+        monkeypatch.setattr(_blas, "ENGINE_MAX_FLOPS", limit)
+        with kernel_path(path):
+            layer = TimeAffine(W, b)
+            out = layer.forward(x)
+            dx = layer.backward(dout)
+            got = (out, layer.grads[0].T, dx, layer.grads[1])
+        for name, g, w in zip(("out", "dW", "dx", "db"), got, want):
+            err = np.max(np.abs(g - w)) / np.max(np.abs(w))
+            assert err < TOL[np.float32], (name, limit, err)
