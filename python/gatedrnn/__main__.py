@@ -9,6 +9,8 @@ import sys
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m gatedrnn",
                                      description="gatedrnn: fast, verified recurrent layers for NumPy.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"gatedrnn {__version__}")
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser(
