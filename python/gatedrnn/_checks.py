@@ -1,13 +1,16 @@
 """Input validation shared by the layers: every message names the argument,
 what was expected and what was given."""
+from typing import Any
+
 import numpy as np
 
 from . import _kernels
+from ._typing import FloatArray
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_c_array(a):
+def as_c_array(a: FloatArray) -> FloatArray:
     """`a` as a C-contiguous, aligned ndarray; no copy when it already is one.
 
     The kernels read whole rows through plain pointers, so an unaligned array
@@ -16,15 +19,17 @@ def as_c_array(a):
     flags = a.flags
     if flags.c_contiguous and flags.aligned:  # the usual case, without np.require's cost
         return a
-    return np.require(a, requirements="CA")
+    return np.require(a, requirements=["C", "A"])
 
 
-def _require_ndarray(a, name):
+def _require_ndarray(a: object, name: str) -> FloatArray:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
+    return a
 
 
-def check_weights(Wx, Wh, b, gates=4, bias_rows=1, suffix=""):
+def check_weights(Wx: FloatArray, Wh: FloatArray, b: FloatArray, gates: int = 4,
+                  bias_rows: int = 1, suffix: str = "") -> tuple[int, int, np.dtype[Any]]:
     """Validate a cell's weights; return (D, H, dtype).
 
     Wx (D, G*H), Wh (H, G*H), b (G*H,) or (2, G*H) for bias_rows=2; one dtype,
@@ -56,14 +61,15 @@ def check_weights(Wx, Wh, b, gates=4, bias_rows=1, suffix=""):
     return Wx.shape[0], H, Wx.dtype
 
 
-def check_array(a, name, dtype, shape, letters, why="", contiguous=True):
+def check_array(a: object, name: str, dtype: np.dtype[Any], shape: tuple[int | None, ...],
+                letters: str, why: str = "", contiguous: bool = True) -> FloatArray:
     """Return `a` as a C-contiguous, aligned array (no copy when it already is one).
 
     shape holds the required size of each axis, or None where any size goes;
     letters names the axes for the message, e.g. "(N, T, D)". With
     contiguous=False `a` is returned as it is, for a size check before a copy.
     """
-    _require_ndarray(a, name)
+    a = _require_ndarray(a, name)
     if a.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype}, the dtype of the layer's weights; "
                         f"got {a.dtype} (convert explicitly, e.g. {name}.astype(np.{dtype}))")

@@ -12,10 +12,14 @@ overwritten in place by each backward, the dtype is the weights' (float32 or
 float64; inputs of another dtype raise TypeError). Use a layer from one
 thread at a time (see _recurrent).
 """
+from collections.abc import Sequence
+from typing import Any, cast
+
 import numpy as np
 
 from ._checks import check_array
 from ._recurrent import Recurrent, Step, TimeRecurrent
+from ._typing import FloatArray
 
 
 class TimeLSTM(TimeRecurrent):
@@ -28,14 +32,15 @@ class TimeLSTM(TimeRecurrent):
     dc_next, (N, H), are the gradients arriving at the last h and c.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         super().__init__("lstm", Wx, Wh, b, stateful)
 
-    def backward(self, dhs, dh_next=None, dc_next=None):
+    def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None,
+                 dc_next: FloatArray | None = None) -> FloatArray:
         """dxs (N, T, D) for dhs (N, T, H); sets dh and dc."""
         return self._backward_time(dhs, dh_next, dc_next)
 
-    def set_state(self, h, c=None):
+    def set_state(self, h: FloatArray, c: FloatArray | None = None) -> None:
         """Start the next stateful forward from h (and c; zeros if None)."""
         self._set_state(h, c)
 
@@ -58,20 +63,21 @@ class TimeGRU(TimeRecurrent):
     r, z, n. backward(dhs, dh_next=None) -> dxs sets ``dh``.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False, reset_after=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
+                 reset_after: bool = False) -> None:
         self.reset_after = bool(reset_after)
         super().__init__("gru_reset_after" if reset_after else "gru", Wx, Wh, b, stateful)
 
-    def backward(self, dhs, dh_next=None):
+    def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None) -> FloatArray:
         """dxs (N, T, D) for dhs (N, T, H); sets dh."""
         return self._backward_time(dhs, dh_next)
 
-    def set_state(self, h):
+    def set_state(self, h: FloatArray) -> None:
         """Start the next stateful forward from h."""
         self._set_state(h)
 
 
-def _rnn_cell(nonlinearity):
+def _rnn_cell(nonlinearity: str) -> str:
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
     return "rnn" if nonlinearity == "tanh" else "rnn_relu"
@@ -84,15 +90,16 @@ class TimeRNN(TimeRecurrent):
     Wx (D, H), Wh (H, H), b (H,). backward(dhs, dh_next=None) -> dxs sets ``dh``.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False, nonlinearity="tanh"):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
+                 nonlinearity: str = "tanh") -> None:
         super().__init__(_rnn_cell(nonlinearity), Wx, Wh, b, stateful)
         self.nonlinearity = nonlinearity
 
-    def backward(self, dhs, dh_next=None):
+    def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None) -> FloatArray:
         """dxs (N, T, D) for dhs (N, T, H); sets dh."""
         return self._backward_time(dhs, dh_next)
 
-    def set_state(self, h):
+    def set_state(self, h: FloatArray) -> None:
         """Start the next stateful forward from h."""
         self._set_state(h)
 
@@ -110,13 +117,17 @@ class TimeBiLSTM(Recurrent):
     backward, are the gradients at each direction's initial state.
     """
 
-    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+    def __init__(self, Wx1: FloatArray, Wh1: FloatArray, b1: FloatArray, Wx2: FloatArray,
+                 Wh2: FloatArray, b2: FloatArray, stateful: bool = False) -> None:
         super().__init__("lstm", Wx1, Wh1, b1, Wx2, Wh2, b2)
         self.stateful = stateful
-        self.h, self.c = None, None
-        self.dh, self.dc = None, None
+        # Pairs: (the forward direction's, the backward direction's).
+        self.h: list[FloatArray] | None = None
+        self.c: Sequence[FloatArray | None] | None = None
+        self.dh: list[FloatArray] | None = None
+        self.dc: Sequence[FloatArray | None] | None = None
 
-    def _state(self, name, N, H, dtype):
+    def _state(self, name: str, N: int, H: int, dtype: np.dtype[Any]) -> list[FloatArray]:
         pair = getattr(self, name)
         if not self.stateful or pair is None:
             return [np.zeros((N, H), dtype), np.zeros((N, H), dtype)]
@@ -124,7 +135,7 @@ class TimeBiLSTM(Recurrent):
                             f"to match xs, whose batch size is {N} (if the batch size "
                             f"changed, call reset_state() first)") for d, s in enumerate(pair)]
 
-    def forward(self, xs, train=True):
+    def forward(self, xs: FloatArray, train: bool = True) -> FloatArray:
         """(N, T, 2H) for xs (N, T, D); train=False keeps no cache."""
         weights, D, H, dtype = self._weights()
         xs = self._checked_xs(xs, D, H, dtype)
@@ -139,7 +150,7 @@ class TimeBiLSTM(Recurrent):
         self.c = [c1, c2]
         return np.concatenate((hs1, hs2[:, ::-1]), axis=2)
 
-    def backward(self, dhs):
+    def backward(self, dhs: FloatArray) -> FloatArray:
         """dxs (N, T, D) for dhs (N, T, 2H): the sum of both directions'."""
         weights, D, H, dtype = self._weights()
         cache = self._take_cache(D, H, dtype)
@@ -155,7 +166,8 @@ class TimeBiLSTM(Recurrent):
         dxs1 += dxs2[:, ::-1]
         return dxs1
 
-    def set_state(self, h, c=None):
+    def set_state(self, h: Sequence[FloatArray],
+                  c: Sequence[FloatArray] | None = None) -> None:
         """Start the next stateful forward from h = (h1, h2) and c = (c1, c2)
         (zeros if None), one (N, H) array per direction."""
         H, dtype = self.params[1].shape[0], self.dtype
@@ -175,7 +187,7 @@ class TimeBiLSTM(Recurrent):
                  for d, s in enumerate(c)]
         self.h, self.c = h, c
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Start the next stateful forward from zeros."""
         self.h, self.c = None, None
 
@@ -187,14 +199,18 @@ class LSTM(Step):
     backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev)
     """
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
         super().__init__("lstm", Wx, Wh, b)
 
-    def forward(self, x, h_prev, c_prev):
-        return self._step_forward(x, h_prev, c_prev)
+    def forward(self, x: FloatArray, h_prev: FloatArray,
+                c_prev: FloatArray) -> tuple[FloatArray, FloatArray]:
+        h_next, c_next = self._step_forward(x, h_prev, c_prev)
+        return h_next, cast(FloatArray, c_next)  # an LSTM step always has c
 
-    def backward(self, dh_next, dc_next):
-        return self._step_backward(dh_next, dc_next)
+    def backward(self, dh_next: FloatArray,
+                 dc_next: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        dx, dh_prev, dc_prev = self._step_backward(dh_next, dc_next)
+        return dx, dh_prev, cast(FloatArray, dc_prev)  # an LSTM step always has dc
 
 
 class GRU(Step):
@@ -204,14 +220,14 @@ class GRU(Step):
     backward(dh_next) -> (dx, dh_prev)
     """
 
-    def __init__(self, Wx, Wh, b, reset_after=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, reset_after: bool = False) -> None:
         self.reset_after = bool(reset_after)
         super().__init__("gru_reset_after" if reset_after else "gru", Wx, Wh, b)
 
-    def forward(self, x, h_prev):
+    def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
         return self._step_forward(x, h_prev)[0]
 
-    def backward(self, dh_next):
+    def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
         return self._step_backward(dh_next)[:2]
 
 
@@ -223,12 +239,12 @@ class RNN(Step):
     backward(dh_next) -> (dx, dh_prev)
     """
 
-    def __init__(self, Wx, Wh, b, nonlinearity="tanh"):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, nonlinearity: str = "tanh") -> None:
         super().__init__(_rnn_cell(nonlinearity), Wx, Wh, b)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, h_prev):
+    def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
         return self._step_forward(x, h_prev)[0]
 
-    def backward(self, dh_next):
+    def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
         return self._step_backward(dh_next)[:2]

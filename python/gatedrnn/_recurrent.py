@@ -11,10 +11,21 @@ Threads: the kernels release the GIL, so separate layers run in parallel from
 separate threads. A layer holds state and the forward's cache: use each layer
 from one thread at a time.
 """
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from . import _kernels
 from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_weights
+from ._typing import FloatArray
+
+# What a layer's weights come to: (D, H, dtype).
+_Sizes = tuple[int, int, np.dtype[Any]]
+# What the kernels' forward returns per direction: (hs, c_T or None, cache or None).
+_ForwardResult = tuple[FloatArray, FloatArray | None, FloatArray | None]
+# What their backward returns per direction: (dxs, dh0, dc0 or None).
+_BackwardResult = tuple[FloatArray, FloatArray, FloatArray | None]
 
 
 class _Cache:
@@ -22,7 +33,9 @@ class _Cache:
 
     __slots__ = ("xs", "h0", "c0", "caches", "D", "H", "dtype")
 
-    def __init__(self, xs, h0, c0, caches, D, H, dtype):
+    def __init__(self, xs: Sequence[FloatArray], h0: Sequence[FloatArray],
+                 c0: Sequence[FloatArray | None], caches: list[FloatArray | None], D: int, H: int,
+                 dtype: np.dtype[Any]) -> None:
         self.xs, self.h0, self.c0, self.caches = xs, h0, c0, caches
         self.D, self.H, self.dtype = D, H, dtype
 
@@ -32,26 +45,26 @@ class Recurrent:
     ("lstm", "gru", "gru_reset_after", "rnn", "rnn_relu"); weights are [Wx, Wh, b] per
     direction."""
 
-    def __init__(self, cell, *weights):
+    def __init__(self, cell: str, *weights: FloatArray) -> None:
         self._cell = _kernels.CELLS[cell]
         self._gates = _kernels.cell_gates(self._cell)
         self._bias_rows = _kernels.cell_bias_rows(self._cell)
         self._has_c = cell == "lstm"
         self._directions = len(weights) // 3
-        self._checked = None  # (the params' types, shapes and dtypes, (D, H, dtype))
+        self._checked: tuple[object, _Sizes] | None = None  # (the params' types, shapes and dtypes, (D, H, dtype))
         self._check_weights(weights)
         self.params = list(weights)
         self.grads = [np.zeros(p.shape, p.dtype) for p in weights]
-        self._cache = None
+        self._cache: _Cache | None = None
         self._no_cache_reason = "no forward() has run yet"
         # Buffers reused by calls of the same shape: the cache and the kernels' scratch.
         self._workspace = _kernels.Workspace()
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.params[0].dtype
 
-    def _check_weights(self, weights):
+    def _check_weights(self, weights: Sequence[FloatArray]) -> _Sizes:
         """(D, H, dtype), the same for every direction. What is checked depends
         only on each array's type, shape and dtype: the last answer is kept
         for weights that match it in those."""
@@ -62,8 +75,8 @@ class Recurrent:
         found = []
         for d in range(self._directions):
             suffix = str(d + 1) if self._directions > 1 else ""
-            found.append(check_weights(*weights[3 * d:3 * d + 3], self._gates, self._bias_rows,
-                                       suffix))
+            found.append(check_weights(weights[3 * d], weights[3 * d + 1], weights[3 * d + 2],
+                                       self._gates, self._bias_rows, suffix))
         if any(f != found[0] for f in found[1:]):
             (D1, H1, t1), (D2, H2, t2) = found
             raise ValueError(f"the two directions' weights must match: D={D1}, H={H1}, {t1} "
@@ -71,7 +84,7 @@ class Recurrent:
         self._checked = (key, found[0])
         return found[0]
 
-    def _weights(self):
+    def _weights(self) -> tuple[list[FloatArray], int, int, np.dtype[Any]]:
         """The current params, checked and C-contiguous, with (D, H, dtype)."""
         D, H, dtype = self._check_weights(self.params)
         for k, (p, g) in enumerate(zip(self.params, self.grads)):
@@ -82,7 +95,8 @@ class Recurrent:
                                  f"or build a new layer)")
         return [as_c_array(p) for p in self.params], D, H, dtype
 
-    def _checked_xs(self, xs, D, H, dtype, name="xs", letters="(N, T, D)"):
+    def _checked_xs(self, xs: FloatArray, D: int, H: int, dtype: np.dtype[Any], name: str = "xs",
+                    letters: str = "(N, T, D)") -> FloatArray:
         xs = check_array(xs, name, dtype, (None,) * (len(letters.split(",")) - 1) + (D,),
                          letters, f"with D == Wx.shape[0] == {D}", contiguous=False)
         N, T = (xs.shape[0], xs.shape[1]) if xs.ndim == 3 else (xs.shape[0], 1)
@@ -90,7 +104,9 @@ class Recurrent:
         _kernels.check_sizes(N, T, D, H, f"{name} {xs.shape} with H == {H}")
         return as_c_array(xs)
 
-    def _forward(self, weights, xs_dirs, h0s, c0s, train, D, H, dtype):
+    def _forward(self, weights: list[FloatArray], xs_dirs: list[FloatArray],
+                 h0s: Sequence[FloatArray], c0s: Sequence[FloatArray | None], train: bool, D: int,
+                 H: int, dtype: np.dtype[Any]) -> list[_ForwardResult]:
         """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache)] per direction."""
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be True or False; got {train!r}")
@@ -104,7 +120,7 @@ class Recurrent:
                                  if not train else "")
         return results
 
-    def _take_cache(self, D, H, dtype):
+    def _take_cache(self, D: int, H: int, dtype: np.dtype[Any]) -> _Cache:
         cache = self._cache
         if cache is None:
             raise RuntimeError(f"backward() needs the cache of a forward() with train=True; "
@@ -114,7 +130,9 @@ class Recurrent:
                              f"D={D}, H={H}, {dtype} between forward() and backward()")
         return cache
 
-    def _backward(self, cache, dhs_dirs, dh_Ts, dc_Ts, weights):
+    def _backward(self, cache: _Cache, dhs_dirs: list[FloatArray], dh_Ts: list[FloatArray],
+                  dc_Ts: list[FloatArray | None],
+                  weights: list[FloatArray]) -> list[_BackwardResult]:
         """Run the backward kernels into self.grads; returns [(dxs, dh0, dc0)] per direction."""
         # The kernels consume the cache (its gates become dA): whatever could
         # fail afterwards is checked first, so a failed backward changes nothing.
@@ -155,21 +173,25 @@ class TimeRecurrent(Recurrent):
     """T steps at once, with the book's state handling: with stateful=True the
     last state carries into the next forward."""
 
-    def __init__(self, cell, Wx, Wh, b, stateful=False):
+    def __init__(self, cell: str, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 stateful: bool = False) -> None:
         super().__init__(cell, Wx, Wh, b)
         self.stateful = stateful
-        self.h, self.dh = None, None
+        self.h: FloatArray | None = None
+        self.dh: FloatArray | None = None
         if self._has_c:
-            self.c, self.dc = None, None
+            self.c: FloatArray | None = None
+            self.dc: FloatArray | None = None
 
-    def _stored_state(self, name, value, N, H, dtype):
+    def _stored_state(self, name: str, value: FloatArray | None, N: int, H: int,
+                      dtype: np.dtype[Any]) -> FloatArray:
         if value is None:
             return np.zeros((N, H), dtype)
         return check_array(value, f"the stored state {name}", dtype, (N, H), "(N, H)",
                            f"to match xs, whose batch size is {N} (if the batch size changed, "
                            f"call reset_state() first)")
 
-    def forward(self, xs, train=True):
+    def forward(self, xs: FloatArray, train: bool = True) -> FloatArray:
         """hs (N, T, H) for xs (N, T, D). With train=False no cache is kept
         (inference), and backward() is not possible until the next forward."""
         weights, D, H, dtype = self._weights()
@@ -189,7 +211,8 @@ class TimeRecurrent(Recurrent):
             self.c = c_T
         return hs
 
-    def _backward_time(self, dhs, dh_next, dc_next=None):
+    def _backward_time(self, dhs: FloatArray, dh_next: FloatArray | None,
+                       dc_next: FloatArray | None = None) -> FloatArray:
         weights, D, H, dtype = self._weights()
         cache = self._take_cache(D, H, dtype)
         N, T = cache.xs[0].shape[:2]
@@ -208,7 +231,7 @@ class TimeRecurrent(Recurrent):
             self.dc = dc0
         return dxs
 
-    def _set_state(self, h, c=None):
+    def _set_state(self, h: FloatArray, c: FloatArray | None = None) -> None:
         H, dtype = self.params[1].shape[0], self.dtype
         h = check_array(h, "h", dtype, (None, H), "(N, H)", f"with H == Wh.shape[0] == {H}")
         if c is not None:
@@ -217,7 +240,7 @@ class TimeRecurrent(Recurrent):
         if self._has_c:
             self.c = c
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Start the next stateful forward from zeros."""
         self.h = None
         if self._has_c:
@@ -227,7 +250,8 @@ class TimeRecurrent(Recurrent):
 class Step(Recurrent):
     """One step of a cell, as the book's single-step layers, on the same kernels."""
 
-    def _step_forward(self, x, h_prev, c_prev=None):
+    def _step_forward(self, x: FloatArray, h_prev: FloatArray,
+                      c_prev: FloatArray | None = None) -> tuple[FloatArray, FloatArray | None]:
         weights, D, H, dtype = self._weights()
         x = self._checked_xs(x, D, H, dtype, "x", "(N, D)")
         N = x.shape[0]
@@ -239,7 +263,8 @@ class Step(Recurrent):
                                           True, D, H, dtype)
         return hs.reshape(N, H), c_next
 
-    def _step_backward(self, dh_next, dc_next=None):
+    def _step_backward(self, dh_next: FloatArray,
+                       dc_next: FloatArray | None = None) -> _BackwardResult:
         weights, D, H, dtype = self._weights()
         cache = self._take_cache(D, H, dtype)
         N = cache.xs[0].shape[0]

@@ -1,17 +1,21 @@
 """Gradient clipping by the joint L2 norm, as in the book's common/util.py."""
 import math
 
+from collections.abc import Sequence
+
 import numpy as np
 from . import _kernels
 from ._checks import FLOAT_DTYPES
+from ._typing import FloatArray
 
 
-def _sum_of_squares(g):
+def _sum_of_squares(g: FloatArray) -> float:
     """sum(g ** 2) in float64, without a float64 copy of g."""
     return _kernels.sum_of_squares(np.ascontiguousarray(g))
 
 
-def clip_grads(grads, max_norm, *, error_if_nonfinite=False):
+def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
+               error_if_nonfinite: bool = False) -> float:
     """Scale ``grads`` in place so that their joint L2 norm is at most ``max_norm``.
 
     The book's rule: with ``total_norm`` the L2 norm of all arrays together,
