@@ -17,11 +17,14 @@ h' = z h + (1 - z) h~, and PyTorch orders its gates r, z, n).
 The kernels run on gatedrnn.get_num_threads() threads (set_num_threads(n), or
 the environment variable GATEDRNN_NUM_THREADS; by default the usable CPUs).
 """
+from importlib import metadata as _metadata
+
 from . import spec
 from ._kernels import get_num_threads, set_num_threads
 from ._layers import GRU, LSTM, RNN, TimeBiLSTM, TimeGRU, TimeLSTM, TimeRNN
 from .clip import clip_grads
 
-__version__ = "0.1.0"
+# The installed distribution's version (meson.build's project(version:), its one source).
+__version__: str = _metadata.version("gatedrnn")
 __all__ = ["LSTM", "TimeLSTM", "GRU", "TimeGRU", "RNN", "TimeRNN", "TimeBiLSTM", "clip_grads",
            "spec", "get_num_threads", "set_num_threads", "__version__"]
