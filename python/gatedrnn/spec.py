@@ -13,24 +13,29 @@ Gate orders:
   and Keras write h' = z h + (1 - z) h~ (their z is 1 - ours) and PyTorch
   orders its gates r, z, n.
 """
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+
+from ._typing import FloatArray
 
 GATE_ORDER = ("f", "g", "i", "o")
 GRU_GATE_ORDER = ("z", "r", "h~")
 
 
-def sigmoid(x):
+def sigmoid(x: FloatArray) -> FloatArray:
     # exp only ever sees a non-positive argument, so nothing overflows.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def clip_grads(grads, max_norm):
+def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> float:
     """Scale ``grads`` in place so that their joint L2 norm is at most max_norm.
 
     Returns the total norm before clipping, as the book computes it.
     """
-    total_norm = np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads))
+    total_norm: np.float64 = np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads))
     rate = max_norm / (total_norm + 1e-6)
     if rate < 1:
         for g in grads:
@@ -41,12 +46,13 @@ def clip_grads(grads, max_norm):
 class LSTM:
     """One LSTM step. Wx (D, 4H), Wh (H, 4H), b (4H,)."""
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-        self.cache = None
+        self.cache: Any = None  # forward's arrays, for backward
 
-    def forward(self, x, h_prev, c_prev):
+    def forward(self, x: FloatArray, h_prev: FloatArray,
+                c_prev: FloatArray) -> tuple[FloatArray, FloatArray]:
         Wx, Wh, b = self.params
         N, H = h_prev.shape
 
@@ -62,7 +68,8 @@ class LSTM:
         self.cache = (x, h_prev, c_prev, i, f, g, o, c_next)
         return h_next, c_next
 
-    def backward(self, dh_next, dc_next):
+    def backward(self, dh_next: FloatArray,
+                 dc_next: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         Wx, Wh, b = self.params
         x, h_prev, c_prev, i, f, g, o, c_next = self.cache
 
@@ -91,15 +98,17 @@ class TimeLSTM:
     With ``stateful=True`` the last h and c carry into the next forward.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-        self.layers = None
-        self.h, self.c = None, None
-        self.dh, self.dc = None, None
+        self.layers: list[LSTM] = []
+        self.h: FloatArray | None = None
+        self.c: FloatArray | None = None
+        self.dh: FloatArray | None = None
+        self.dc: FloatArray | None = None
         self.stateful = stateful
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -120,7 +129,8 @@ class TimeLSTM:
 
         return hs
 
-    def backward(self, dhs, dh_next=None, dc_next=None):
+    def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None,
+                 dc_next: FloatArray | None = None) -> FloatArray:
         """dh_next and dc_next: the gradient at the last h and c (zero by default)."""
         Wx, Wh, b = self.params
         N, T, H = dhs.shape
@@ -130,7 +140,7 @@ class TimeLSTM:
         dh = np.zeros((N, H), dtype=dhs.dtype) if dh_next is None else dh_next
         dc = np.zeros((N, H), dtype=dhs.dtype) if dc_next is None else dc_next
 
-        grads = [0, 0, 0]
+        grads: list[Any] = [0, 0, 0]
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh, dc = layer.backward(dhs[:, t, :] + dh, dc)
@@ -143,10 +153,10 @@ class TimeLSTM:
         self.dh, self.dc = dh, dc
         return dxs
 
-    def set_state(self, h, c=None):
+    def set_state(self, h: FloatArray, c: FloatArray | None = None) -> None:
         self.h, self.c = h, c
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.h, self.c = None, None
 
 
@@ -155,20 +165,20 @@ class RNN:
     nonlinearity="relu" max(x @ Wx + h_prev @ Wh + b, 0).
     Wx (D, H), Wh (H, H), b (H,)."""
 
-    def __init__(self, Wx, Wh, b, nonlinearity="tanh"):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, nonlinearity: str = "tanh") -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-        self.cache = None
+        self.cache: Any = None  # forward's arrays, for backward
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, h_prev):
+    def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
         Wx, Wh, b = self.params
         a = x @ Wx + h_prev @ Wh + b
         h_next = np.maximum(a, 0) if self.nonlinearity == "relu" else np.tanh(a)
         self.cache = (x, h_prev, h_next)
         return h_next
 
-    def backward(self, dh_next):
+    def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
         Wx, Wh, b = self.params
         x, h_prev, h_next = self.cache
 
@@ -198,13 +208,13 @@ class GRU:
     Both: h_next = (1 - z) * h + z * h~.
     """
 
-    def __init__(self, Wx, Wh, b, reset_after=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, reset_after: bool = False) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.reset_after = reset_after
-        self.cache = None
+        self.cache: Any = None  # forward's arrays, for backward
 
-    def forward(self, x, h_prev):
+    def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         if self.reset_after:
@@ -220,9 +230,10 @@ class GRU:
             r = sigmoid(ax[:, H:2 * H] + h_prev @ Wh[:, H:2 * H])
             h_hat = np.tanh(ax[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])
             self.cache = (x, h_prev, z, r, h_hat, None)
-        return (1 - z) * h_prev + z * h_hat
+        h_next: FloatArray = (1 - z) * h_prev + z * h_hat
+        return h_next
 
-    def backward(self, dh_next):
+    def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         x, h_prev, z, r, h_hat, ah_h = self.cache
@@ -256,10 +267,18 @@ class GRU:
 class _TimeRecurrent:
     """T steps of a cell with one state h: the loop of the book's TimeRNN."""
 
-    def _cell(self):
+    # Set by the subclasses' __init__.
+    params: list[FloatArray]
+    grads: list[FloatArray]
+    layers: "list[RNN | GRU]"
+    h: FloatArray | None
+    dh: FloatArray | None
+    stateful: bool
+
+    def _cell(self) -> "RNN | GRU":
         raise NotImplementedError
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         Wx, Wh = self.params[:2]
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -276,7 +295,7 @@ class _TimeRecurrent:
             self.layers.append(layer)
         return hs
 
-    def backward(self, dhs, dh_next=None):
+    def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None) -> FloatArray:
         """dh_next: the gradient at the last h (zero by default)."""
         Wx = self.params[0]
         N, T, H = dhs.shape
@@ -284,7 +303,7 @@ class _TimeRecurrent:
 
         dxs = np.empty((N, T, D), dtype=dhs.dtype)
         dh = np.zeros((N, H), dtype=dhs.dtype) if dh_next is None else dh_next
-        grads = [0, 0, 0]
+        grads: list[Any] = [0, 0, 0]
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh = layer.backward(dhs[:, t, :] + dh)
@@ -297,65 +316,70 @@ class _TimeRecurrent:
         self.dh = dh
         return dxs
 
-    def set_state(self, h):
+    def set_state(self, h: FloatArray) -> None:
         self.h = h
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.h = None
 
 
 class TimeRNN(_TimeRecurrent):
     """T plain RNN steps over xs (N, T, D), returning hs (N, T, H); see RNN."""
 
-    def __init__(self, Wx, Wh, b, stateful=False, nonlinearity="tanh"):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
+                 nonlinearity: str = "tanh") -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-        self.layers = None
+        self.layers = []
         self.h, self.dh = None, None
         self.stateful = stateful
         self.nonlinearity = nonlinearity
 
-    def _cell(self):
-        return RNN(*self.params, nonlinearity=self.nonlinearity)
+    def _cell(self) -> RNN:
+        Wx, Wh, b = self.params
+        return RNN(Wx, Wh, b, nonlinearity=self.nonlinearity)
 
 
 class TimeGRU(_TimeRecurrent):
     """T GRU steps over xs (N, T, D), returning hs (N, T, H); see GRU."""
 
-    def __init__(self, Wx, Wh, b, stateful=False, reset_after=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
+                 reset_after: bool = False) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-        self.layers = None
+        self.layers = []
         self.h, self.dh = None, None
         self.stateful = stateful
         self.reset_after = reset_after
 
-    def _cell(self):
-        return GRU(*self.params, reset_after=self.reset_after)
+    def _cell(self) -> GRU:
+        Wx, Wh, b = self.params
+        return GRU(Wx, Wh, b, reset_after=self.reset_after)
 
 
 class TimeBiLSTM:
     """Two LSTMs over xs (N, T, D): one forwards in time, one backwards;
     forward returns (N, T, 2H), the second direction put back in time order."""
 
-    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+    def __init__(self, Wx1: FloatArray, Wh1: FloatArray, b1: FloatArray, Wx2: FloatArray,
+                 Wh2: FloatArray, b2: FloatArray, stateful: bool = False) -> None:
         self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
         self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
         return np.concatenate((o1, o2[:, ::-1]), axis=2)
 
-    def backward(self, dhs):
+    def backward(self, dhs: FloatArray) -> FloatArray:
         H = dhs.shape[2] // 2
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dxs1 + dxs2[:, ::-1]
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.forward_lstm.reset_state()
         self.backward_lstm.reset_state()
 

@@ -13,10 +13,13 @@ the Fortran-contiguous ``out.T = B.T @ A.T``; a C-contiguous array's ``.T`` is
 a Fortran-contiguous view, so nothing is copied. That swap lives in
 ``matmul_into`` only.
 """
+from typing import Any
+
 import numpy as np
 from scipy.linalg import blas as _fblas
 
 from .. import _kernels
+from .._typing import FloatArray
 
 # Products up to this many FLOPs (2 M N K) run on the kernels' packed-product
 # engine and thread pool (not on the BLAS path), larger ones through SciPy's
@@ -33,7 +36,7 @@ _GEMV = {np.dtype(np.float32): _fblas.sgemv, np.dtype(np.float64): _fblas.dgemv}
 _AXPY = {np.dtype(np.float32): _fblas.saxpy, np.dtype(np.float64): _fblas.daxpy}
 
 
-def _fortran_operand(m):
+def _fortran_operand(m: FloatArray) -> tuple[FloatArray, int]:
     """(array, trans) such that the Fortran BLAS sees matrix m without a copy
     when m is C- or Fortran-contiguous."""
     if m.flags.f_contiguous:
@@ -43,7 +46,8 @@ def _fortran_operand(m):
     return np.asfortranarray(m), 0
 
 
-def matmul_into(out, a, b, *, beta=0.0, scratch=None):
+def matmul_into(out: FloatArray, a: FloatArray, b: FloatArray, *, beta: float = 0.0,
+                scratch: _kernels.MatmulScratch | None = None) -> FloatArray:
     """out[...] = a @ b + beta * out, for 2-D arrays of out's dtype.
 
     a and b may be C- or Fortran-contiguous (transposed views are free);
@@ -52,7 +56,8 @@ def matmul_into(out, a, b, *, beta=0.0, scratch=None):
     """
     if out.flags.f_contiguous and not out.flags.c_contiguous:
         # out.T is C-contiguous: out.T = b.T @ a.T
-        return matmul_into(out.T, b.T, a.T, beta=beta, scratch=scratch).T
+        matmul_into(out.T, b.T, a.T, beta=beta, scratch=scratch)
+        return out
     if not out.flags.c_contiguous:
         raise ValueError("internal: matmul_into needs a contiguous out")
     flops = 2 * out.shape[0] * out.shape[1] * a.shape[1]
@@ -69,7 +74,8 @@ def matmul_into(out, a, b, *, beta=0.0, scratch=None):
     return out
 
 
-def column_sums_into(out, m, *, scratch=None):
+def column_sums_into(out: FloatArray, m: FloatArray, *,
+                     scratch: _kernels.MatmulScratch | None = None) -> FloatArray:
     """out[...] = m.sum(axis=0) for a C-contiguous 2-D m: a product with a row
     of ones on the engine, or one BLAS gemv."""
     ones = np.ones(m.shape[0], m.dtype)
@@ -84,7 +90,7 @@ def column_sums_into(out, m, *, scratch=None):
     return out
 
 
-def axpy_inplace(y, x, alpha):
+def axpy_inplace(y: FloatArray, x: FloatArray, alpha: float) -> FloatArray:
     """y += alpha * x in place, without a temporary when both are C-contiguous."""
     if (y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable
             and y.dtype == x.dtype and y.dtype in _AXPY):

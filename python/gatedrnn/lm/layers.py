@@ -6,21 +6,26 @@ the weights (float32 for speed, float64 for gradient checks).
 
 The LSTM itself is :class:`gatedrnn.TimeLSTM` (compiled kernels).
 """
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _kernels
 from .._checks import FLOAT_DTYPES
+from .._typing import FloatArray, IntArray
 from . import _blas
 
 
-def _require_float_param(W, name):
+def _require_float_param(W: object, name: str) -> None:
     if not isinstance(W, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(W).__name__}")
     if W.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64; got {W.dtype}")
 
 
-def check_word_ids(ids, V, name="word ids"):
+def check_word_ids(ids: ArrayLike, V: int, name: str = "word ids") -> IntArray:
     """ids as an integer array with every value in [0, V); ValueError naming the
     offending ids otherwise."""
     ids = np.asarray(ids)
@@ -46,16 +51,16 @@ class TimeEmbedding:
     in one array.
     """
 
-    def __init__(self, W, accumulate=False):
+    def __init__(self, W: FloatArray, accumulate: bool = False) -> None:
         _require_float_param(W, "W")
         if W.ndim != 2:
             raise ValueError(f"W must have shape (V, D); got {W.shape}")
         self.params = [W]
         self.grads = [np.zeros_like(W)]
         self.accumulate = accumulate
-        self.idx = None
+        self.idx: IntArray | None = None
 
-    def forward(self, xs):
+    def forward(self, xs: ArrayLike) -> FloatArray:
         W, = self.params
         V = W.shape[0]
         xs = check_word_ids(xs, V, "xs")
@@ -64,7 +69,7 @@ class TimeEmbedding:
         self.idx = xs
         return np.take(W, xs, axis=0)
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> None:
         W, = self.params
         if self.idx is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -80,7 +85,7 @@ class TimeEmbedding:
         return None
 
 
-def scatter_add_rows(grad, ids, rows):
+def scatter_add_rows(grad: FloatArray, ids: IntArray, rows: FloatArray) -> FloatArray:
     """grad[ids[k]] += rows[k] for every k, repeated ids summed.
 
     The ids are sorted once; each run of equal ids is summed with
@@ -104,7 +109,7 @@ class TimeAffine:
     layer's gradient; it is written in place.
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
         _require_float_param(W, "W")
         _require_float_param(b, "b")
         if W.ndim != 2 or b.shape != (W.shape[1],):
@@ -114,10 +119,10 @@ class TimeAffine:
             raise TypeError(f"b must have the dtype of W ({W.dtype}); got {b.dtype}")
         self.params = [W, b]
         self.grads = [np.zeros(W.shape, W.dtype), np.zeros_like(b)]
-        self.x = None
+        self.x: FloatArray | None = None
         self._scratch = _kernels.MatmulScratch()
 
-    def forward(self, x):
+    def forward(self, x: FloatArray) -> FloatArray:
         W, b = self.params
         D, M = W.shape
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != D:
@@ -134,7 +139,7 @@ class TimeAffine:
         self._NT = (N, T)
         return out.reshape(N, T, M)
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         W, b = self.params
         if self.x is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -153,7 +158,7 @@ class TimeAffine:
         return dx.reshape(N, T, D)
 
 
-def _write(grad, compute):
+def _write(grad: FloatArray, compute: Callable[[FloatArray], object]) -> None:
     """Run compute(out) straight into grad when BLAS can write it, else through
     a temporary assigned in place."""
     if (grad.flags.c_contiguous or grad.flags.f_contiguous) and grad.flags.writeable:
@@ -182,12 +187,14 @@ class TimeSoftmaxWithLoss:
 
     ignore_label = -1
 
-    def __init__(self, overwrite_input=False):
-        self.params, self.grads = [], []
+    def __init__(self, overwrite_input: bool = False) -> None:
+        self.params: list[FloatArray] = []  # no weights
+        self.grads: list[FloatArray] = []
         self.overwrite_input = overwrite_input
-        self.cache = None
+        # (buffer, targets, mask, count, (N, T, V)) from a training forward.
+        self.cache: tuple[Any, IntArray, Any, int, tuple[int, int, int]] | None = None
 
-    def forward(self, xs, ts, train=True):
+    def forward(self, xs: FloatArray, ts: IntArray, train: bool = True) -> float:
         if not isinstance(xs, np.ndarray) or xs.ndim != 3:
             got = xs.shape if isinstance(xs, np.ndarray) else type(xs).__name__
             raise ValueError(f"xs must have shape (N, T, V); got {got}")
@@ -211,13 +218,15 @@ class TimeSoftmaxWithLoss:
 
         src = np.ascontiguousarray(xs).reshape(rows, V)
         targets = np.where(mask, ts, 0).astype(np.int64)
+        buf: FloatArray | None
+        scale: FloatArray | None
         if train:
             in_place = (self.overwrite_input and xs.flags.writeable
                         and np.shares_memory(src, xs))
             buf = src if in_place else np.empty((rows, V), xs.dtype)
             scale = np.where(mask, 1.0 / count, 0.0).astype(xs.dtype)
         else:
-            buf = scale = None
+            buf = scale = None  # the loss only
         # One pass per row in C: max, exp and sum, then buf = scale * softmax
         # (the gradient, but for the -1/count at the targets added in backward).
         losses = _kernels.softmax_xent(src, targets, scale, buf)
@@ -225,7 +234,7 @@ class TimeSoftmaxWithLoss:
         self.cache = (buf, targets, mask, count, (N, T, V)) if train else None
         return loss
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> FloatArray:
         if self.cache is None:
             raise RuntimeError("backward() needs the cache of a forward() with train=True; "
                                "run forward() again")
@@ -235,7 +244,8 @@ class TimeSoftmaxWithLoss:
         buf[rows, targets[rows]] -= buf.dtype.type(1.0 / count)
         if dout != 1:
             buf *= buf.dtype.type(dout)
-        return buf.reshape(N, T, V)
+        dxs: FloatArray = buf.reshape(N, T, V)
+        return dxs
 
 
 class TimeDropout:
@@ -247,16 +257,18 @@ class TimeDropout:
     reproducible.
     """
 
-    def __init__(self, dropout_ratio=0.5, seed=None):
+    def __init__(self, dropout_ratio: float = 0.5,
+                 seed: int | np.random.Generator | None = None) -> None:
         if not 0.0 <= dropout_ratio < 1.0:
             raise ValueError(f"dropout_ratio must lie in [0, 1); got {dropout_ratio}")
-        self.params, self.grads = [], []
+        self.params: list[FloatArray] = []  # no weights
+        self.grads: list[FloatArray] = []
         self.dropout_ratio = dropout_ratio
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.mask = None
+        self.mask: FloatArray | None = None
         self.train_flg = True
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         if not self.train_flg or self.dropout_ratio == 0.0:
             self.mask = None
             return xs
@@ -266,7 +278,7 @@ class TimeDropout:
         self.mask *= dtype.type(1.0 / (1.0 - self.dropout_ratio))
         return xs * self.mask
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         if self.mask is None:
             return dout
         return dout * self.mask

@@ -12,23 +12,28 @@ summed into one array, so an optimizer updates the shared weight once and
 nothing has to search the list for duplicates.
 """
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .._layers import TimeLSTM
 from .layers import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
-from .params import assign_arrays, load_params, read_params_file, save_params
+from .._typing import FloatArray, IntArray
+from .._typing import StrPath
+from .params import ParamsInfo, assign_arrays, load_params, read_params_file, save_params
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _rngs(seed, n):
+def _rngs(seed: int | None, n: int) -> list[np.random.Generator]:
     """A Generator for the weights and n more for dropout, from one seed."""
     children = np.random.SeedSequence(seed).spawn(n + 1)
     return [np.random.default_rng(s) for s in children]
 
 
-def _sizes(**sizes):
+def _sizes(**sizes: int) -> list[int]:
     for name, value in sizes.items():
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
                 or value < 1:
@@ -36,7 +41,7 @@ def _sizes(**sizes):
     return [int(v) for v in sizes.values()]
 
 
-def _dtype(dtype):
+def _dtype(dtype: DTypeLike) -> np.dtype[Any]:
     dtype = np.dtype(dtype)
     if dtype not in _DTYPES:
         raise TypeError(f"dtype must be float32 or float64; got {dtype}")
@@ -46,17 +51,31 @@ def _dtype(dtype):
 class _LanguageModel:
     """What Rnnlm and BetterRnnlm share: forward/backward plumbing and params I/O."""
 
-    def forward(self, xs, ts, train_flg=True):
+    # Set by the subclasses' __init__.
+    params: list[FloatArray]
+    grads: list[FloatArray]
+    loss_layer: TimeSoftmaxWithLoss
+
+    def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
+        raise NotImplementedError
+
+    def book_params(self) -> list[FloatArray]:
+        raise NotImplementedError
+
+    def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
+        raise NotImplementedError
+
+    def forward(self, xs: IntArray, ts: IntArray, train_flg: bool = True) -> float:
         score = self.predict(xs, train_flg)
         return self.loss_layer.forward(score, ts, train=train_flg)
 
-    def save_params(self, file_name=None, **kwargs):
+    def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
         """Save to ``file_name`` (default ``<ClassName>.npz``); see gatedrnn.lm.params."""
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
         save_params(self, file_name, **kwargs)
 
-    def load_params(self, file_name=None):
+    def load_params(self, file_name: StrPath | None = None) -> None:
         """Load from ``file_name`` (default ``<ClassName>.npz``); ``.pkl`` files are read as
         the book's format. See gatedrnn.lm.params for the pickle caveat."""
         if file_name is None:
@@ -64,12 +83,12 @@ class _LanguageModel:
         load_params(self, file_name)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.params[0].dtype
 
     @property
-    def vocab_size(self):
-        return self.params[0].shape[0]
+    def vocab_size(self) -> int:
+        return int(self.params[0].shape[0])
 
 
 class Rnnlm(_LanguageModel):
@@ -79,8 +98,8 @@ class Rnnlm(_LanguageModel):
     weights N(0, 1/fan_in), zero biases), from ``seed``.
     """
 
-    def __init__(self, vocab_size=10000, wordvec_size=100, hidden_size=100, *, seed=None,
-                 dtype=np.float32):
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100,
+                 *, seed: int | None = None, dtype: DTypeLike = np.float32) -> None:
         V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size,
                          hidden_size=hidden_size)
         dtype = _dtype(dtype)
@@ -97,35 +116,37 @@ class Rnnlm(_LanguageModel):
         self.embed = TimeEmbedding(embed_W)
         self.lstm_layer = TimeLSTM(lstm_Wx, lstm_Wh, lstm_b, stateful=True)
         self.affine = TimeAffine(affine_W, affine_b)
-        self.layers = [self.embed, self.lstm_layer, self.affine]
+        self.layers: list[TimeEmbedding | TimeLSTM | TimeAffine] = [
+            self.embed, self.lstm_layer, self.affine]
         self.loss_layer = TimeSoftmaxWithLoss(overwrite_input=True)
 
-        self.params, self.grads = [], []
+        self.params: list[FloatArray] = []
+        self.grads: list[FloatArray] = []
         for layer in self.layers:
             self.params += layer.params
             self.grads += layer.grads
 
-    def predict(self, xs, train_flg=False):
+    def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
         """Scores (N, T, V) for word ids xs (N, T). With train_flg=False no
         backward cache is kept."""
         x = self.embed.forward(xs)
         h = self.lstm_layer.forward(x, train=train_flg)
         return self.affine.forward(h)
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> None:
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)
         d = self.lstm_layer.backward(d)
         self.embed.backward(d)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.lstm_layer.reset_state()
 
     # The book's parameter files list the arrays in this order.
-    def book_params(self):
+    def book_params(self) -> list[FloatArray]:
         return list(self.params)
 
-    def load_book_arrays(self, arrays):
+    def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
         assign_arrays(self.params, arrays, type(self).__name__)
 
 
@@ -141,8 +162,9 @@ class BetterRnnlm(_LanguageModel):
     ``seed`` fixes both the initial weights and the dropout masks.
     """
 
-    def __init__(self, vocab_size=10000, wordvec_size=650, hidden_size=650, dropout_ratio=0.5,
-                 *, seed=None, dtype=np.float32):
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
+                 dropout_ratio: float = 0.5, *, seed: int | None = None,
+                 dtype: DTypeLike = np.float32) -> None:
         V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size,
                          hidden_size=hidden_size)
         if D != H:
@@ -177,7 +199,7 @@ class BetterRnnlm(_LanguageModel):
         self.params = [embed_W, *lstm1.params, *lstm2.params, affine_b]
         self.grads = [self.embed.grads[0], *lstm1.grads, *lstm2.grads, self.affine.grads[1]]
 
-    def predict(self, xs, train_flg=False):
+    def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         x = self.embed.forward(xs)
@@ -187,7 +209,7 @@ class BetterRnnlm(_LanguageModel):
         x = self.drop_layers[2].forward(x)
         return self.affine.forward(x)
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> None:
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)            # writes the shared gradient
         for k in (1, 0):
@@ -196,17 +218,17 @@ class BetterRnnlm(_LanguageModel):
         d = self.drop_layers[0].backward(d)
         self.embed.backward(d)                 # adds to the shared gradient
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         for layer in self.lstm_layers:
             layer.reset_state()
 
     # The book's files list the tied weight twice: [embed W, 6 LSTM arrays,
     # embed W.T, affine b].
-    def book_params(self):
+    def book_params(self) -> list[FloatArray]:
         p = self.params
         return [p[0], *p[1:7], p[0].T, p[7]]
 
-    def load_book_arrays(self, arrays):
+    def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
         name = type(self).__name__
         if len(arrays) == 9:
             tied = np.asarray(arrays[7])
@@ -217,7 +239,8 @@ class BetterRnnlm(_LanguageModel):
         assign_arrays(self.params, arrays, name)
 
 
-def model_from_params(path, *, dtype=np.float32, dropout_ratio=0.5):
+def model_from_params(path: StrPath, *, dtype: DTypeLike = np.float32, dropout_ratio: float = 0.5
+                      ) -> tuple["Rnnlm | BetterRnnlm", ParamsInfo]:
     """Build the model a parameter file describes and load it: (model, info).
 
     ``.npz`` files name their model; for the book's ``.pkl`` the model follows
@@ -226,6 +249,8 @@ def model_from_params(path, *, dtype=np.float32, dropout_ratio=0.5):
     arrays, info = read_params_file(path)
     if info["format"] == "npz":
         kind = info["model"]
+        if info["sizes"] is None:
+            raise ValueError(f"{os.fspath(path)!r} names its model but not its sizes")
         V, D, H = info["sizes"]
     elif len(arrays) == 6:
         kind = "Rnnlm"
@@ -237,7 +262,7 @@ def model_from_params(path, *, dtype=np.float32, dropout_ratio=0.5):
         raise ValueError(f"{os.fspath(path)!r} holds {len(arrays)} arrays; the book's Rnnlm "
                          f"files hold 6 and BetterRnnlm files 9")
     if kind == "Rnnlm":
-        model = Rnnlm(V, D, H, seed=0, dtype=dtype)
+        model: Rnnlm | BetterRnnlm = Rnnlm(V, D, H, seed=0, dtype=dtype)
     elif kind == "BetterRnnlm":
         model = BetterRnnlm(V, D, H, dropout_ratio, seed=0, dtype=dtype)
     else:

@@ -6,12 +6,15 @@ hold views of a parameter (a tied weight's transpose) see the new values.
 import math
 import numbers
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from .._typing import FloatArray
 from . import _blas
 
 
-def _check_lr(lr):
+def _check_lr(lr: float) -> float:
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real) \
             or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive finite number; got {lr!r}")
@@ -23,15 +26,15 @@ class _LearningRate:
     divide it in place: ``optimizer.lr /= 4``)."""
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self._lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         self._lr = _check_lr(value)
 
 
-def _check_lists(params, grads):
+def _check_lists(params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
     if len(params) != len(grads):
         raise ValueError(f"params and grads must have the same length; got {len(params)} "
                          f"and {len(grads)}")
@@ -44,10 +47,10 @@ def _check_lists(params, grads):
 class SGD(_LearningRate):
     """params[i] -= lr * grads[i]."""
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
 
-    def update(self, params, grads):
+    def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
         _check_lists(params, grads)
         for p, g in zip(params, grads):
             _blas.axpy_inplace(p, g, -self.lr)
@@ -60,16 +63,17 @@ class Adam(_LearningRate):
         p -= lr_t m / (sqrt(v) + 1e-7),  lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
     """
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real) \
                     or not 0 <= beta < 1:
                 raise ValueError(f"{name} must be a number in [0, 1); got {beta!r}")
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
         self.iter = 0
-        self.m = self.v = None
+        self.m: list[FloatArray] | None = None  # None until the first update
+        self.v: list[FloatArray] = []
 
-    def update(self, params, grads):
+    def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
         _check_lists(params, grads)
         if self.m is None:
             self.m = [np.zeros_like(p) for p in params]

@@ -23,15 +23,32 @@ does) exists for exchanging files with the book's code.
 """
 import os
 import pickle
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .._typing import FloatArray, StrPath
+
+if TYPE_CHECKING:  # models imports this module
+    from .models import _LanguageModel
 
 try:
     from numpy._core import multiarray as _multiarray
 except ImportError:  # NumPy < 2
-    from numpy.core import multiarray as _multiarray
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]  # NumPy 1's name
 
 NPZ_FORMAT_VERSION = 1
+
+
+class ParamsInfo(TypedDict):
+    """What a parameter file says besides its arrays (None where it does not say)."""
+
+    format: str  # "npz" or "pkl"
+    model: str | None
+    sizes: tuple[int, ...] | None
+    vocab: list[str] | None
 
 # The globals a pickled list of NumPy arrays refers to (NumPy 1.x and 2.x names).
 _ALLOWED_GLOBALS = {
@@ -45,7 +62,7 @@ _ALLOWED_GLOBALS = {
 
 
 class _ArrayListUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
@@ -55,14 +72,15 @@ class _ArrayListUnpickler(pickle.Unpickler):
             ) from None
 
 
-def _model_sizes(model):
+def _model_sizes(model: "_LanguageModel") -> tuple[int, int, int]:
     """(V, D, H) of a Rnnlm or BetterRnnlm."""
     V, D = model.params[0].shape
     H = model.params[2].shape[0]
     return V, D, H
 
 
-def save_params(model, path, *, vocab=None, format=None):
+def save_params(model: "_LanguageModel", path: StrPath, *,
+                vocab: Sequence[str] | None = None, format: str | None = None) -> str:
     """Write ``model``'s parameters to ``path``.
 
     format: ``"npz"`` (default, and for any suffix but ``.pkl``) or ``"pkl"``
@@ -81,7 +99,7 @@ def save_params(model, path, *, vocab=None, format=None):
         return path
     if format != "npz":
         raise ValueError(f"format must be 'npz' or 'pkl'; got {format!r}")
-    entries = {f"param_{k}": np.asarray(p) for k, p in enumerate(model.params)}
+    entries: dict[str, Any] = {f"param_{k}": np.asarray(p) for k, p in enumerate(model.params)}
     entries["model"] = np.array(type(model).__name__)
     entries["sizes"] = np.array(_model_sizes(model), np.int64)
     entries["format_version"] = np.array(NPZ_FORMAT_VERSION)
@@ -94,7 +112,7 @@ def save_params(model, path, *, vocab=None, format=None):
     return path
 
 
-def read_params_file(path):
+def read_params_file(path: StrPath) -> tuple[list[FloatArray], ParamsInfo]:
     """(arrays, info) from a ``.npz`` or book ``.pkl`` file.
 
     info has "format" ("npz" or "pkl") and, for ``.npz``, "model", "sizes"
@@ -109,7 +127,7 @@ def read_params_file(path):
         with np.load(path, allow_pickle=False) as z:
             n = sum(1 for k in z.files if k.startswith("param_"))
             arrays = [z[f"param_{k}"] for k in range(n)]
-            info = {"format": "npz", "model": str(z["model"]) if "model" in z.files else None,
+            info: ParamsInfo = {"format": "npz", "model": str(z["model"]) if "model" in z.files else None,
                     "sizes": tuple(int(s) for s in z["sizes"]) if "sizes" in z.files else None,
                     "vocab": [str(w) for w in z["vocab"]] if "vocab" in z.files else None}
         return arrays, info
@@ -127,7 +145,8 @@ def read_params_file(path):
     return list(arrays), {"format": "pkl", "model": None, "sizes": None, "vocab": None}
 
 
-def assign_arrays(params, arrays, model_name):
+def assign_arrays(params: Sequence[FloatArray], arrays: Sequence[ArrayLike],
+                  model_name: str) -> None:
     """Copy ``arrays`` into ``params`` in place, casting to each param's dtype."""
     want = [p.shape for p in params]
     got = [tuple(np.shape(a)) for a in arrays]
@@ -143,7 +162,7 @@ def assign_arrays(params, arrays, model_name):
         p[...] = a
 
 
-def load_params(model, path):
+def load_params(model: "_LanguageModel", path: StrPath) -> ParamsInfo:
     """Load ``path`` (.npz, or the book's .pkl) into ``model`` in place."""
     arrays, info = read_params_file(path)
     if info["format"] == "npz":
