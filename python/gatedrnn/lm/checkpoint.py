@@ -18,8 +18,14 @@ It is written atomically: to a temporary file beside it, then renamed.
 """
 import json
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from .._layers import TimeLSTM
+from .._typing import StrPath
+from .layers import TimeDropout
 
 from .models import BetterRnnlm, Rnnlm
 from .optim import SGD, Adam
@@ -29,7 +35,7 @@ FORMAT = "gatedrnn-checkpoint"
 VERSION = 1
 
 
-def is_checkpoint(path):
+def is_checkpoint(path: StrPath) -> bool:
     """Whether ``path`` is a checkpoint (not a parameter file)."""
     try:
         with np.load(os.fspath(path), allow_pickle=False) as z:
@@ -38,18 +44,21 @@ def is_checkpoint(path):
         return False
 
 
-def _lstms(model):
+def _lstms(model: Rnnlm | BetterRnnlm) -> list[TimeLSTM]:
     return model.lstm_layers if isinstance(model, BetterRnnlm) else [model.lstm_layer]
 
 
-def _dropouts(model):
+def _dropouts(model: Rnnlm | BetterRnnlm) -> list[TimeDropout]:
     return model.drop_layers if isinstance(model, BetterRnnlm) else []
 
 
-def save_checkpoint(path, model, optimizer, trainer, *, schedule=None, run=None, vocab=None):
+def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | Adam,
+                    trainer: RnnlmTrainer, *, schedule: dict[str, Any] | None = None,
+                    run: dict[str, Any] | None = None,
+                    vocab: Sequence[str] | None = None) -> str:
     """Write a checkpoint of the run to ``path`` atomically."""
     path = os.fspath(path)
-    arrays = {f"param_{k}": np.asarray(p) for k, p in enumerate(model.params)}
+    arrays: dict[str, Any] = {f"param_{k}": np.asarray(p) for k, p in enumerate(model.params)}
     states = []
     for k, lstm in enumerate(_lstms(model)):
         have = []
@@ -59,7 +68,7 @@ def save_checkpoint(path, model, optimizer, trainer, *, schedule=None, run=None,
                 arrays[f"lstm_{k}_{name}"] = np.asarray(value)
             have.append(value is not None)
         states.append(have)
-    opt = {"class": type(optimizer).__name__, "lr": optimizer.lr}
+    opt: dict[str, Any] = {"class": type(optimizer).__name__, "lr": optimizer.lr}
     if isinstance(optimizer, Adam):
         opt.update(beta1=optimizer.beta1, beta2=optimizer.beta2, iter=optimizer.iter,
                    moments=optimizer.m is not None)
@@ -103,12 +112,14 @@ class Checkpoint:
     """A checkpoint read back: ``model``, ``optimizer``, ``trainer`` (positioned
     to continue), ``schedule`` (or None), ``run`` (settings) and ``vocab``."""
 
-    def __init__(self, model, optimizer, trainer, schedule, run, vocab):
+    def __init__(self, model: Rnnlm | BetterRnnlm, optimizer: SGD | Adam, trainer: RnnlmTrainer,
+                 schedule: dict[str, Any] | None, run: dict[str, Any],
+                 vocab: list[str] | None) -> None:
         self.model, self.optimizer, self.trainer = model, optimizer, trainer
         self.schedule, self.run, self.vocab = schedule, run, vocab
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: StrPath) -> Checkpoint:
     """Read a checkpoint and rebuild the run from it (see Checkpoint)."""
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -129,7 +140,7 @@ def load_checkpoint(path):
     cfg = meta["model"]
     V, D, H = cfg["sizes"]
     if cfg["class"] == "Rnnlm":
-        model = Rnnlm(V, D, H, seed=0, dtype=cfg["dtype"])
+        model: Rnnlm | BetterRnnlm = Rnnlm(V, D, H, seed=0, dtype=cfg["dtype"])
     elif cfg["class"] == "BetterRnnlm":
         model = BetterRnnlm(V, D, H, cfg["dropout"], seed=0, dtype=cfg["dtype"])
     else:
@@ -142,6 +153,7 @@ def load_checkpoint(path):
     for drop, state in zip(_dropouts(model), meta["dropout_rngs"]):
         drop.rng.bit_generator.state = state
     opt = meta["optimizer"]
+    optimizer: SGD | Adam
     if opt["class"] == "Adam":
         optimizer = Adam(opt["lr"], opt["beta1"], opt["beta2"])
         optimizer.iter = opt["iter"]

@@ -26,7 +26,12 @@ import sys
 import urllib.error
 import urllib.request
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+from numpy.typing import NDArray
+
+from .._typing import StrPath
 
 EOS = "<eos>"
 PTB_URL_BASE = "https://raw.githubusercontent.com/tomsercu/lstm/master/data/"
@@ -47,12 +52,12 @@ class DataIntegrityError(ValueError):
     """A data file exists but its contents are not the expected ones."""
 
 
-def split_words(text):
+def split_words(text: str) -> list[str]:
     """The book's tokenisation: newlines become ``<eos>``; split on whitespace."""
     return text.replace("\n", f" {EOS} ").split()
 
 
-def cache_dir():
+def cache_dir() -> str:
     """The user cache folder for gatedrnn's data (created on download only)."""
     if os.environ.get("XDG_CACHE_HOME"):
         base = os.environ["XDG_CACHE_HOME"]
@@ -65,7 +70,7 @@ def cache_dir():
     return os.path.join(base, "gatedrnn")
 
 
-def _how_to_supply(name, problem):
+def _how_to_supply(name: str, problem: str) -> str:
     return (f"{problem}\n"
             f"Supply the Penn Treebank files {', '.join(PTB_FILES.values())} (the data/ folder "
             f"of the GitHub repository tomsercu/lstm) in a folder and either\n"
@@ -75,7 +80,7 @@ def _how_to_supply(name, problem):
             f"The files may sit in the folder itself or in its ptb/ subfolder.")
 
 
-def _md5(path):
+def _md5(path: str) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -83,10 +88,10 @@ def _md5(path):
     return h.hexdigest()
 
 
-_verified = {}
+_verified: dict[tuple[str, int, int], bool] = {}
 
 
-def _verify(path, name, cached=False):
+def _verify(path: str, name: str, cached: bool = False) -> str:
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     if _verified.get(key):
@@ -102,16 +107,16 @@ def _verify(path, name, cached=False):
     return path
 
 
-def _find_in(folder, name):
+def _find_in(folder: str, name: str) -> str | None:
     for candidate in (os.path.join(folder, "ptb", name), os.path.join(folder, name)):
         if os.path.isfile(candidate):
             return candidate
     return None
 
 
-def _missing_folders(folder):
+def _missing_folders(folder: str) -> list[str]:
     """The folders, innermost first, that os.makedirs(folder) would create."""
-    missing = []
+    missing: list[str] = []
     while folder and not os.path.isdir(folder):
         missing.append(folder)
         parent = os.path.dirname(folder)
@@ -121,7 +126,7 @@ def _missing_folders(folder):
     return missing
 
 
-def _download(name, dest):
+def _download(name: str, dest: str) -> str:
     """Download, verify and move into place; on any failure (Ctrl-C included)
     remove the partial file and the folders made for it."""
     url = PTB_URL_BASE + name
@@ -157,7 +162,7 @@ def _download(name, dest):
     return dest
 
 
-def ptb_path(split, data_dir=None, *, download=True):
+def ptb_path(split: str, data_dir: StrPath | None = None, *, download: bool = True) -> str:
     """The verified path of a PTB split's file ('train', 'valid'/'val', 'test')."""
     name = PTB_FILES[_split(split)]
     for folder, origin in ((data_dir, "data_dir"), (os.environ.get(ENV_DATA), ENV_DATA)):
@@ -176,28 +181,29 @@ def ptb_path(split, data_dir=None, *, download=True):
     return _download(name, cached)
 
 
-def _split(split):
+def _split(split: str) -> str:
     split = {"val": "valid"}.get(split, split)
     if split not in PTB_FILES:
         raise ValueError(f"split must be 'train', 'valid' (or 'val') or 'test'; got {split!r}")
     return split
 
 
-def _read_words(path, encoding="utf-8"):
+def _read_words(path: str, encoding: str = "utf-8") -> list[str]:
     with open(path, encoding=encoding) as f:
         return split_words(f.read())
 
 
-def build_vocab(words):
+def build_vocab(words: Sequence[str]) -> tuple[dict[str, int], dict[int, str]]:
     """(word_to_id, id_to_word) in order of first appearance."""
-    word_to_id = {}
+    word_to_id: dict[str, int] = {}
     for w in words:
         if w not in word_to_id:
             word_to_id[w] = len(word_to_id)
     return word_to_id, {i: w for w, i in word_to_id.items()}
 
 
-def words_to_ids(words, word_to_id, *, unk=None, source="the corpus"):
+def words_to_ids(words: Sequence[str], word_to_id: Mapping[str, int], *, unk: str | None = None,
+                 source: str = "the corpus") -> NDArray[np.int32]:
     """Word ids (int32) of ``words``. A word missing from the vocabulary is an
     error, unless ``unk`` names a vocabulary word to map unknown words to."""
     if unk is not None and unk not in word_to_id:
@@ -220,22 +226,24 @@ def words_to_ids(words, word_to_id, *, unk=None, source="the corpus"):
 
 
 @functools.lru_cache(maxsize=4)
-def _ptb_vocab(train_path, _stamp):
+def _ptb_vocab(train_path: str, _stamp: tuple[int, int]) -> tuple[dict[str, int], dict[int, str]]:
     return build_vocab(_read_words(train_path))
 
 
 @functools.lru_cache(maxsize=8)
-def _ptb_ids(path, _stamp, train_path, _train_stamp):
+def _ptb_ids(path: str, _stamp: tuple[int, int], train_path: str,
+             _train_stamp: tuple[int, int]) -> NDArray[np.int32]:
     word_to_id, _ = _ptb_vocab(train_path, _train_stamp)
     return words_to_ids(_read_words(path), word_to_id, source=path)
 
 
-def _stamp(path):
+def _stamp(path: str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
 
 
-def load_ptb(split="train", data_dir=None, *, download=True):
+def load_ptb(split: str = "train", data_dir: StrPath | None = None, *,
+             download: bool = True) -> tuple[NDArray[np.int32], dict[str, int], dict[int, str]]:
     """(corpus, word_to_id, id_to_word) for a PTB split, as the book's ``ptb.load_data``.
 
     corpus is an int32 array of word ids; the vocabulary (10,000 words) comes
@@ -250,7 +258,9 @@ def load_ptb(split="train", data_dir=None, *, download=True):
     return corpus.copy(), dict(word_to_id), dict(id_to_word)
 
 
-def load_corpus(path, word_to_id=None, *, unk=None, encoding="utf-8"):
+def load_corpus(path: StrPath, word_to_id: Mapping[str, int] | None = None, *,
+                unk: str | None = None, encoding: str = "utf-8"
+                ) -> tuple[NDArray[np.int32], Mapping[str, int], dict[int, str]]:
     """(corpus, word_to_id, id_to_word) for a plain-text file, split like PTB.
 
     Without ``word_to_id`` the vocabulary is built from this file. With one

@@ -12,12 +12,21 @@ import math
 import time
 import warnings
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._typing import FloatArray, IntArray, LanguageModelLike, OptimizerLike, StrPath
 from ..clip import clip_grads
 
+# One record of a fit: (epoch, iteration, elapsed seconds, perplexity).
+Record = tuple[int, int, float, float]
 
-def batch_positions(data_size, batch_size, time_size, time_idx):
+
+def batch_positions(data_size: int, batch_size: int, time_size: int,
+                    time_idx: int) -> IntArray:
     """Corpus positions of one training batch, (batch_size, time_size):
     ``(i * jump + time_idx + t) % data_size``."""
     jump = data_size // batch_size
@@ -25,7 +34,7 @@ def batch_positions(data_size, batch_size, time_size, time_idx):
     return (rows + time_idx + np.arange(time_size, dtype=np.int64)[None, :]) % data_size
 
 
-def eval_positions(corpus_size, batch_size, time_size, iters):
+def eval_positions(corpus_size: int, batch_size: int, time_size: int, iters: int) -> IntArray:
     """Corpus positions of the inputs of evaluation batch ``iters``; the targets
     are the next positions (mod corpus_size)."""
     jump = (corpus_size - 1) // batch_size
@@ -33,14 +42,14 @@ def eval_positions(corpus_size, batch_size, time_size, iters):
     return (rows + np.arange(time_size, dtype=np.int64)[None, :]) % corpus_size
 
 
-def _progress_bar(total, desc, enabled):
+def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=True)
 
 
-def _emit(bar, log, line):
+def _emit(bar: Any, log: Callable[[str], object], line: str) -> None:
     """Send a log line; print() goes through the bar so that it stays intact."""
     if log is print and bar is not None:
         bar.write(line)
@@ -48,7 +57,8 @@ def _emit(bar, log, line):
         log(line)
 
 
-def _distinct(params, grads):
+def _distinct(params: list[FloatArray], grads: list[FloatArray]
+              ) -> tuple[list[FloatArray], list[FloatArray], list[tuple[int, FloatArray]]]:
     """(params, grads, merges) with every array listed once, by identity.
 
     Our models already list each array once; this keeps the trainer correct
@@ -57,7 +67,10 @@ def _distinct(params, grads):
     a model that ties weights through a transposed view must expose them once
     itself, as BetterRnnlm does.
     """
-    first, merges, out_p, out_g = {}, [], [], []
+    first: dict[int, int] = {}
+    merges: list[tuple[int, FloatArray]] = []
+    out_p: list[FloatArray] = []
+    out_g: list[FloatArray] = []
     for k, (p, g) in enumerate(zip(params, grads)):
         if id(p) in first:
             merges.append((first[id(p)], g))
@@ -68,7 +81,7 @@ def _distinct(params, grads):
     return out_p, out_g, merges
 
 
-def _accepts_train_flg(model):
+def _accepts_train_flg(model: LanguageModelLike) -> bool:
     try:
         return "train_flg" in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -90,13 +103,16 @@ class RnnlmTrainer:
     (gatedrnn.lm.checkpoint saves it with the model and the optimizer).
     """
 
-    def __init__(self, model, optimizer):
+    # Only a trainer that fit_with_lr_decay ran has it: the schedule's state.
+    schedule: dict[str, Any]
+
+    def __init__(self, model: LanguageModelLike, optimizer: OptimizerLike) -> None:
         self.model = model
         self.optimizer = optimizer
-        self.time_idx = None
-        self.ppl_list = None
-        self.records = None
-        self.eval_interval = None
+        self.time_idx = 0
+        self.ppl_list: list[float] = []
+        self.records: list[Record] = []
+        self.eval_interval: int | None = None
         self.current_epoch = 0
         self.skipped_updates = 0
         self.iteration = 0          # iterations done in the current epoch
@@ -107,7 +123,7 @@ class RnnlmTrainer:
         self._elapsed = 0.0         # seconds of training before this fit went on
         self._resume = False
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The position of the run: plain numbers and lists (JSON-ready)."""
         return dict(time_idx=self.time_idx, current_epoch=self.current_epoch,
                     iteration=self.iteration, epochs_in_fit=self._epochs_in_fit,
@@ -117,7 +133,7 @@ class RnnlmTrainer:
                     eval_interval=self.eval_interval, skipped_updates=self.skipped_updates,
                     elapsed=self._elapsed, steps=self.steps)
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Put back a position from state_dict(): the next fit continues it."""
         self.time_idx = int(state["time_idx"])
         self.current_epoch = int(state["current_epoch"])
@@ -132,13 +148,17 @@ class RnnlmTrainer:
         self.steps = int(state["steps"])
         self._resume = True
 
-    def get_batch(self, x, t, batch_size, time_size):
+    def get_batch(self, x: IntArray, t: IntArray, batch_size: int,
+                  time_size: int) -> tuple[IntArray, IntArray]:
         pos = batch_positions(len(x), batch_size, time_size, self.time_idx)
         self.time_idx += time_size
         return x[pos], t[pos]
 
-    def fit(self, xs, ts, max_epoch=10, batch_size=20, time_size=35, max_grad=None,
-            eval_interval=20, *, progress=False, log=None, stop=None, on_iteration=None):
+    def fit(self, xs: ArrayLike, ts: ArrayLike, max_epoch: int = 10, batch_size: int = 20,
+            time_size: int = 35, max_grad: float | None = None, eval_interval: int | None = 20,
+            *, progress: bool = False, log: Callable[[str], object] | None = None,
+            stop: "Callable[[RnnlmTrainer], object] | None" = None,
+            on_iteration: "Callable[[RnnlmTrainer], object] | None" = None) -> "RnnlmTrainer":
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)``
         iterations. Gradients are clipped to joint norm ``max_grad`` with
         gatedrnn.clip_grads (no clipping if None). ``progress`` shows a tqdm bar
@@ -226,13 +246,15 @@ class RnnlmTrainer:
                 bar.close()
         return self
 
-    def plot(self, path=None, ylim=None):
+    def plot(self, path: StrPath | None = None,
+             ylim: tuple[float, float] | None = None) -> None:
         """The perplexity curve; saved to ``path`` (e.g. a .png) or shown.
         Needs matplotlib (``pip install gatedrnn[plot]``)."""
         plot_perplexity(self.ppl_list, self.eval_interval, path, ylim)
 
 
-def plot_perplexity(ppl_list, eval_interval, path=None, ylim=None, title=None):
+def plot_perplexity(ppl_list: list[float], eval_interval: int | None, path: StrPath | None = None,
+                    ylim: tuple[float, float] | None = None, title: str | None = None) -> None:
     try:
         import matplotlib
         if path is not None:
@@ -259,8 +281,9 @@ def plot_perplexity(ppl_list, eval_interval, path=None, ylim=None, title=None):
     plt.close(fig)
 
 
-def eval_perplexity(model, corpus, batch_size=10, time_size=35, *, progress=False,
-                    reset_state=True):
+def eval_perplexity(model: LanguageModelLike, corpus: ArrayLike, batch_size: int = 10,
+                    time_size: int = 35, *, progress: bool = False,
+                    reset_state: bool = True) -> float:
     """Perplexity of ``model`` on ``corpus`` with the book's protocol.
 
     ``max_iters = (len(corpus) - 1) // (batch_size * time_size)`` batches; the
@@ -296,10 +319,17 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35, *, progress=Fals
     return math.exp(total_loss / max_iters)
 
 
-def fit_with_lr_decay(model, optimizer, corpus, corpus_val, max_epoch=40, batch_size=20,
-                      time_size=35, max_grad=0.25, eval_interval=20, *, decay=4.0,
-                      save_best=None, restore_best=True, progress=False, log=None, report=None,
-                      trainer=None, schedule=None, stop=None, on_iteration=None):
+def fit_with_lr_decay(
+        model: LanguageModelLike, optimizer: OptimizerLike, corpus: ArrayLike,
+        corpus_val: ArrayLike, max_epoch: int = 40, batch_size: int = 20, time_size: int = 35,
+        max_grad: float | None = 0.25, eval_interval: int | None = 20, *, decay: float = 4.0,
+        save_best: StrPath | Callable[[LanguageModelLike], object] | None = None,
+        restore_best: bool = True, progress: bool = False,
+        log: Callable[[str], object] | None = None, report: Callable[[str], object] | None = None,
+        trainer: RnnlmTrainer | None = None, schedule: dict[str, Any] | None = None,
+        stop: Callable[[RnnlmTrainer], object] | None = None,
+        on_iteration: Callable[[RnnlmTrainer], object] | None = None,
+) -> tuple[RnnlmTrainer, list[dict[str, Any]]]:
     """The book's BetterRnnlm schedule (ch06/train_better_rnnlm.py): train one
     epoch at a time on ``corpus``; after each, measure the perplexity on
     ``corpus_val``; if it improved, keep the parameters, else divide the
