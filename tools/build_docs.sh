@@ -14,3 +14,8 @@ echo "== The docstrings' examples (doctests)"
 # --pyargs imports gatedrnn as installed; the package's modules hold the examples.
 python -m pytest --doctest-modules --pyargs gatedrnn -p no:cacheprovider -q \
     --doctest-continue-on-failure -o addopts="" -o testpaths=""
+# The compiled module's docstrings (set_num_threads, ...): pytest collects .py files only.
+python -c 'import doctest, sys, gatedrnn._kernels as m
+r = doctest.testmod(m)
+print(f"gatedrnn._kernels: {r.attempted} examples, {r.failed} failed")
+sys.exit(r.failed > 0)'

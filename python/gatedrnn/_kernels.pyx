@@ -235,12 +235,59 @@ GEMM_ONLY = GR_FLAG_GEMM_ONLY
 
 
 def set_num_threads(int n):
-    """Threads for the SIMD paths; n <= 0 restores the default. Returns the previous count."""
+    """Set the number of threads the SIMD kernel paths use.
+
+    The default is ``GATEDRNN_NUM_THREADS``, else ``OMP_NUM_THREADS``, else
+    the CPUs this process may use (the environment is read once, at the
+    first call). Results are bit-identical for any thread count. The ``blas``
+    path does not use these threads.
+
+    Parameters
+    ----------
+    n : int
+        The thread count; ``n <= 0`` restores the default.
+
+    Returns
+    -------
+    int
+        The previous count.
+
+    See Also
+    --------
+    get_num_threads
+
+    Examples
+    --------
+    >>> import gatedrnn
+    >>> previous = gatedrnn.set_num_threads(1)
+    >>> gatedrnn.get_num_threads()
+    1
+    >>> _ = gatedrnn.set_num_threads(0)  # the default again
+    """
     return gr_set_num_threads(n)
 
 
 def get_num_threads():
-    """Threads the SIMD paths use for a large problem."""
+    """The number of threads the SIMD kernel paths use for a large problem.
+
+    Small calls run on one thread, since waking another costs more than it
+    saves.
+
+    Returns
+    -------
+    int
+        The thread count, at least 1.
+
+    See Also
+    --------
+    set_num_threads
+
+    Examples
+    --------
+    >>> import gatedrnn
+    >>> gatedrnn.get_num_threads() >= 1
+    True
+    """
     return gr_get_num_threads()
 
 

@@ -62,6 +62,7 @@ class Recurrent:
 
     @property
     def dtype(self) -> np.dtype[Any]:
+        """The layer's dtype, float32 or float64: that of its weights."""
         return self.params[0].dtype
 
     def _check_weights(self, weights: Sequence[FloatArray]) -> _Sizes:
@@ -192,8 +193,48 @@ class TimeRecurrent(Recurrent):
                            f"call reset_state() first)")
 
     def forward(self, xs: FloatArray, train: bool = True) -> FloatArray:
-        """hs (N, T, H) for xs (N, T, D). With train=False no cache is kept
-        (inference), and backward() is not possible until the next forward."""
+        """Run the T steps over ``xs``.
+
+        With ``stateful=True`` the stored ``h`` (and ``c``) start the
+        sequence, and the last ones are stored; otherwise it starts from
+        zeros. A forward keeps references to `xs` for the backward: do not
+        modify it in place in between.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (N, T, D), the layer's dtype
+            The input sequences, any memory layout.
+        train : bool, default True
+            Keep the cache for `backward`; False (inference) keeps none, and
+            `backward` is not possible until the next training forward.
+
+        Returns
+        -------
+        hs : ndarray, shape (N, T, H)
+            The hidden state at every step (a new array).
+
+        Raises
+        ------
+        TypeError
+            If `xs` is not an ndarray of the layer's dtype, or `train` is not
+            a bool.
+        ValueError
+            If `xs` has the wrong shape, or a stored state's batch size
+            differs from N (call `reset_state` first); nothing changes then.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import TimeLSTM
+        >>> layer = TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> hs = layer.forward(np.ones((1, 4, 3), np.float64), train=False)
+        >>> hs.shape, layer.h.shape
+        ((1, 4, 2), (1, 2))
+        >>> layer.forward(np.ones((1, 4, 3), np.float32))
+        Traceback (most recent call last):
+            ...
+        TypeError: xs must have dtype float64, the dtype of the layer's weights; got float32 (convert explicitly, e.g. xs.astype(np.float64))
+        """
         weights, D, H, dtype = self._weights()
         xs = self._checked_xs(xs, D, H, dtype)
         N, T = xs.shape[:2]
@@ -241,7 +282,18 @@ class TimeRecurrent(Recurrent):
             self.c = c
 
     def reset_state(self) -> None:
-        """Start the next stateful forward from zeros."""
+        """Start the next stateful forward from zeros (forget ``h`` and ``c``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import TimeRNN
+        >>> layer = TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2), stateful=True)
+        >>> _ = layer.forward(np.ones((1, 4, 3)))
+        >>> layer.reset_state()
+        >>> layer.h is None
+        True
+        """
         self.h = None
         if self._has_c:
             self.c = None

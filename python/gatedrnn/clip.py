@@ -25,8 +25,6 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
     whose products some BLAS builds round to float32: the norm is then within
     a few parts in 1e8), without a float64 copy of each array.
 
-    Returns the total norm before clipping, as a Python float.
-
     Non-finite norm (a NaN or an infinity in some gradient): by default the
     grads are left untouched and the non-finite norm is returned, so that the
     caller can skip the update; with ``error_if_nonfinite=True`` a
@@ -34,11 +32,52 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
     gradient into NaN or zeros in this case.)
 
     Each array is scaled once, in place, so no two entries of ``grads`` may share
-    memory (the same array listed twice, or overlapping views): that raises
-    ``ValueError``, since the shared elements would be scaled twice. The book
-    removes duplicates first (``remove_duplicate``). Nothing is changed when an
-    error is raised.
-    """
+    memory (the same array listed twice, or overlapping views). The book
+    removes duplicates first (``remove_duplicate``). Nothing is changed when
+    an error is raised.
+
+    Parameters
+    ----------
+    grads : list or tuple of ndarray of float32 or float64
+        The gradients, of any shapes; float32 and float64 may be mixed.
+        Scaled in place.
+    max_norm : float
+        The largest joint L2 norm allowed, positive and finite.
+    error_if_nonfinite : bool, default False
+        Raise rather than return when the norm is NaN or infinite.
+
+    Returns
+    -------
+    total_norm : float
+        The joint L2 norm before clipping.
+
+    Raises
+    ------
+    TypeError
+        If `grads` is not a list or tuple of float32/float64 ndarrays, or
+        `max_norm` is not a real number.
+    ValueError
+        If `max_norm` is not positive and finite, two entries share memory,
+        or an entry to scale is read-only.
+    FloatingPointError
+        If the norm is not finite and ``error_if_nonfinite=True``.
+
+    See Also
+    --------
+    gatedrnn.spec.clip_grads : the book's rule in plain NumPy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import clip_grads
+    >>> grads = [np.full(4, 3.0), np.full((2, 2), 4.0, np.float32)]
+    >>> clip_grads(grads, max_norm=1.0)
+    10.0
+    >>> round(float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads))), 6)
+    1.0
+    >>> clip_grads([np.array([np.nan])], 1.0)
+    nan
+        """
     if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
         raise TypeError(f"grads must be a list or tuple of numpy arrays; got {type(grads).__name__}")
     for k, g in enumerate(grads):
