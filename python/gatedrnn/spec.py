@@ -8,10 +8,15 @@ the sigmoid cannot overflow, the GRU has a bias (and a second variant), and
 every Time layer's backward takes the gradient arriving at its last state.
 
 Gate orders:
+
 - LSTM, along 4H: f, g, i, o (PyTorch and Keras use i, f, g, o).
 - GRU, along 3H: z, r, h~ (the book's), with h' = (1 - z) h + z h~. PyTorch
   and Keras write h' = z h + (1 - z) h~ (their z is 1 - ours) and PyTorch
   orders its gates r, z, n.
+
+The classes have the compiled layers' constructors, ``params`` and ``grads``
+(see `gatedrnn.TimeLSTM` and the others for the shapes), without their
+checks: no ``train`` argument, and a backward may be repeated.
 """
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +30,25 @@ GRU_GATE_ORDER = ("z", "r", "h~")
 
 
 def sigmoid(x: FloatArray) -> FloatArray:
+    """The logistic function ``1 / (1 + exp(-x))``, without overflow.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, float32 or float64.
+
+    Returns
+    -------
+    ndarray
+        The shape and dtype of `x`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.spec import sigmoid
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
     # exp only ever sees a non-positive argument, so nothing overflows.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -33,7 +57,31 @@ def sigmoid(x: FloatArray) -> FloatArray:
 def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> float:
     """Scale ``grads`` in place so that their joint L2 norm is at most max_norm.
 
-    Returns the total norm before clipping, as the book computes it.
+    The book's rule, in plain NumPy (see `gatedrnn.clip_grads` for the
+    checked version).
+
+    Parameters
+    ----------
+    grads : sequence of ndarray
+        The gradients, scaled in place by ``max_norm / (total_norm + 1e-6)``
+        when that is below 1.
+    max_norm : float
+        The largest joint L2 norm allowed.
+
+    Returns
+    -------
+    float
+        The total norm before clipping, as the book computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> grads = [np.full(4, 3.0), np.full(4, 4.0)]
+    >>> float(spec.clip_grads(grads, 1.0))
+    10.0
+    >>> grads[0].round(4)
+    array([0.3, 0.3, 0.3, 0.3])
     """
     total_norm: np.float64 = np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads))
     rate = max_norm / (total_norm + 1e-6)
@@ -44,7 +92,24 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> float:
 
 
 class LSTM:
-    """One LSTM step. Wx (D, 4H), Wh (H, 4H), b (4H,)."""
+    """One LSTM step, as the book's ``LSTM``.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, 4H), (H, 4H), (4H,), gates f, g, i, o.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> step = spec.LSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+    >>> h, c = step.forward(np.zeros((1, 3)), np.zeros((1, 2)), np.ones((1, 2)))
+    >>> c
+    array([[0.5, 0.5]])
+    >>> [g.shape for g in step.backward(np.ones((1, 2)), np.zeros((1, 2)))]
+    [(1, 3), (1, 2), (1, 2)]
+    """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
         self.params = [Wx, Wh, b]
@@ -53,6 +118,7 @@ class LSTM:
 
     def forward(self, x: FloatArray, h_prev: FloatArray,
                 c_prev: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return ``(h_next, c_next)``, each (N, H), for x (N, D), h_prev and c_prev (N, H)."""
         Wx, Wh, b = self.params
         N, H = h_prev.shape
 
@@ -70,6 +136,7 @@ class LSTM:
 
     def backward(self, dh_next: FloatArray,
                  dc_next: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Return ``(dx, dh_prev, dc_prev)`` for dh_next, dc_next (N, H); set ``grads``."""
         Wx, Wh, b = self.params
         x, h_prev, c_prev, i, f, g, o, c_next = self.cache
 
@@ -96,6 +163,22 @@ class TimeLSTM:
     """T LSTM steps over xs (N, T, D), returning hs (N, T, H).
 
     With ``stateful=True`` the last h and c carry into the next forward.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, 4H), (H, 4H), (4H,), gates f, g, i, o.
+    stateful : bool, default False
+        Carry h and c into the next forward.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> layer = spec.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+    >>> hs = layer.forward(np.ones((1, 4, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape
+    ((1, 4, 2), (1, 4, 3))
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
@@ -109,6 +192,7 @@ class TimeLSTM:
         self.stateful = stateful
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """Return hs (N, T, H) for xs (N, T, D)."""
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -131,7 +215,11 @@ class TimeLSTM:
 
     def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None,
                  dc_next: FloatArray | None = None) -> FloatArray:
-        """dh_next and dc_next: the gradient at the last h and c (zero by default)."""
+        """Return dxs (N, T, D) for dhs (N, T, H); set ``grads``, ``dh`` and ``dc``.
+
+        dh_next and dc_next, (N, H): the gradient at the last h and c (zero
+        by default).
+        """
         Wx, Wh, b = self.params
         N, T, H = dhs.shape
         D = Wx.shape[0]
@@ -154,16 +242,35 @@ class TimeLSTM:
         return dxs
 
     def set_state(self, h: FloatArray, c: FloatArray | None = None) -> None:
+        """Start the next stateful forward from h (and c; zeros if None), (N, H)."""
         self.h, self.c = h, c
 
     def reset_state(self) -> None:
+        """Start the next stateful forward from zeros."""
         self.h, self.c = None, None
 
 
 class RNN:
-    """One plain RNN step: h_next = tanh(x @ Wx + h_prev @ Wh + b), or with
-    nonlinearity="relu" max(x @ Wx + h_prev @ Wh + b, 0).
-    Wx (D, H), Wh (H, H), b (H,)."""
+    """One plain RNN step: ``h_next = tanh(x @ Wx + h_prev @ Wh + b)``.
+
+    With ``nonlinearity="relu"``, ``max(x @ Wx + h_prev @ Wh + b, 0)``.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, H), (H, H), (H,).
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> step = spec.RNN(np.eye(2), np.zeros((2, 2)), np.zeros(2), nonlinearity="relu")
+    >>> step.forward(np.array([[1.0, -1.0]]), np.zeros((1, 2)))
+    array([[1., 0.]])
+    >>> step.backward(np.ones((1, 2)))[0]
+    array([[1., 0.]])
+    """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, nonlinearity: str = "tanh") -> None:
         self.params = [Wx, Wh, b]
@@ -172,6 +279,7 @@ class RNN:
         self.nonlinearity = nonlinearity
 
     def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
+        """Return h_next (N, H) for x (N, D) and h_prev (N, H)."""
         Wx, Wh, b = self.params
         a = x @ Wx + h_prev @ Wh + b
         h_next = np.maximum(a, 0) if self.nonlinearity == "relu" else np.tanh(a)
@@ -179,6 +287,7 @@ class RNN:
         return h_next
 
     def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return ``(dx, dh_prev)`` for dh_next (N, H); set ``grads``."""
         Wx, Wh, b = self.params
         x, h_prev, h_next = self.cache
 
@@ -198,14 +307,34 @@ class RNN:
 class GRU:
     """One GRU step, gates z, r, h~ along 3H. Wx (D, 3H), Wh (H, 3H).
 
-    reset_after=False (the book's): b (3H,) and
+    reset_after=False (the book's): b (3H,) and::
+
         z = sigmoid(x Wx_z + h Wh_z + b_z),  r = sigmoid(x Wx_r + h Wh_r + b_r)
         h~ = tanh(x Wx_h + (r * h) Wh_h + b_h)
+
     reset_after=True (cuDNN, PyTorch, Keras): b (2, 3H), input and recurrent
-    biases, and the reset gate scales the recurrent product instead:
+    biases, and the reset gate scales the recurrent product instead::
+
         z, r = sigmoid(x Wx + b[0] + h Wh + b[1]) over their columns
         h~ = tanh(x Wx_h + b[0]_h + r * (h Wh_h + b[1]_h))
-    Both: h_next = (1 - z) * h + z * h~.
+
+    Both: ``h_next = (1 - z) * h + z * h~``.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, 3H), (H, 3H), and (3H,) or, with reset_after, (2, 3H).
+    reset_after : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> step = spec.GRU(np.zeros((3, 6)), np.zeros((2, 6)), np.zeros(6))
+    >>> step.forward(np.ones((1, 3)), np.ones((1, 2)))  # z = 0.5, h~ = 0
+    array([[0.5, 0.5]])
+    >>> [g.shape for g in step.backward(np.ones((1, 2)))]
+    [(1, 3), (1, 2)]
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, reset_after: bool = False) -> None:
@@ -215,6 +344,7 @@ class GRU:
         self.cache: Any = None  # forward's arrays, for backward
 
     def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
+        """Return h_next (N, H) for x (N, D) and h_prev (N, H)."""
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         if self.reset_after:
@@ -234,6 +364,7 @@ class GRU:
         return h_next
 
     def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return ``(dx, dh_prev)`` for dh_next (N, H); set ``grads``."""
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         x, h_prev, z, r, h_hat, ah_h = self.cache
@@ -279,6 +410,7 @@ class _TimeRecurrent:
         raise NotImplementedError
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """Return hs (N, T, H) for xs (N, T, D)."""
         Wx, Wh = self.params[:2]
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -296,7 +428,10 @@ class _TimeRecurrent:
         return hs
 
     def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None) -> FloatArray:
-        """dh_next: the gradient at the last h (zero by default)."""
+        """Return dxs (N, T, D) for dhs (N, T, H); set ``grads`` and ``dh``.
+
+        dh_next, (N, H): the gradient at the last h (zero by default).
+        """
         Wx = self.params[0]
         N, T, H = dhs.shape
         D = Wx.shape[0]
@@ -317,14 +452,33 @@ class _TimeRecurrent:
         return dxs
 
     def set_state(self, h: FloatArray) -> None:
+        """Start the next stateful forward from h (N, H)."""
         self.h = h
 
     def reset_state(self) -> None:
+        """Start the next stateful forward from zeros."""
         self.h = None
 
 
 class TimeRNN(_TimeRecurrent):
-    """T plain RNN steps over xs (N, T, D), returning hs (N, T, H); see RNN."""
+    """T plain RNN steps over xs (N, T, D), returning hs (N, T, H); see RNN.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, H), (H, H), (H,).
+    stateful : bool, default False
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> layer = spec.TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2))
+    >>> hs = layer.forward(np.ones((1, 4, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape
+    ((1, 4, 2), (1, 4, 3))
+    """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
                  nonlinearity: str = "tanh") -> None:
@@ -341,7 +495,24 @@ class TimeRNN(_TimeRecurrent):
 
 
 class TimeGRU(_TimeRecurrent):
-    """T GRU steps over xs (N, T, D), returning hs (N, T, H); see GRU."""
+    """T GRU steps over xs (N, T, D), returning hs (N, T, H); see GRU.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray
+        Shapes (D, 3H), (H, 3H), and (3H,) or, with reset_after, (2, 3H).
+    stateful : bool, default False
+    reset_after : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> layer = spec.TimeGRU(np.ones((3, 6)), np.ones((2, 6)), np.zeros((2, 6)), reset_after=True)
+    >>> hs = layer.forward(np.ones((1, 4, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape
+    ((1, 4, 2), (1, 4, 3))
+    """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False,
                  reset_after: bool = False) -> None:
@@ -359,7 +530,23 @@ class TimeGRU(_TimeRecurrent):
 
 class TimeBiLSTM:
     """Two LSTMs over xs (N, T, D): one forwards in time, one backwards;
-    forward returns (N, T, 2H), the second direction put back in time order."""
+    forward returns (N, T, 2H), the second direction put back in time order.
+
+    Parameters
+    ----------
+    Wx1, Wh1, b1, Wx2, Wh2, b2 : ndarray
+        Each direction's LSTM weights, as in `TimeLSTM`.
+    stateful : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import spec
+    >>> layer = spec.TimeBiLSTM(*[np.ones(s) for s in [(3, 8), (2, 8), (8,)] * 2])
+    >>> hs = layer.forward(np.ones((1, 4, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape
+    ((1, 4, 4), (1, 4, 3))
+    """
 
     def __init__(self, Wx1: FloatArray, Wh1: FloatArray, b1: FloatArray, Wx2: FloatArray,
                  Wh2: FloatArray, b2: FloatArray, stateful: bool = False) -> None:
@@ -369,17 +556,20 @@ class TimeBiLSTM:
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """Return hs (N, T, 2H) for xs (N, T, D)."""
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
         return np.concatenate((o1, o2[:, ::-1]), axis=2)
 
     def backward(self, dhs: FloatArray) -> FloatArray:
+        """Return dxs (N, T, D) for dhs (N, T, 2H); set ``grads``."""
         H = dhs.shape[2] // 2
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dxs1 + dxs2[:, ::-1]
 
     def reset_state(self) -> None:
+        """Start the next stateful forward from zeros, in both directions."""
         self.forward_lstm.reset_state()
         self.backward_lstm.reset_state()
 
