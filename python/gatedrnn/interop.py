@@ -22,41 +22,60 @@ batch_first. torch is imported only when a torch function is called, and it
 is never a dependency; Keras needs no import at all (its weights are NumPy
 arrays in its documented layouts).
 """
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _layers
+from ._typing import FloatArray
+
+if TYPE_CHECKING:  # lm imports the layers; imported here only when needed
+    from .lm.models import BetterRnnlm, Rnnlm
+
+# PyTorch is optional and untyped here: its tensors and modules are Any.
+Torch = Any
+# A layer to_torch and to_keras take.
+Layer = Union[_layers.TimeLSTM, _layers.TimeGRU, _layers.TimeRNN, _layers.TimeBiLSTM,
+              _layers.LSTM, _layers.GRU, _layers.RNN]
+# What from_torch returns: a layer, a pair (GRU and RNN directions), a list per
+# layer, or a language model.
+_OneLayer = Union[_layers.TimeLSTM, _layers.TimeBiLSTM, _layers.TimeGRU, _layers.TimeRNN,
+                  tuple[_layers.TimeGRU | _layers.TimeRNN, ...]]
+FromTorch = Union[_OneLayer, list[_OneLayer], "Rnnlm", "BetterRnnlm"]
 
 __all__ = ["from_torch", "to_torch", "from_keras", "to_keras"]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOATS: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def lstm_to_torch_order(a):
+def lstm_to_torch_order(a: FloatArray) -> FloatArray:
     """Our gate blocks f, g, i, o along the last axis -> i, f, g, o (PyTorch's, Keras's)."""
     f, g, i, o = np.split(a, 4, axis=-1)
     return np.concatenate([i, f, g, o], axis=-1)
 
 
-def gru_to_torch_order(a):
+def gru_to_torch_order(a: FloatArray) -> FloatArray:
     """Our gate blocks z, r, h~ along the last axis -> PyTorch's r, z, n, with its
     z = 1 - ours (negated)."""
     z, r, n = np.split(a, 3, axis=-1)
     return np.concatenate([r, -z, n], axis=-1)
 
 
-def _lstm_from_torch_order(a):
+def _lstm_from_torch_order(a: FloatArray) -> FloatArray:
     """Gate blocks i, f, g, o along the last axis -> ours f, g, i, o."""
     i, f, g, o = np.split(a, 4, axis=-1)
     return np.concatenate([f, g, i, o], axis=-1)
 
 
-def _gru_from_torch_order(a):
+def _gru_from_torch_order(a: FloatArray) -> FloatArray:
     """PyTorch's r, z, n (z = 1 - ours) along the last axis -> ours z, r, h~."""
     r, z, n = np.split(a, 3, axis=-1)
     return np.concatenate([-z, r, n], axis=-1)
 
 
-def _gru_negate_z(a):
+def _gru_negate_z(a: FloatArray) -> FloatArray:
     """Keras's z, r, h with its z = 1 - ours, and back: negate the z block."""
     z, r, h = np.split(a, 3, axis=-1)
     return np.concatenate([-z, r, h], axis=-1)
@@ -64,7 +83,7 @@ def _gru_negate_z(a):
 
 # ---- PyTorch -------------------------------------------------------------------------
 
-def _import_torch():
+def _import_torch() -> Torch:
     try:
         import torch
     except ImportError as e:
@@ -73,11 +92,11 @@ def _import_torch():
     return torch
 
 
-def _numpy(tensor, dtype):
+def _numpy(tensor: Torch, dtype: np.dtype[Any]) -> FloatArray:
     return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=dtype)
 
 
-def _module_dtype(module, dtype):
+def _module_dtype(module: Torch, dtype: DTypeLike | None) -> np.dtype[Any]:
     """The NumPy dtype of the converted weights: `dtype`, or the module's if it
     is float32 or float64 (anything else needs dtype= chosen: no silent cast)."""
     first = next(module.parameters())
@@ -93,7 +112,8 @@ def _module_dtype(module, dtype):
     return dtype
 
 
-def _torch_weights(module, layer, suffix, dtype):
+def _torch_weights(module: Torch, layer: int, suffix: str, dtype: np.dtype[Any]
+                   ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(W_ih^T, W_hh^T, b_ih, b_hh) of one layer and direction, in PyTorch's gate order."""
     name = f"l{layer}{suffix}"
     W_ih = _numpy(getattr(module, f"weight_ih_{name}"), dtype).T
@@ -106,18 +126,21 @@ def _torch_weights(module, layer, suffix, dtype):
     return W_ih, W_hh, b_ih, b_hh
 
 
-def _layer_from_torch(kind, module, layer, suffix, dtype):
+def _layer_from_torch(kind: str, module: Torch, layer: int, suffix: str,
+                      dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray, FloatArray]:
     W_ih, W_hh, b_ih, b_hh = _torch_weights(module, layer, suffix, dtype)
     if kind == "LSTM":
-        return [np.ascontiguousarray(_lstm_from_torch_order(a)) for a in (W_ih, W_hh, b_ih + b_hh)]
+        order = _lstm_from_torch_order
+        return (np.ascontiguousarray(order(W_ih)), np.ascontiguousarray(order(W_hh)),
+                np.ascontiguousarray(order(b_ih + b_hh)))
     if kind == "GRU":
         b = np.stack([_gru_from_torch_order(b_ih), _gru_from_torch_order(b_hh)])
-        return [np.ascontiguousarray(_gru_from_torch_order(W_ih)),
-                np.ascontiguousarray(_gru_from_torch_order(W_hh)), b]
-    return [np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh), b_ih + b_hh]
+        return (np.ascontiguousarray(_gru_from_torch_order(W_ih)),
+                np.ascontiguousarray(_gru_from_torch_order(W_hh)), b)
+    return np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh), b_ih + b_hh
 
 
-def from_torch(module, *, dtype=None):
+def from_torch(module: Torch, *, dtype: DTypeLike | None = None) -> FromTorch:
     """The gatedrnn layer(s) computing what a PyTorch module computes.
 
     ``nn.LSTM`` gives a ``TimeLSTM``, ``nn.GRU`` a ``TimeGRU(reset_after=True)``
@@ -145,7 +168,7 @@ def from_torch(module, *, dtype=None):
         raise ValueError(f"an LSTM with proj_size={module.proj_size} has no gatedrnn "
                          f"equivalent (the hidden state is projected)")
     dtype = _module_dtype(module, dtype)
-    layers = []
+    layers: list[_OneLayer] = []
     for layer in range(module.num_layers):
         dirs = [_layer_from_torch(kind, module, layer, suffix, dtype)
                 for suffix in (["", "_reverse"] if module.bidirectional else [""])]
@@ -160,7 +183,7 @@ def from_torch(module, *, dtype=None):
     return layers if module.num_layers > 1 else layers[0]
 
 
-def _weights_of(layer):
+def _weights_of(layer: object) -> tuple[str, list[FloatArray]]:
     """[Wx, Wh, b] per direction, and the torch class's name, for a gatedrnn layer."""
     if isinstance(layer, (_layers.TimeBiLSTM, _layers.TimeLSTM, _layers.LSTM)):
         return "LSTM", layer.params
@@ -176,7 +199,8 @@ def _weights_of(layer):
                     f"got {type(layer).__name__}")
 
 
-def _torch_tensors(kind, Wx, Wh, b, suffix, layer=0):
+def _torch_tensors(kind: str, Wx: FloatArray, Wh: FloatArray, b: FloatArray, suffix: str,
+                   layer: int = 0) -> dict[str, FloatArray]:
     name = f"l{layer}{suffix}"
     if kind == "LSTM":
         W_ih, W_hh, b_ih = (lstm_to_torch_order(a) for a in (Wx, Wh, b))
@@ -190,14 +214,14 @@ def _torch_tensors(kind, Wx, Wh, b, suffix, layer=0):
             f"bias_ih_{name}": b_ih, f"bias_hh_{name}": b_hh}
 
 
-def _copy_into(torch, module, tensors):
+def _copy_into(torch: Torch, module: Torch, tensors: dict[str, FloatArray]) -> Torch:
     with torch.no_grad():
         for name, value in tensors.items():
             getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
     return module
 
 
-def to_torch(layer):
+def to_torch(layer: "Layer | Sequence[Layer] | Rnnlm | BetterRnnlm") -> Torch:
     """A batch-first PyTorch module (on the CPU, in the layer's dtype)
     computing what ``layer`` computes, with converted copies of its weights.
 
@@ -211,15 +235,16 @@ def to_torch(layer):
     from .lm.models import BetterRnnlm, Rnnlm
     if isinstance(layer, (Rnnlm, BetterRnnlm)):
         return _language_model_to_torch(torch, layer)
-    stack = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+    # Any: _weights_of checks each item's type below.
+    stack: list[Any] = list(layer) if isinstance(layer, (list, tuple)) else [layer]
     if not stack:
         raise ValueError("to_torch needs at least one layer")
     found = [_weights_of(item) for item in stack]
     kinds = {k for k, _ in found}
-    bidirectional = {isinstance(item, _layers.TimeBiLSTM) for item in stack}
-    if len(kinds) > 1 or len(bidirectional) > 1:
+    directions = {isinstance(item, _layers.TimeBiLSTM) for item in stack}
+    if len(kinds) > 1 or len(directions) > 1:
         raise ValueError("a list given to to_torch must hold layers of one kind")
-    kind, bidirectional = kinds.pop(), bidirectional.pop()
+    kind, bidirectional = kinds.pop(), directions.pop()
     D, H = found[0][1][0].shape[0], found[0][1][1].shape[0]
     dtype = found[0][1][0].dtype
     dirs = 2 if bidirectional else 1
@@ -228,7 +253,7 @@ def to_torch(layer):
             raise ValueError(f"layer {k} of the list takes D={params[0].shape[0]}, H="
                              f"{params[1].shape[0]}; stacked on layer {k - 1} it must take "
                              f"D={dirs * H}, H={H}")
-    options = {}
+    options: dict[str, str] = {}
     if kind == "RNN":
         nonlinearities = {item.nonlinearity for item in stack}
         if len(nonlinearities) > 1:
@@ -239,25 +264,26 @@ def to_torch(layer):
                  **options)
     module = module.to({np.dtype(np.float32): torch.float32,
                         np.dtype(np.float64): torch.float64}[np.dtype(dtype)])
-    tensors = {}
+    tensors: dict[str, FloatArray] = {}
     for k, (_, params) in enumerate(found):
         for d, suffix in enumerate(["", "_reverse"][:dirs]):
-            tensors.update(_torch_tensors(kind, *params[3 * d:3 * d + 3], suffix, layer=k))
+            tensors.update(_torch_tensors(kind, params[3 * d], params[3 * d + 1], params[3 * d + 2],
+                                          suffix, layer=k))
     return _copy_into(torch, module, tensors)
 
 
 # ---- the language models ---------------------------------------------------------------
 
-_LANGUAGE_MODEL = None
+_LANGUAGE_MODEL: Any = None  # the class, made on first use
 
 
-def _language_model_class(torch):
+def _language_model_class(torch: Torch) -> Any:
     """The PyTorch twin of gatedrnn.lm's models, made once torch is imported."""
     global _LANGUAGE_MODEL
     if _LANGUAGE_MODEL is not None:
         return _LANGUAGE_MODEL
 
-    class TorchLanguageModel(torch.nn.Module):
+    class TorchLanguageModel(torch.nn.Module):  # type: ignore[misc]  # torch is Any here
         """Embedding -> dropout -> LSTM (num_layers, dropout between them) ->
         dropout -> linear, batch-first: ``forward(ids (N, T), state=None) ->
         (scores (N, T, V), state)``; pass the returned state to the next call
@@ -266,8 +292,8 @@ def _language_model_class(torch):
 
         _gatedrnn_language_model = True
 
-        def __init__(self, vocab_size, wordvec_size, hidden_size, num_layers=1, dropout=0.0,
-                     tied=False):
+        def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
+                     num_layers: int = 1, dropout: float = 0.0, tied: bool = False) -> None:
             super().__init__()
             self.config = dict(vocab_size=vocab_size, wordvec_size=wordvec_size,
                                hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
@@ -281,7 +307,7 @@ def _language_model_class(torch):
             if tied:
                 self.linear.weight = self.embed.weight
 
-        def forward(self, ids, state=None):
+        def forward(self, ids: Torch, state: Torch = None) -> tuple[Torch, Torch]:
             hs, state = self.lstm(self.drop(self.embed(ids)), state)
             return self.linear(self.drop(hs)), state
 
@@ -289,21 +315,22 @@ def _language_model_class(torch):
     return TorchLanguageModel
 
 
-def _language_model_to_torch(torch, model):
+def _language_model_to_torch(torch: Torch, model: "Rnnlm | BetterRnnlm") -> Torch:
     from .lm.models import BetterRnnlm
     better = isinstance(model, BetterRnnlm)
     p = model.params
     V, D = p[0].shape
     H = p[2].shape[0]
     cls = _language_model_class(torch)
-    dropout = model.drop_layers[0].dropout_ratio if better else 0.0
+    dropout = model.drop_layers[0].dropout_ratio if isinstance(model, BetterRnnlm) else 0.0
     module = cls(V, D, H, num_layers=2 if better else 1, dropout=dropout, tied=better)
     module = module.to({np.dtype(np.float32): torch.float32,
                         np.dtype(np.float64): torch.float64}[p[0].dtype])
     tensors = {"embed.weight": p[0]}
     for k in range(2 if better else 1):
         tensors.update({f"lstm.{n}": v for n, v in
-                        _torch_tensors("LSTM", *p[1 + 3 * k:4 + 3 * k], "", layer=k).items()})
+                        _torch_tensors("LSTM", p[1 + 3 * k], p[2 + 3 * k], p[3 + 3 * k], "",
+                                       layer=k).items()})
     if better:
         tensors["linear.bias"] = p[7]
     else:
@@ -315,10 +342,12 @@ def _language_model_to_torch(torch, model):
     return module
 
 
-def _language_model_from_torch(module, dtype):
+def _language_model_from_torch(module: Torch,
+                               dtype: DTypeLike | None) -> "Rnnlm | BetterRnnlm":
     from .lm.models import BetterRnnlm, Rnnlm
     c = module.config
     dtype = _module_dtype(module, dtype)
+    model: Rnnlm | BetterRnnlm
     if c["tied"]:
         model = BetterRnnlm(c["vocab_size"], c["wordvec_size"], c["hidden_size"],
                             dropout_ratio=c["dropout"], dtype=dtype)
@@ -338,7 +367,9 @@ def _language_model_from_torch(module, dtype):
 
 # ---- Keras ------------------------------------------------------------------------------
 
-def from_keras(kind, kernel, recurrent_kernel, bias, *, reset_after=True, activation="tanh"):
+def from_keras(kind: str, kernel: ArrayLike, recurrent_kernel: ArrayLike, bias: ArrayLike, *,
+               reset_after: bool = True, activation: str = "tanh"
+               ) -> _layers.TimeLSTM | _layers.TimeGRU | _layers.TimeRNN:
     """The gatedrnn layer for a Keras layer's weights (NumPy arrays in Keras's
     layouts; no Keras import): ``kind`` "lstm" (kernel (D, 4H), gates i, f, c,
     o), "gru" (kernel (D, 3H), gates z, r, h with z = 1 - ours; bias (2, 3H)
@@ -362,12 +393,12 @@ def from_keras(kind, kernel, recurrent_kernel, bias, *, reset_after=True, activa
                      for a in (kernel, recurrent_kernel, bias))
         return _layers.TimeGRU(Wx, Wh, b, reset_after=reset_after)
     if kind in ("simple_rnn", "rnn"):
-        return _layers.TimeRNN(*(np.array(a) for a in (kernel, recurrent_kernel, bias)),
+        return _layers.TimeRNN(np.array(kernel), np.array(recurrent_kernel), np.array(bias),
                                nonlinearity=activation)
     raise ValueError(f"kind must be 'lstm', 'gru' or 'simple_rnn'; got {kind!r}")
 
 
-def to_keras(layer):
+def to_keras(layer: Layer) -> dict[str, Any]:
     """A dict of NumPy arrays in Keras's layouts for ``layer`` (a TimeLSTM,
     TimeGRU, TimeRNN or single step): ``kernel``, ``recurrent_kernel``,
     ``bias``, and for a GRU ``reset_after``, for an RNN ``activation``, ready for
