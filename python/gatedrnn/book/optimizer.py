@@ -43,14 +43,22 @@ here they are updated in place, with the same values.
 """
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _kernels
+from .._typing import FloatArray
+
+# The hyperparameters of a rule, as include/gatedrnn.h lists them.
+_Hyper = tuple[float, ...]
+# Entries (param, grad, state arrays) for one C pass.
+_Run = list[tuple[FloatArray, FloatArray, tuple[FloatArray, ...]]]
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64))
 
 # NumPy 1's value-based casting rounds Adam's float32 step in float32.
 _NUMPY1 = int(np.__version__.split(".")[0]) < 2
@@ -59,7 +67,7 @@ _NUMPY1 = int(np.__version__.split(".")[0]) < 2
 _EPS = 1e-7
 
 
-def _hyperparameter(owner, name, value):
+def _hyperparameter(owner: str, name: str, value: float) -> float:
     """`value` as a finite real: Python numbers as they are, NumPy ones as Python floats."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}.{name} must be a real number; got {value!r} "
@@ -75,7 +83,7 @@ def _hyperparameter(owner, name, value):
     return value
 
 
-def _check_params_and_grads(params, grads):
+def _check_params_and_grads(params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
     for name, arrays in (("params", params), ("grads", grads)):
         if not isinstance(arrays, (list, tuple)):
             raise TypeError(f"{name} must be a list or tuple of numpy arrays; got "
@@ -110,10 +118,10 @@ class _BookOptimizer:
     """What the six optimizers share: checks, state, and the choice between
     the C pass and the NumPy path for each array."""
 
-    _rule = None          # a key of _kernels.BOOK_RULES
-    _state_names = ()     # the attributes holding the state lists
+    _rule = ""            # a key of _kernels.BOOK_RULES
+    _state_names: tuple[str, ...] = ()  # the attributes holding the state lists
 
-    def update(self, params, grads):
+    def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
         """Update each array of ``params`` in place from ``grads``, with the book's rule."""
         _check_params_and_grads(params, grads)
         hyper = self._hyperparameters()
@@ -121,7 +129,8 @@ class _BookOptimizer:
         # A hyperparameter beyond float32's range: float32 arrays take the NumPy path.
         float32_ok = all(abs(float(x)) <= _FLOAT32_MAX for x in hyper)
         per_entry = list(zip(*states)) if states else [()] * len(params)
-        run, run_dtype = [], None  # consecutive entries for one C call, of one dtype
+        run: _Run = []
+        run_dtype = None  # consecutive entries for one C call, of one dtype
         for p, g, state in zip(params, grads, per_entry):
             # The C pass takes contiguous arrays laid out alike, not overlapping.
             if _kernels.book_fits(p, g, state) and (float32_ok or p.dtype != np.float32):
@@ -138,12 +147,12 @@ class _BookOptimizer:
         self._run_kernel(run, hyper)
         self._keep(states)
 
-    def _run_kernel(self, run, hyper):
+    def _run_kernel(self, run: _Run, hyper: _Hyper) -> None:
         if run:
             _kernels.book_update(self._rule, [e[0] for e in run], [e[1] for e in run],
                                  [e[2] for e in run], hyper, _NUMPY1)
 
-    def _states(self, params):
+    def _states(self, params: Sequence[FloatArray]) -> list[list[FloatArray]]:
         """The state lists, one per name: the existing ones, checked against
         params, or new zero arrays (kept only once the update has run)."""
         owner = type(self).__name__
@@ -170,23 +179,24 @@ class _BookOptimizer:
                         f"for a new params list")
         return existing
 
-    def _keep(self, states):
+    def _keep(self, states: list[list[FloatArray]]) -> None:
         for name, state in zip(self._state_names, states):
             setattr(self, name, state)
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         """The hyperparameters of include/gatedrnn.h's rule, checked."""
         raise NotImplementedError
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         """The book's statements for one array, in NumPy with out= buffers."""
         raise NotImplementedError
 
-    def _checked(self, name):
+    def _checked(self, name: str) -> float:
         return _hyperparameter(type(self).__name__, name, getattr(self, name))
 
 
-def _scaled_quotient(p, g, h, lr):
+def _scaled_quotient(p: FloatArray, g: FloatArray, h: FloatArray, lr: float) -> None:
     """p -= lr * g / (np.sqrt(h) + 1e-7), the book's AdaGrad and RMSprop step."""
     step = np.multiply(lr, g)
     denominator = np.sqrt(h)
@@ -200,14 +210,15 @@ class SGD(_BookOptimizer):
 
     _rule = "sgd"
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
         self._hyperparameters()
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         return (self._checked("lr"),)
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         (lr,) = hyper
         step = np.multiply(lr, g)
         np.subtract(p, step, out=p)
@@ -219,16 +230,17 @@ class Momentum(_BookOptimizer):
     _rule = "momentum"
     _state_names = ("v",)
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
-        self.v = None
+        self.v: list[FloatArray] | None = None
         self._hyperparameters()
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         return (self._checked("momentum"), self._checked("lr"))
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         momentum, lr = hyper
         (v,) = state
         kept = np.multiply(momentum, v)
@@ -245,17 +257,18 @@ class Nesterov(_BookOptimizer):
     _rule = "nesterov"
     _state_names = ("v",)
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
-        self.v = None
+        self.v: list[FloatArray] | None = None
         self._hyperparameters()
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         momentum, lr = self._checked("momentum"), self._checked("lr")
         return (momentum, lr, momentum * momentum, (1 + momentum) * lr)
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         momentum, lr, momentum2, lr_g = hyper
         (v,) = state
         np.multiply(v, momentum, out=v)
@@ -273,15 +286,16 @@ class AdaGrad(_BookOptimizer):
     _rule = "adagrad"
     _state_names = ("h",)
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
-        self.h = None
+        self.h: list[FloatArray] | None = None
         self._hyperparameters()
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         return (self._checked("lr"),)
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         (lr,) = hyper
         (h,) = state
         np.add(h, np.multiply(g, g), out=h)
@@ -295,17 +309,18 @@ class RMSprop(_BookOptimizer):
     _rule = "rmsprop"
     _state_names = ("h",)
 
-    def __init__(self, lr=0.01, decay_rate=0.99):
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         self.lr = lr
         self.decay_rate = decay_rate
-        self.h = None
+        self.h: list[FloatArray] | None = None
         self._hyperparameters()
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         decay_rate = self._checked("decay_rate")
         return (decay_rate, 1 - decay_rate, self._checked("lr"))
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         decay_rate, keep, lr = hyper
         (h,) = state
         np.multiply(h, decay_rate, out=h)
@@ -326,20 +341,20 @@ class Adam(_BookOptimizer):
     _rule = "adam"
     _state_names = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2
         self.iter = 0
-        self.m = None
-        self.v = None
+        self.m: list[FloatArray] | None = None
+        self.v: list[FloatArray] | None = None
         self._hyperparameters()
 
-    def update(self, params, grads):
+    def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
         super().update(params, grads)
         self.iter += 1
 
-    def _hyperparameters(self):
+    def _hyperparameters(self) -> _Hyper:
         lr = self._checked("lr")
         betas = [self._checked(name) for name in ("beta1", "beta2")]
         for name, beta in zip(("beta1", "beta2"), betas):
@@ -354,7 +369,8 @@ class Adam(_BookOptimizer):
         lr_t = lr * np.sqrt(1.0 - beta2 ** step) / (1.0 - beta1 ** step)
         return (1 - beta1, 1 - beta2, lr_t)
 
-    def _numpy_step(self, p, g, state, hyper):
+    def _numpy_step(self, p: FloatArray, g: FloatArray, state: tuple[FloatArray, ...],
+                    hyper: _Hyper) -> None:
         one_minus_beta1, one_minus_beta2, lr_t = hyper
         m, v = state
         buffer = np.subtract(g, m)

@@ -25,9 +25,14 @@ precision the caller asked for (a float64 gradient check, say). Inputs must
 have the weights' dtype; the compiled layers raise TypeError otherwise, where
 the book would silently mix precisions.
 """
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _layers
+from .._typing import FloatArray, IntArray
 from .._checks import FLOAT_DTYPES, check_array, check_weights
 from ..lm import layers as _lm
 
@@ -50,7 +55,7 @@ class RNN(_layers.RNN):
     backward(dh_next) -> (dx, dh_prev), writing ``grads`` in place.
     """
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
         super().__init__(Wx, Wh, b)
 
 
@@ -62,10 +67,10 @@ class TimeRNN(_layers.TimeRNN):
     the initial state.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
-    def set_state(self, h):
+    def set_state(self, h: FloatArray | None) -> None:
         """Start the next stateful forward from h; None forgets it (zeros), as
         the book's does with a state saved before any forward."""
         if h is None:
@@ -74,12 +79,12 @@ class TimeRNN(_layers.TimeRNN):
             super().set_state(h)
 
 
-def _state_grad(g, like):
+def _state_grad(g: FloatArray | float, like: FloatArray) -> FloatArray:
     """The book starts its backward loops from dh = dc = 0, a scalar: a 0-d
     number becomes a full (N, H) array; anything else goes to the layer's checks."""
     if isinstance(g, (int, float, np.number)) and not isinstance(g, bool):
         return np.full(like.shape, g, like.dtype)
-    return g
+    return cast(FloatArray, g)  # not a number: the layer's checks report it
 
 
 class LSTM(_layers.LSTM):
@@ -90,10 +95,11 @@ class LSTM(_layers.LSTM):
     place. dh_next or dc_next may be the scalar 0, as in the book's own loop.
     """
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
         super().__init__(Wx, Wh, b)
 
-    def backward(self, dh_next, dc_next):
+    def backward(self, dh_next: FloatArray | float,
+                 dc_next: FloatArray | float) -> tuple[FloatArray, FloatArray, FloatArray]:
         # Only scalars are widened; their shape comes from the last forward's
         # state, and a missing forward is reported by the layer itself.
         cache = self._cache
@@ -101,7 +107,8 @@ class LSTM(_layers.LSTM):
             like = cache.h0[0]
             dh_next = _state_grad(dh_next, like)
             dc_next = _state_grad(dc_next, like)
-        return super().backward(dh_next, dc_next)
+        # Without a forward the layer raises before it reads them.
+        return super().backward(cast(FloatArray, dh_next), cast(FloatArray, dc_next))
 
 
 class TimeLSTM(_layers.TimeLSTM):
@@ -113,10 +120,10 @@ class TimeLSTM(_layers.TimeLSTM):
     ``dh`` (and ``dc``), the gradients at the initial state.
     """
 
-    def __init__(self, Wx, Wh, b, stateful=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
-    def set_state(self, h, c=None):
+    def set_state(self, h: FloatArray | None, c: FloatArray | None = None) -> None:
         """Start the next stateful forward from h and c (zeros if None). h None
         forgets h, as the book's does with a state saved before any forward."""
         if h is None:
@@ -129,7 +136,7 @@ class TimeLSTM(_layers.TimeLSTM):
             super().set_state(h, c)
 
 
-def _zero_bias(Wx, Wh):
+def _zero_bias(Wx: object, Wh: object) -> FloatArray:
     """A read-only zero bias (3H,) for the book's bias-free GRU. Read-only so
     that nothing can train it: an optimizer handed it fails loudly instead."""
     if isinstance(Wx, np.ndarray) and isinstance(Wh, np.ndarray) and Wh.ndim == 2:
@@ -161,7 +168,7 @@ class GRU(_BookGRUWeights, _layers.GRU):
     gradients.
     """
 
-    def __init__(self, Wx, Wh, b=None):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray | None = None) -> None:
         super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b)
 
     db = property(lambda self: self.grads[2], doc="the gradient of b, written by backward")
@@ -178,7 +185,8 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
     the third place is the first version's ``stateful``.
     """
 
-    def __init__(self, Wx, Wh, b=None, stateful=False):
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray | bool | None = None,
+                 stateful: bool = False) -> None:
         if isinstance(b, (bool, np.bool_)):
             if stateful is not False:
                 raise TypeError(f"TimeGRU got stateful twice: b={b!r} (the first version's "
@@ -186,7 +194,7 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
             b, stateful = None, bool(b)
         super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b, stateful)
 
-    def set_state(self, h):
+    def set_state(self, h: FloatArray | None) -> None:
         """Start the next stateful forward from h; None forgets it (zeros)."""
         if h is None:
             self.h = None
@@ -194,17 +202,17 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
             super().set_state(h)
 
 
-def _pair(first, second):
+def _pair(first: object, second: object) -> list[Any] | None:
     return None if first is None and second is None else [first, second]
 
 
-def _both(name, doc):
+def _both(name: str, doc: str) -> Any:
     """A property held by the two directions' TimeLSTMs: [forward's, backward's]
     (None when both are None); setting it sets each direction's."""
-    def get(self):
+    def get(self: Any) -> list[Any] | None:
         return _pair(getattr(self.forward_lstm, name), getattr(self.backward_lstm, name))
 
-    def set_(self, pair):
+    def set_(self: Any, pair: Sequence[Any] | None) -> None:
         first, second = (None, None) if pair is None else pair
         setattr(self.forward_lstm, name, first)
         setattr(self.backward_lstm, name, second)
@@ -230,7 +238,8 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
     dh = _both("dh", "the gradient at each direction's initial h, after backward")
     dc = _both("dc", "the gradient at each direction's initial c, after backward")
 
-    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+    def __init__(self, Wx1: FloatArray, Wh1: FloatArray, b1: FloatArray, Wx2: FloatArray,
+                 Wh2: FloatArray, b2: FloatArray, stateful: bool = False) -> None:
         # Checked here first, so that messages name Wx1 ... b2.
         check_weights(Wx1, Wh1, b1, 4, 1, "1")
         check_weights(Wx2, Wh2, b2, 4, 1, "2")
@@ -240,16 +249,16 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
-    @property
-    def stateful(self):
+    @property  # type: ignore[override]  # the book's: a pair when the directions differ
+    def stateful(self) -> bool | tuple[bool, bool]:
         first, second = self.forward_lstm.stateful, self.backward_lstm.stateful
         return first if first == second else (first, second)
 
     @stateful.setter
-    def stateful(self, value):
+    def stateful(self, value: bool) -> None:
         self.forward_lstm.stateful = self.backward_lstm.stateful = value
 
-    def _state(self, name, N, H, dtype):
+    def _state(self, name: str, N: int, H: int, dtype: np.dtype[Any]) -> list[FloatArray]:
         """Each direction's initial state, as its own TimeLSTM would start."""
         states = []
         for which, lstm in (("forward_lstm", self.forward_lstm),
@@ -265,7 +274,7 @@ class TimeEmbedding(_lm.TimeEmbedding):
     """xs (N, T) word ids -> W[xs], (N, T, D); backward(dout) writes the
     gradient of W into ``grads[0]`` and returns None. ``W`` is ``params[0]``."""
 
-    def __init__(self, W):
+    def __init__(self, W: FloatArray) -> None:
         super().__init__(W)
 
     W = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W))
@@ -280,7 +289,7 @@ class TimeAffine(_lm.TimeAffine):
     its transpose to the embedding's gradient runs over contiguous memory.
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
         super().__init__(W, b)
         self.grads[0] = np.zeros_like(W)
 
@@ -295,12 +304,12 @@ class TimeSoftmaxWithLoss(_lm.TimeSoftmaxWithLoss):
     change it either).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(overwrite_input=False)
         self.ignore_label = -1
 
 
-def _check_ratio(ratio):
+def _check_ratio(ratio: float) -> None:
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating, np.integer)):
         raise TypeError(f"dropout_ratio must be a number in [0, 1); got {type(ratio).__name__}")
     if not 0.0 <= ratio < 1.0:
@@ -320,15 +329,16 @@ class TimeDropout:
     backward(dout) -> dout * mask, or dout after a forward with train_flg False.
     """
 
-    def __init__(self, dropout_ratio=0.5):
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
         _check_ratio(dropout_ratio)
-        self.params, self.grads = [], []
+        self.params: list[FloatArray] = []
+        self.grads: list[FloatArray] = []
         self.dropout_ratio = dropout_ratio
-        self.mask = None
+        self.mask: FloatArray | None = None
         self.train_flg = True
         self._forwarded = False
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         if not isinstance(xs, np.ndarray):
             raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
         if xs.dtype not in FLOAT_DTYPES:
@@ -345,7 +355,7 @@ class TimeDropout:
         self.mask, self._forwarded = mask, True
         return xs * mask
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         if not self._forwarded:
             raise RuntimeError("backward() needs a forward() first")
         if self.mask is None:
@@ -359,7 +369,7 @@ class TimeDropout:
 
 # --- the book's simple layers, vectorised --------------------------------------
 
-def _check_float_array(a, name, ndim, letters):
+def _check_float_array(a: object, name: str, ndim: int, letters: str) -> None:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(a).__name__}")
     if a.dtype not in FLOAT_DTYPES:
@@ -368,7 +378,7 @@ def _check_float_array(a, name, ndim, letters):
         raise ValueError(f"{name} must have shape {letters}; got {a.shape}")
 
 
-def _sigmoid(x):
+def _sigmoid(x: FloatArray) -> FloatArray:
     # exp only ever sees a non-positive argument, so nothing overflows.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -381,12 +391,13 @@ class TimeSigmoidWithLoss:
     backward(dout=1) -> (sigmoid(xs) - ts) * dout / (N T), in xs's dtype.
     """
 
-    def __init__(self):
-        self.params, self.grads = [], []
-        self.xs_shape = None
-        self.cache = None
+    def __init__(self) -> None:
+        self.params: list[FloatArray] = []
+        self.grads: list[FloatArray] = []
+        self.xs_shape: tuple[int, ...] | None = None
+        self.cache: tuple[FloatArray, NDArray[np.bool_]] | None = None  # (y, positive)
 
-    def forward(self, xs, ts):
+    def forward(self, xs: FloatArray, ts: IntArray) -> float:
         _check_float_array(xs, "xs", 2, "(N, T)")
         ts = np.asarray(ts)
         if ts.shape != xs.shape:
@@ -403,7 +414,7 @@ class TimeSigmoidWithLoss:
         self.cache = (y, positive)
         return loss
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> FloatArray:
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
         y, positive = self.cache
@@ -419,11 +430,12 @@ class Simple_TimeSoftmaxWithLoss:
     (softmax(xs) - onehot(ts)) * dout / (N T), and may run again.
     """
 
-    def __init__(self):
-        self.params, self.grads = [], []
-        self.cache = None
+    def __init__(self) -> None:
+        self.params: list[FloatArray] = []
+        self.grads: list[FloatArray] = []
+        self.cache: tuple[FloatArray, IntArray] | None = None  # (ys, ts)
 
-    def forward(self, xs, ts):
+    def forward(self, xs: FloatArray, ts: IntArray) -> float:
         _check_float_array(xs, "xs", 3, "(N, T, V)")
         N, T, V = xs.shape
         ts = np.asarray(ts)
@@ -439,16 +451,16 @@ class Simple_TimeSoftmaxWithLoss:
         np.exp(ys, out=ys)
         ys /= ys.sum(axis=2, keepdims=True)
         picked = np.take_along_axis(ys, ts[:, :, None], axis=2)
-        loss = -float(np.sum(np.log(picked + _LOG_EPS))) / (N * T)
+        loss: float = -float(np.sum(np.log(picked + _LOG_EPS))) / (N * T)
         self.cache = (ys, ts)
         return loss
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> FloatArray:
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
         ys, ts = self.cache
         N, T, V = ys.shape
-        dxs = ys.copy()
+        dxs: FloatArray = ys.copy()
         np.put_along_axis(dxs, ts[:, :, None],
                           np.take_along_axis(dxs, ts[:, :, None], axis=2) - 1, axis=2)
         dxs *= ys.dtype.type(dout / (N * T))
@@ -462,12 +474,13 @@ class Simple_TimeAffine:
     reads a ``dW`` that its Affine layer never sets; this is what it meant).
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
         self.W, self.b = W, b
-        self.dW, self.db = None, None
-        self.x = None
+        self.dW: FloatArray | None = None
+        self.db: FloatArray | None = None
+        self.x: FloatArray | None = None
 
-    def _checked_weights(self):
+    def _checked_weights(self) -> tuple[FloatArray, FloatArray]:
         W, b = self.W, self.b
         _check_float_array(W, "W", 2, "(D, M)")
         if not isinstance(b, np.ndarray) or b.shape != (W.shape[1],):
@@ -477,7 +490,7 @@ class Simple_TimeAffine:
             raise TypeError(f"b must have the dtype of W ({W.dtype}); got {b.dtype}")
         return W, b
 
-    def forward(self, xs):
+    def forward(self, xs: FloatArray) -> FloatArray:
         W, b = self._checked_weights()
         _check_float_array(xs, "xs", 3, "(N, T, D)")
         if xs.shape[2] != W.shape[0]:
@@ -492,7 +505,7 @@ class Simple_TimeAffine:
         out += b
         return out.reshape(N, T, -1)
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         if self.x is None:
             raise RuntimeError("backward() needs a forward() first")
         W, _ = self._checked_weights()
@@ -506,4 +519,5 @@ class Simple_TimeAffine:
         rdout = dout.reshape(N * T, M)
         self.dW = self.x.reshape(N * T, D).T @ rdout
         self.db = rdout.sum(axis=0)
-        return (rdout @ W.T).reshape(N, T, D)
+        dx: FloatArray = (rdout @ W.T).reshape(N, T, D)
+        return dx
