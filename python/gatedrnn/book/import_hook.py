@@ -21,9 +21,14 @@ A module already imported when ``install()`` is called is left alone (with a
 import importlib
 import sys
 import warnings
+from collections.abc import Sequence
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any, cast
 
 # The book's module -> ours. The names replaced are those in our module's __all__.
-REPLACEMENTS = {
+REPLACEMENTS: dict[str, str] = {
     "common.time_layers": "gatedrnn.book.time_layers",
     "common.optimizer": "gatedrnn.book.optimizer",
     "common.util": "gatedrnn.book.util",
@@ -35,19 +40,19 @@ class _ReplacingLoader:
 
     _gatedrnn_book = True
 
-    def __init__(self, loader, ours):
+    def __init__(self, loader: Loader, ours: dict[str, object]) -> None:
         self._loader = loader
         self._ours = ours   # {name: object}
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
-    def exec_module(self, module):
+    def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
         for name, obj in self._ours.items():
             setattr(module, name, obj)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # get_source, get_filename, is_package, ...: the user's loader answers.
         return getattr(self._loader, name)
 
@@ -57,10 +62,11 @@ class _BookFinder:
 
     _gatedrnn_book = True
 
-    def __init__(self, replacements):
+    def __init__(self, replacements: dict[str, dict[str, object]]) -> None:
         self.replacements = replacements   # {book module: {name: our object}}
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         ours = self.replacements.get(fullname)
         if ours is None:
             return None
@@ -68,25 +74,26 @@ class _BookFinder:
             find_spec = getattr(finder, "find_spec", None)
             if getattr(finder, "_gatedrnn_book", False) or find_spec is None:
                 continue
-            spec = find_spec(fullname, path, target)
+            spec: ModuleSpec | None = find_spec(fullname, path, target)
             if spec is not None:
                 break
         else:
             return None    # not there: the import fails as it would without us
-        if not hasattr(spec.loader, "exec_module"):
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             warnings.warn(f"gatedrnn.book: {fullname} is loaded by {spec.loader!r}, which the "
                           f"import hook cannot wrap; it keeps the book's names",
                           RuntimeWarning, stacklevel=2)
             return spec
-        spec.loader = _ReplacingLoader(spec.loader, ours)
+        # A loader by duck typing: create_module, exec_module, the rest forwarded.
+        spec.loader = cast(Loader, _ReplacingLoader(spec.loader, ours))
         return spec
 
 
-def _replacements(table):
+def _replacements(table: dict[str, str]) -> dict[str, dict[str, object]]:
     """{book module: {name: our object}} for ``table``, checked before anything changes."""
     if not isinstance(table, dict):
         raise TypeError(f"REPLACEMENTS must be a dict of module names; got {type(table).__name__}")
-    resolved = {}
+    resolved: dict[str, dict[str, object]] = {}
     for book_name, our_name in table.items():
         if not (isinstance(book_name, str) and isinstance(our_name, str)):
             raise TypeError(f"REPLACEMENTS must map module names to module names (str); got "
@@ -104,12 +111,12 @@ def _replacements(table):
     return resolved
 
 
-def is_installed():
+def is_installed() -> bool:
     """True when the hook is on ``sys.meta_path``."""
     return any(getattr(f, "_gatedrnn_book", False) for f in sys.meta_path)
 
 
-def install():
+def install() -> dict[str, tuple[str, ...]]:
     """Put the import hook at the front of ``sys.meta_path``.
 
     The imports of ``common.time_layers``, ``common.optimizer`` and
@@ -149,7 +156,7 @@ def install():
     return {book_name: tuple(ours) for book_name, ours in replacements.items()}
 
 
-def uninstall():
+def uninstall() -> bool:
     """Take the hook off ``sys.meta_path``; True if it was there.
 
     Modules imported while it was installed keep gatedrnn.book's names (remove

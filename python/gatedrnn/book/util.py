@@ -17,17 +17,25 @@ import math
 import numbers
 import sys
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _kernels
+from .._typing import FloatArray, IntArray
+
+# A model's forward(xs, ts[, train_flg]): the loss, of whatever type it returns.
+_Forward = Callable[..., Any]
 
 __all__ = ["clip_grads", "eval_perplexity"]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64))
 _INT32 = np.iinfo(np.int32)
 
 
-def _sum_of_squares(grad):
+def _sum_of_squares(grad: FloatArray) -> np.floating[Any]:
     """np.sum(grad ** 2), to the bit: a NumPy scalar of grad's dtype."""
     if grad.flags.aligned:
         if grad.flags.c_contiguous:
@@ -37,7 +45,7 @@ def _sum_of_squares(grad):
     return np.sum(grad ** 2)
 
 
-def clip_grads(grads, max_norm):
+def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> None:
     """Scale ``grads`` in place when their joint L2 norm exceeds ``max_norm``, as the book.
 
     With ``total_norm = sqrt(sum of np.sum(grad ** 2))``, every array is
@@ -78,18 +86,18 @@ def clip_grads(grads, max_norm):
         np.multiply(g, rate, out=g)
 
 
-def _evaluation_forward(model):
+def _evaluation_forward(model: object) -> _Forward:
     """model.forward(xs, ts) for evaluation: with train_flg=False when forward
     takes it (the book's BetterRnnlm), else plain. When the signature cannot
     be read, the book's way: try train_flg=False, and on TypeError without."""
-    forward = getattr(model, "forward", None)
+    forward: _Forward | None = getattr(model, "forward", None)
     if not callable(forward):
         raise TypeError(f"model must have a forward(xs, ts) method; got "
                         f"{type(model).__name__}")
     try:
         parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):
-        def forward_as_the_book(xs, ts):
+        def forward_as_the_book(xs: IntArray, ts: IntArray) -> Any:
             try:
                 return forward(xs, ts, train_flg=False)
             except TypeError:
@@ -101,7 +109,7 @@ def _evaluation_forward(model):
     return forward
 
 
-def _positive_int(value, name):
+def _positive_int(value: int, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
     if value < 1:
@@ -109,7 +117,8 @@ def _positive_int(value, name):
     return int(value)
 
 
-def eval_perplexity(model, corpus, batch_size=10, time_size=35):
+def eval_perplexity(model: object, corpus: ArrayLike, batch_size: int = 10,
+                    time_size: int = 35) -> np.floating[Any]:
     """The perplexity of ``model`` on ``corpus``, with the book's batches and output.
 
     ``max_iters = (len(corpus) - 1) // (batch_size * time_size)`` batches of
@@ -152,7 +161,7 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35):
     # Position of word t of row i in batch 0; batch j adds j * time_size.
     first_batch = (np.arange(batch_size, dtype=np.int64)[:, None] * jump
                    + np.arange(time_size, dtype=np.int64)[None, :])
-    total_loss = 0
+    total_loss: Any = 0  # the book's running sum: from the int 0, in the losses' type
     for iters in range(max_iters):
         positions = (first_batch + iters * time_size) % corpus_size
         xs = ids[positions].astype(np.int32)
@@ -161,4 +170,5 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35):
         sys.stdout.write('\r%d / %d' % (iters, max_iters))
         sys.stdout.flush()
     print('')
-    return np.exp(total_loss / max_iters)
+    perplexity: np.floating[Any] = np.exp(total_loss / max_iters)
+    return perplexity
