@@ -16,6 +16,8 @@ import os
 import runpy
 import sys
 import traceback
+from collections.abc import Iterable
+from types import ModuleType, TracebackType
 
 DESCRIPTION = (
     "Run one of the book's scripts (e.g. ch06/train_rnnlm.py) unchanged, as `python "
@@ -27,7 +29,7 @@ DESCRIPTION = (
 PROG = "python -m gatedrnn book"
 
 
-def _script_file(path):
+def _script_file(path: str) -> str:
     """argparse type: a file that exists."""
     if not os.path.isfile(path):
         what = "is a folder, not a script" if os.path.isdir(path) else "does not exist"
@@ -35,21 +37,21 @@ def _script_file(path):
     return path
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("script", type=_script_file,
                         help="the book's script, in a chapter folder beside the book's common/")
     parser.add_argument("script_args", nargs=argparse.REMAINDER, metavar="...",
                         help="arguments for the script (its sys.argv[1:])")
 
 
-def replacement_line(replaced):
+def replacement_line(replaced: dict[str, tuple[str, ...]]) -> str:
     """The line printed before the script runs, from ``install()``'s result."""
     parts = [f"{book} {{{', '.join(names)}}}" for book, names in replaced.items()]
     return ("gatedrnn book: replaced with gatedrnn.book's: " + ", ".join(parts)
             + "; everything else is the script's own code")
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     """Run ``args.script`` with ``args.script_args``; return its exit status.
 
     Called in-process, it restores afterwards the working directory,
@@ -75,7 +77,7 @@ def main(args):
             uninstall()
 
 
-def _run_as_python_would(script, script_args):
+def _run_as_python_would(script: str, script_args: list[str]) -> int:
     # The real path's folder, as python puts on sys.path[0]; the book's
     # sys.path.append('..') needs the working directory to be that folder too.
     folder = os.path.dirname(os.path.realpath(script))
@@ -93,7 +95,7 @@ def _run_as_python_would(script, script_args):
     for entry in [e for e in sys.path_importer_cache if not os.path.isabs(e)]:
         del sys.path_importer_cache[entry]
     os.chdir(folder)
-    added = []
+    added: list[str] = []
     try:
         try:
             runpy.run_path(script, run_name="__main__")
@@ -123,7 +125,7 @@ def _run_as_python_would(script, script_args):
         _forget_modules_from(user_folders, saved_modules)
 
 
-def _path_for_script(folder):
+def _path_for_script(folder: str) -> list[str]:
     path = list(sys.path)
     # `python -m gatedrnn` put the folder it started in first (not under -P);
     # `python script.py` has the script's folder there instead.
@@ -135,11 +137,11 @@ def _path_for_script(folder):
     return path
 
 
-def _same_folder(a, b):
+def _same_folder(a: str, b: str) -> bool:
     return os.path.realpath(a or os.curdir) == os.path.realpath(b)
 
 
-def _exit_status(code):
+def _exit_status(code: object) -> int:
     """What the interpreter does with SystemExit(code)."""
     if code is None:
         return 0
@@ -149,7 +151,7 @@ def _exit_status(code):
     return 1
 
 
-def _script_frames(exc, script):
+def _script_frames(exc: BaseException, script: str) -> TracebackType | None:
     """The traceback from the script's first frame on, as python would print it."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != script:
@@ -159,11 +161,12 @@ def _script_frames(exc, script):
     return tb if tb is not None else exc.__traceback__
 
 
-def _print_script_traceback(exc, script):
+def _print_script_traceback(exc: BaseException, script: str) -> None:
     traceback.print_exception(type(exc), exc, _script_frames(exc, script), file=sys.stderr)
 
 
-def _report_missing_common(exc, script, folder, added):
+def _report_missing_common(exc: ModuleNotFoundError, script: str, folder: str,
+                           added: list[str]) -> None:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -182,14 +185,14 @@ def _report_missing_common(exc, script, folder, added):
         common = sys.modules.get("common")
         found = [os.path.normpath(p) for p in getattr(common, "__path__", None) or []]
         what = (f"the package `common` found in {', '.join(found) or '?'} has no module "
-                f"`{exc.name.partition('.')[2]}`: is it the book's common/?")
+                f"`{(exc.name or '').partition('.')[2]}`: is it the book's common/?")
     print(f"{PROG}: error: {what} (imported{where})\n"
           f"  searched: {'; '.join(searched)}; and the installed packages.\n"
           f"  Run a script that sits in a chapter folder of the book's code, beside common/ "
           f"(e.g. ch06/train_rnnlm.py).", file=sys.stderr)
 
 
-def _forget_modules_from(folders, keep):
+def _forget_modules_from(folders: Iterable[str], keep: set[str]) -> None:
     """Remove from sys.modules what was imported, since ``keep``, from these sys.path folders."""
     folders = {os.path.realpath(f) for f in folders}
     added = [n for n in sys.modules if n not in keep]
@@ -199,7 +202,7 @@ def _forget_modules_from(folders, keep):
             del sys.modules[name]
 
 
-def _path_entries_of(module):
+def _path_entries_of(module: ModuleType) -> set[str]:
     """The sys.path folders a top-level module was found in."""
     file = getattr(module, "__file__", None)
     if file:
