@@ -36,7 +36,23 @@ VERSION = 1
 
 
 def is_checkpoint(path: StrPath) -> bool:
-    """Whether ``path`` is a checkpoint (not a parameter file)."""
+    """Whether ``path`` is a checkpoint (not a parameter file, nor unreadable).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    bool
+        False for a missing or unreadable file, too.
+
+    Examples
+    --------
+    >>> from gatedrnn.lm.checkpoint import is_checkpoint
+    >>> is_checkpoint("no/such/file.npz")
+    False
+    """
     try:
         with np.load(os.fspath(path), allow_pickle=False) as z:
             return "checkpoint" in z.files
@@ -56,7 +72,54 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
                     trainer: RnnlmTrainer, *, schedule: dict[str, Any] | None = None,
                     run: dict[str, Any] | None = None,
                     vocab: Sequence[str] | None = None) -> str:
-    """Write a checkpoint of the run to ``path`` atomically."""
+    """Write a checkpoint of the run to ``path`` atomically.
+
+    The file (an ``.npz`` read without pickle) holds the parameters, the
+    optimizer's state, the trainer's position and the LSTM states, the
+    dropout RNGs, and optionally the schedule, the run's settings and the
+    vocabulary. It is written to a temporary file and renamed, so a crash
+    never leaves half a checkpoint.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    model : Rnnlm or BetterRnnlm
+    optimizer : SGD or Adam
+    trainer : RnnlmTrainer
+    schedule : dict, keyword-only, optional
+        `fit_with_lr_decay`'s ``trainer.schedule``.
+    run : dict, keyword-only, optional
+        JSON-ready settings of the run (the command line's).
+    vocab : sequence of str, keyword-only, optional
+
+    Returns
+    -------
+    str
+        The path written.
+
+    See Also
+    --------
+    load_checkpoint
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+    >>> from gatedrnn.lm.checkpoint import save_checkpoint, load_checkpoint, is_checkpoint
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    >>> optimizer = SGD(lr=1.0)
+    >>> trainer = RnnlmTrainer(model, optimizer)
+    >>> corpus = np.tile(np.arange(10), 20)
+    >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=5)
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "run.ckpt.npz"),
+    ...                        model, optimizer, trainer)
+    >>> is_checkpoint(path)
+    True
+    >>> ckpt = load_checkpoint(path)
+    >>> ckpt.trainer.steps, all(np.array_equal(a, b) for a, b in zip(ckpt.model.params, model.params))
+    (19, True)
+    """
     path = os.fspath(path)
     arrays: dict[str, Any] = {f"param_{k}": np.asarray(p) for k, p in enumerate(model.params)}
     states = []
@@ -109,8 +172,20 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
 
 
 class Checkpoint:
-    """A checkpoint read back: ``model``, ``optimizer``, ``trainer`` (positioned
-    to continue), ``schedule`` (or None), ``run`` (settings) and ``vocab``."""
+    """A checkpoint read back by `load_checkpoint`.
+
+    Parameters
+    ----------
+    model : Rnnlm or BetterRnnlm
+    optimizer : SGD or Adam
+    trainer : RnnlmTrainer
+        Positioned to continue: its next ``fit`` goes on from the checkpoint.
+    schedule : dict or None
+        `fit_with_lr_decay`'s state, to pass back as ``schedule=``.
+    run : dict
+        The run's settings.
+    vocab : list of str or None
+    """
 
     def __init__(self, model: Rnnlm | BetterRnnlm, optimizer: SGD | Adam, trainer: RnnlmTrainer,
                  schedule: dict[str, Any] | None, run: dict[str, Any],
@@ -120,7 +195,49 @@ class Checkpoint:
 
 
 def load_checkpoint(path: StrPath) -> Checkpoint:
-    """Read a checkpoint and rebuild the run from it (see Checkpoint)."""
+    """Read a checkpoint and rebuild the run from it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Checkpoint
+        The model, optimizer and trainer (positioned to continue), the
+        schedule, the run's settings and the vocabulary.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at `path`.
+    ValueError
+        If the file is not a checkpoint (a parameter file, say) or of an
+        unknown format.
+
+    See Also
+    --------
+    save_checkpoint
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+    >>> from gatedrnn.lm.checkpoint import save_checkpoint, load_checkpoint, is_checkpoint
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    >>> optimizer = SGD(lr=1.0)
+    >>> trainer = RnnlmTrainer(model, optimizer)
+    >>> corpus = np.tile(np.arange(10), 20)
+    >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=5)
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "run.ckpt.npz"),
+    ...                        model, optimizer, trainer)
+    >>> is_checkpoint(path)
+    True
+    >>> ckpt = load_checkpoint(path)
+    >>> ckpt.trainer.steps, all(np.array_equal(a, b) for a, b in zip(ckpt.model.params, model.params))
+    (19, True)
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")

@@ -45,15 +45,41 @@ ENV_DATA = "GATEDRNN_DATA"
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A data file is missing and could not be downloaded."""
+    """A data file is missing and could not be downloaded.
+
+    A `FileNotFoundError`; the message says where the files come from and
+    where to put them.
+    """
 
 
 class DataIntegrityError(ValueError):
-    """A data file exists but its contents are not the expected ones."""
+    """A data file exists but its contents are not the expected ones.
+
+    A `ValueError`, raised when a file's MD5 sum differs from the one the
+    package carries; the message names the file.
+    """
 
 
 def split_words(text: str) -> list[str]:
-    """The book's tokenisation: newlines become ``<eos>``; split on whitespace."""
+    """Split text into words the book's way.
+
+    Every newline becomes the word ``<eos>``; the text is split on
+    whitespace; nothing else changes.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from gatedrnn.lm import split_words
+    >>> split_words("the cat\\nsat  down\\n")
+    ['the', 'cat', '<eos>', 'sat', 'down', '<eos>']
+    """
     return text.replace("\n", f" {EOS} ").split()
 
 
@@ -244,11 +270,46 @@ def _stamp(path: str) -> tuple[int, int]:
 
 def load_ptb(split: str = "train", data_dir: StrPath | None = None, *,
              download: bool = True) -> tuple[NDArray[np.int32], dict[str, int], dict[int, str]]:
-    """(corpus, word_to_id, id_to_word) for a PTB split, as the book's ``ptb.load_data``.
+    """Load a Penn Treebank split as word ids, as the book's ``ptb.load_data``.
 
-    corpus is an int32 array of word ids; the vocabulary (10,000 words) comes
-    from the training split. See the module docstring for where the files
-    are looked for.
+    The files are looked for in `data_dir`, then ``$GATEDRNN_DATA``, then
+    the user cache (``~/.cache/gatedrnn/ptb``), and are downloaded into the
+    cache otherwise; each is checked against the MD5 sum the package carries.
+
+    Parameters
+    ----------
+    split : {"train", "valid", "test"}, default "train"
+    data_dir : str or os.PathLike, optional
+        A folder holding the three files (or a ``ptb/`` subfolder with them).
+    download : bool, keyword-only, default True
+        Download missing files into the cache.
+
+    Returns
+    -------
+    corpus : ndarray of int32, shape (n_words,)
+        The split's word ids.
+    word_to_id : dict of str to int
+    id_to_word : dict of int to str
+        The vocabulary (10,000 words) of the training split, in order of
+        first appearance, so the ids equal the book's.
+
+    Raises
+    ------
+    DataNotFoundError
+        If a file is missing and cannot be downloaded (or `download` is False).
+    DataIntegrityError
+        If a file's contents are not PTB's.
+    ValueError
+        If `split` is unknown.
+
+    Examples
+    --------
+    With the files in ``$GATEDRNN_DATA`` (the example needs them):
+
+    >>> from gatedrnn.lm import load_ptb
+    >>> corpus, word_to_id, id_to_word = load_ptb("train")  # doctest: +SKIP
+    >>> len(word_to_id), corpus.shape                       # doctest: +SKIP
+    (10000, (929589,))
     """
     split = _split(split)
     train_path = ptb_path("train", data_dir, download=download)
@@ -261,12 +322,45 @@ def load_ptb(split: str = "train", data_dir: StrPath | None = None, *,
 def load_corpus(path: StrPath, word_to_id: Mapping[str, int] | None = None, *,
                 unk: str | None = None, encoding: str = "utf-8"
                 ) -> tuple[NDArray[np.int32], Mapping[str, int], dict[int, str]]:
-    """(corpus, word_to_id, id_to_word) for a plain-text file, split like PTB.
+    """Load a plain-text file as word ids, split like PTB (see `split_words`).
 
-    Without ``word_to_id`` the vocabulary is built from this file. With one
-    (e.g. the training corpus's, to evaluate on held-out text), a word outside
-    it raises ValueError, unless ``unk`` names the vocabulary word to use
-    instead (PTB's is ``'<unk>'``).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The text file.
+    word_to_id : mapping of str to int, optional
+        A vocabulary to use (e.g. the training corpus's, to evaluate on
+        held-out text); by default it is built from this file, in order of
+        first appearance.
+    unk : str, keyword-only, optional
+        The vocabulary word that replaces words outside `word_to_id`
+        (PTB's is ``'<unk>'``); without it such words raise ValueError.
+    encoding : str, keyword-only, default "utf-8"
+
+    Returns
+    -------
+    corpus : ndarray of int32, shape (n_words,)
+    word_to_id : mapping of str to int
+    id_to_word : dict of int to str
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at `path`.
+    ValueError
+        If the file holds no words, or words outside `word_to_id` (named in
+        the message) and no `unk`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm import load_corpus
+    >>> path = os.path.join(tempfile.mkdtemp(), "text.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("a b a\\nc\\n")
+    >>> corpus, word_to_id, id_to_word = load_corpus(path)
+    >>> corpus, word_to_id
+    (array([0, 1, 0, 2, 3, 2], dtype=int32), {'a': 0, 'b': 1, '<eos>': 2, 'c': 3})
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

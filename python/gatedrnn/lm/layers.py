@@ -42,13 +42,37 @@ def check_word_ids(ids: ArrayLike, V: int, name: str = "word ids") -> IntArray:
 
 
 class TimeEmbedding:
-    """xs (N, T) word ids -> W[xs], (N, T, D).
+    """Word embedding: xs (N, T) word ids -> W[xs], (N, T, D).
 
     backward() adds the rows of dout into the gradient in one scatter (sorted
     ids, summed per distinct id), instead of a full V x D array per time step.
-    With ``accumulate=True`` backward adds to ``grads[0]`` instead of
-    overwriting it; a model with tied weights uses this to sum two gradients
-    in one array.
+
+    Parameters
+    ----------
+    W : ndarray of float32 or float64, shape (V, D)
+        The embedding, one row per word id; ``params[0]``.
+    accumulate : bool, default False
+        Make `backward` add to ``grads[0]`` rather than overwrite it; a
+        model with tied weights uses this to sum two gradients in one array.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `W` is not a 2-D float32/float64 ndarray.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import TimeEmbedding
+    >>> layer = TimeEmbedding(np.arange(6.0).reshape(3, 2))
+    >>> layer.forward(np.array([[2, 0]]))
+    array([[[4., 5.],
+            [0., 1.]]])
+    >>> layer.backward(np.ones((1, 2, 2)))
+    >>> layer.grads[0]
+    array([[1., 1.],
+           [0., 0.],
+           [1., 1.]])
     """
 
     def __init__(self, W: FloatArray, accumulate: bool = False) -> None:
@@ -61,6 +85,25 @@ class TimeEmbedding:
         self.idx: IntArray | None = None
 
     def forward(self, xs: ArrayLike) -> FloatArray:
+        """Look the ids up.
+
+        Parameters
+        ----------
+        xs : array_like of int, shape (N, T)
+            Word ids in [0, V).
+
+        Returns
+        -------
+        ndarray, shape (N, T, D)
+            The rows ``W[xs]``, in W's dtype.
+
+        Raises
+        ------
+        TypeError
+            If the ids are not integers.
+        ValueError
+            If an id is outside [0, V) (the message names them) or xs is not 2-D.
+        """
         W, = self.params
         V = W.shape[0]
         xs = check_word_ids(xs, V, "xs")
@@ -70,6 +113,25 @@ class TimeEmbedding:
         return np.take(W, xs, axis=0)
 
     def backward(self, dout: FloatArray) -> None:
+        """Write (or with ``accumulate`` add) the gradient of W into ``grads[0]``.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, T, D)
+            The gradient at the forward's output.
+
+        Returns
+        -------
+        None
+            The ids have no gradient.
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        ValueError
+            If `dout` has the wrong shape.
+        """
         W, = self.params
         if self.idx is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -102,11 +164,36 @@ def scatter_add_rows(grad: FloatArray, ids: IntArray, rows: FloatArray) -> Float
 
 
 class TimeAffine:
-    """x (N, T, D) -> x @ W + b, (N, T, M).
+    """Affine map over time: x (N, T, D) -> x @ W + b, (N, T, M).
 
-    W may be a transposed view (weight tying): the products read it in place
-    through BLAS. ``grads[0]`` may likewise be a transposed view of another
-    layer's gradient; it is written in place.
+    W may be a transposed view (weight tying): the products read it in place.
+    ``grads[0]`` may likewise be a transposed view of another layer's
+    gradient; it is written in place.
+
+    Parameters
+    ----------
+    W : ndarray of float32 or float64, shape (D, M)
+        The weights.
+    b : ndarray, shape (M,), the dtype of `W`
+        The bias.
+
+    Raises
+    ------
+    TypeError
+        If `W` or `b` is not a float32/float64 ndarray, or their dtypes differ.
+    ValueError
+        If the shapes do not fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import TimeAffine
+    >>> layer = TimeAffine(np.ones((3, 2)), np.array([0.0, 1.0]))
+    >>> layer.forward(np.ones((1, 2, 3)))
+    array([[[3., 4.],
+            [3., 4.]]])
+    >>> layer.backward(np.ones((1, 2, 2))).shape, layer.grads[1]
+    ((1, 2, 3), array([2., 2.]))
     """
 
     def __init__(self, W: FloatArray, b: FloatArray) -> None:
@@ -123,6 +210,21 @@ class TimeAffine:
         self._scratch = _kernels.MatmulScratch()
 
     def forward(self, x: FloatArray) -> FloatArray:
+        """Return ``x @ W + b``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, T, D), the dtype of W
+
+        Returns
+        -------
+        ndarray, shape (N, T, M)
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `x` has the wrong dtype or shape.
+        """
         W, b = self.params
         D, M = W.shape
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != D:
@@ -140,6 +242,24 @@ class TimeAffine:
         return out.reshape(N, T, M)
 
     def backward(self, dout: FloatArray) -> FloatArray:
+        """Write dW and db into ``grads`` in place; return the gradient at x.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, T, M)
+            The gradient at the forward's output.
+
+        Returns
+        -------
+        dx : ndarray, shape (N, T, D)
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        ValueError
+            If `dout` has the wrong shape.
+        """
         W, b = self.params
         if self.x is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -183,6 +303,23 @@ class TimeSoftmaxWithLoss:
     targets. With ``overwrite_input=True`` that buffer is xs itself (the
     models use this: the scores are theirs); otherwise a new array. The rows
     run through one compiled pass each (max, exp and sum, scale).
+
+    Parameters
+    ----------
+    overwrite_input : bool, default False
+        Let a training forward turn `xs` itself into the gradient buffer;
+        otherwise a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import TimeSoftmaxWithLoss
+    >>> layer = TimeSoftmaxWithLoss()
+    >>> xs = np.zeros((1, 2, 4))             # uniform over 4 words
+    >>> round(layer.forward(xs, np.array([[1, -1]])), 6)  # -1: ignored
+    1.386294
+    >>> layer.backward()[0, 0]
+    array([ 0.25, -0.75,  0.25,  0.25])
     """
 
     ignore_label = -1
@@ -195,6 +332,28 @@ class TimeSoftmaxWithLoss:
         self.cache: tuple[Any, IntArray, Any, int, tuple[int, int, int]] | None = None
 
     def forward(self, xs: FloatArray, ts: IntArray, train: bool = True) -> float:
+        """The mean loss over the targets that are not ``ignore_label``.
+
+        Parameters
+        ----------
+        xs : ndarray of float32 or float64, shape (N, T, V)
+            The scores.
+        ts : ndarray of int, shape (N, T), or one-hot (N, T, V)
+            The target word ids; ``ignore_label`` (-1) adds no loss.
+        train : bool, default True
+            Keep the gradient for `backward`; False computes the loss only.
+
+        Returns
+        -------
+        float
+            The mean cross-entropy.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `xs` or `ts` has the wrong dtype or shape, an id is out of
+            range, or every target is ignored.
+        """
         if not isinstance(xs, np.ndarray) or xs.ndim != 3:
             got = xs.shape if isinstance(xs, np.ndarray) else type(xs).__name__
             raise ValueError(f"xs must have shape (N, T, V); got {got}")
@@ -235,6 +394,13 @@ class TimeSoftmaxWithLoss:
         return loss
 
     def backward(self, dout: float = 1) -> FloatArray:
+        """The gradient at xs, (N, T, V), times `dout`; uses up the forward's cache.
+
+        Raises
+        ------
+        RuntimeError
+            If no training forward ran since the last backward.
+        """
         if self.cache is None:
             raise RuntimeError("backward() needs the cache of a forward() with train=True; "
                                "run forward() again")
@@ -253,8 +419,29 @@ class TimeDropout:
     probability 1 - dropout_ratio and scaled by 1 / (1 - dropout_ratio); at
     inference (``train_flg = False``) the input passes unchanged.
 
-    ``seed`` (an int, a ``numpy.random.Generator`` or None) makes the masks
-    reproducible.
+    Parameters
+    ----------
+    dropout_ratio : float, default 0.5
+        The probability of dropping a value, in [0, 1).
+    seed : int, numpy.random.Generator or None
+        Makes the masks reproducible.
+
+    Raises
+    ------
+    ValueError
+        If `dropout_ratio` is outside [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import TimeDropout
+    >>> layer = TimeDropout(0.5, seed=0)
+    >>> out = layer.forward(np.ones((1, 2, 1000)))
+    >>> sorted(set(out.ravel().tolist()))   # dropped, or kept and doubled
+    [0.0, 2.0]
+    >>> layer.train_flg = False
+    >>> layer.forward(np.ones((1, 1, 3)))
+    array([[[1., 1., 1.]]])
     """
 
     def __init__(self, dropout_ratio: float = 0.5,
@@ -269,6 +456,7 @@ class TimeDropout:
         self.train_flg = True
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """xs, any shape, with a fresh mask applied in training (xs itself otherwise)."""
         if not self.train_flg or self.dropout_ratio == 0.0:
             self.mask = None
             return xs
@@ -279,6 +467,7 @@ class TimeDropout:
         return xs * self.mask
 
     def backward(self, dout: FloatArray) -> FloatArray:
+        """dout times the last forward's mask (dout itself if none was applied)."""
         if self.mask is None:
             return dout
         return dout * self.mask

@@ -66,36 +66,118 @@ class _LanguageModel:
         raise NotImplementedError
 
     def forward(self, xs: IntArray, ts: IntArray, train_flg: bool = True) -> float:
+        """The mean cross-entropy of the next-word scores against `ts`.
+
+        Parameters
+        ----------
+        xs, ts : ndarray of int, shape (N, T)
+            Word ids in [0, V): the inputs and the targets (the next words).
+        train_flg : bool, default True
+            Keep what `backward` needs and apply dropout; False evaluates.
+
+        Returns
+        -------
+        float
+            The mean loss (its exponential is the perplexity).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If the ids are not integers in [0, V) of shape (N, T).
+        """
         score = self.predict(xs, train_flg)
         return self.loss_layer.forward(score, ts, train=train_flg)
 
     def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
-        """Save to ``file_name`` (default ``<ClassName>.npz``); see gatedrnn.lm.params."""
+        """Save the parameters to ``file_name`` (default ``<ClassName>.npz``).
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+            ``.npz`` (read without pickle; it records the model and its
+            sizes), or ``.pkl``, the book's format (float16 arrays).
+        **kwargs
+            Passed to `gatedrnn.lm.save_params` (e.g. ``vocab=``).
+        """
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
         save_params(self, file_name, **kwargs)
 
     def load_params(self, file_name: StrPath | None = None) -> None:
-        """Load from ``file_name`` (default ``<ClassName>.npz``); ``.pkl`` files are read as
-        the book's format. See gatedrnn.lm.params for the pickle caveat."""
+        """Load the parameters from ``file_name`` (default ``<ClassName>.npz``), in place.
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+            An ``.npz`` written by `save_params`, or the book's ``.pkl``
+            (read with an unpickler that admits only NumPy arrays; still,
+            read only files you trust).
+
+        Raises
+        ------
+        ValueError
+            If the file's arrays do not fit this model.
+        """
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
         load_params(self, file_name)
 
     @property
     def dtype(self) -> np.dtype[Any]:
+        """The parameters' dtype, float32 or float64."""
         return self.params[0].dtype
 
     @property
     def vocab_size(self) -> int:
+        """V, the number of words."""
         return int(self.params[0].shape[0])
 
 
 class Rnnlm(_LanguageModel):
-    """Embedding -> TimeLSTM (stateful) -> Affine -> softmax with loss.
+    """The book's LSTM language model (ch06 ``Rnnlm``).
 
+    Embedding -> TimeLSTM (stateful) -> Affine -> softmax with loss.
     Initialised as in the book (embedding N(0, 0.01^2), LSTM and affine
     weights N(0, 1/fan_in), zero biases), from ``seed``.
+
+    Parameters
+    ----------
+    vocab_size : int, default 10000
+        V, the number of words.
+    wordvec_size : int, default 100
+        D, the embedding size.
+    hidden_size : int, default 100
+        H, the LSTM's size.
+    seed : int or None, keyword-only
+        Fixes the initial weights.
+    dtype : float32 or float64, keyword-only, default float32
+
+    Attributes
+    ----------
+    params, grads : list of ndarray
+        ``[embed W (V, D), LSTM Wx (D, 4H), Wh (H, 4H), b (4H,), affine W
+        (H, V), b (V,)]`` and their gradients, written in place by `backward`.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive integer.
+    TypeError
+        If `dtype` is not float32 or float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, SGD
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+    >>> xs = np.array([[1, 2, 3], [4, 5, 6]])
+    >>> loss = model.forward(xs, xs + 1)
+    >>> bool(abs(loss - np.log(10)) < 0.1)    # near-uniform at the start
+    True
+    >>> model.backward()
+    >>> SGD(lr=1.0).update(model.params, model.grads)
+    >>> model.predict(xs).shape
+    (2, 3, 10)
     """
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100,
@@ -127,26 +209,53 @@ class Rnnlm(_LanguageModel):
             self.grads += layer.grads
 
     def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
-        """Scores (N, T, V) for word ids xs (N, T). With train_flg=False no
-        backward cache is kept."""
+        """Next-word scores (before the softmax) for word ids.
+
+        Parameters
+        ----------
+        xs : ndarray of int, shape (N, T)
+            Word ids in [0, V).
+        train_flg : bool, default False
+            Keep the backward cache (training).
+
+        Returns
+        -------
+        ndarray, shape (N, T, V), the model's dtype
+        """
         x = self.embed.forward(xs)
         h = self.lstm_layer.forward(x, train=train_flg)
         return self.affine.forward(h)
 
     def backward(self, dout: float = 1) -> None:
+        """Write the gradients of the last training forward's loss into ``grads``.
+
+        Raises
+        ------
+        RuntimeError
+            If no training forward ran since the last backward.
+        """
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)
         d = self.lstm_layer.backward(d)
         self.embed.backward(d)
 
     def reset_state(self) -> None:
+        """Forget the LSTM's state: the next forward starts from zeros."""
         self.lstm_layer.reset_state()
 
     # The book's parameter files list the arrays in this order.
     def book_params(self) -> list[FloatArray]:
+        """The arrays in the order of the book's parameter files (``params``)."""
         return list(self.params)
 
     def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
+        """Copy arrays listed in the book's order into ``params``, in place.
+
+        Raises
+        ------
+        ValueError
+            If their number or shapes do not fit.
+        """
         assign_arrays(self.params, arrays, type(self).__name__)
 
 
@@ -160,6 +269,44 @@ class BetterRnnlm(_LanguageModel):
     part straight into that array, and the embedding's rows are added to it.
 
     ``seed`` fixes both the initial weights and the dropout masks.
+
+    Parameters
+    ----------
+    vocab_size : int, default 10000
+        V, the number of words.
+    wordvec_size, hidden_size : int, default 650
+        D and H; weight tying needs them equal.
+    dropout_ratio : float, default 0.5
+        For the three dropout layers.
+    seed : int or None, keyword-only
+        Fixes the initial weights and the dropout masks.
+    dtype : float32 or float64, keyword-only, default float32
+
+    Attributes
+    ----------
+    params, grads : list of ndarray
+        ``[embed W (V, D), LSTM 1's Wx, Wh, b, LSTM 2's Wx, Wh, b, affine b (V,)]``
+        and their gradients.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive integer or D != H.
+    TypeError
+        If `dtype` is not float32 or float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import BetterRnnlm
+    >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    >>> [p.shape for p in model.params][:2], len(model.params)
+    ([(10, 4), (4, 16)], 8)
+    >>> xs = np.array([[1, 2, 3]])
+    >>> _ = model.forward(xs, xs + 1)
+    >>> model.backward()
+    >>> model.predict(xs).shape
+    (1, 3, 10)
     """
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
@@ -200,6 +347,7 @@ class BetterRnnlm(_LanguageModel):
         self.grads = [self.embed.grads[0], *lstm1.grads, *lstm2.grads, self.affine.grads[1]]
 
     def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
+        """Next-word scores (N, T, V) for word ids xs (N, T); dropout only if train_flg."""
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         x = self.embed.forward(xs)
@@ -210,6 +358,13 @@ class BetterRnnlm(_LanguageModel):
         return self.affine.forward(x)
 
     def backward(self, dout: float = 1) -> None:
+        """Write the gradients of the last training forward's loss into ``grads``.
+
+        Raises
+        ------
+        RuntimeError
+            If no training forward ran since the last backward.
+        """
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)            # writes the shared gradient
         for k in (1, 0):
@@ -219,16 +374,25 @@ class BetterRnnlm(_LanguageModel):
         self.embed.backward(d)                 # adds to the shared gradient
 
     def reset_state(self) -> None:
+        """Forget both LSTMs' states: the next forward starts from zeros."""
         for layer in self.lstm_layers:
             layer.reset_state()
 
     # The book's files list the tied weight twice: [embed W, 6 LSTM arrays,
     # embed W.T, affine b].
     def book_params(self) -> list[FloatArray]:
+        """The arrays in the order of the book's files, the tied weight twice (9)."""
         p = self.params
         return [p[0], *p[1:7], p[0].T, p[7]]
 
     def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
+        """Copy the book's 9 arrays (or our 8) into ``params``, in place.
+
+        Raises
+        ------
+        ValueError
+            If their number or shapes do not fit.
+        """
         name = type(self).__name__
         if len(arrays) == 9:
             tied = np.asarray(arrays[7])
@@ -241,10 +405,39 @@ class BetterRnnlm(_LanguageModel):
 
 def model_from_params(path: StrPath, *, dtype: DTypeLike = np.float32, dropout_ratio: float = 0.5
                       ) -> tuple["Rnnlm | BetterRnnlm", ParamsInfo]:
-    """Build the model a parameter file describes and load it: (model, info).
+    """Build the model a parameter file describes and load it.
 
     ``.npz`` files name their model; for the book's ``.pkl`` the model follows
     from the arrays (6 arrays: Rnnlm; 9 arrays with a tied weight: BetterRnnlm).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` from `save_params`, or the book's ``.pkl``.
+    dtype : float32 or float64, keyword-only, default float32
+    dropout_ratio : float, keyword-only, default 0.5
+        For a BetterRnnlm.
+
+    Returns
+    -------
+    model : Rnnlm or BetterRnnlm
+    info : dict
+        What the file says: its format, the model, its sizes and vocabulary.
+
+    Raises
+    ------
+    ValueError
+        If the file holds no model this package knows.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm import Rnnlm, model_from_params
+    >>> path = os.path.join(tempfile.mkdtemp(), "small.npz")
+    >>> Rnnlm(10, 4, 5, seed=0).save_params(path)
+    >>> model, info = model_from_params(path)
+    >>> type(model).__name__, info["format"], model.vocab_size
+    ('Rnnlm', 'npz', 10)
     """
     arrays, info = read_params_file(path)
     if info["format"] == "npz":

@@ -27,6 +27,7 @@ class _LearningRate:
 
     @property
     def lr(self) -> float:
+        """The learning rate: a positive finite number (ValueError otherwise)."""
         return self._lr
 
     @lr.setter
@@ -45,22 +46,78 @@ def _check_lists(params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> N
 
 
 class SGD(_LearningRate):
-    """params[i] -= lr * grads[i]."""
+    """Stochastic gradient descent: ``params[i] -= lr * grads[i]``, in place.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, positive and finite (it may be changed later,
+        e.g. ``optimizer.lr /= 4``).
+
+    Raises
+    ------
+    ValueError
+        If `lr` is not a positive finite number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import SGD
+    >>> p = np.ones(3)
+    >>> SGD(lr=0.5).update([p], [np.array([1.0, 2.0, 4.0])])
+    >>> p
+    array([ 0.5,  0. , -1. ])
+    """
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
 
     def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
+        """Update each param array in place.
+
+        Parameters
+        ----------
+        params, grads : sequence of ndarray
+            The parameters and their gradients, pairwise of one shape.
+
+        Raises
+        ------
+        ValueError
+            If the lengths or a pair's shapes differ.
+        """
         _check_lists(params, grads)
         for p, g in zip(params, grads):
             _blas.axpy_inplace(p, g, -self.lr)
 
 
 class Adam(_LearningRate):
-    """Adam (Kingma & Ba), written as the book writes it:
+    """Adam (Kingma & Ba), with the book's update rule.
+
+    Each update, as the book writes it::
 
         m += (1 - beta1) (g - m);  v += (1 - beta2) (g^2 - v)
         p -= lr_t m / (sqrt(v) + 1e-7),  lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, positive and finite.
+    beta1, beta2 : float, default 0.9 and 0.999
+        The moments' decay rates, in [0, 1).
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Adam
+    >>> p = np.zeros(2)
+    >>> Adam(lr=0.1).update([p], [np.array([1.0, -1.0])])
+    >>> p.round(6)   # the first step is lr times the gradient's sign
+    array([-0.1,  0.1])
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
@@ -74,6 +131,19 @@ class Adam(_LearningRate):
         self.v: list[FloatArray] = []
 
     def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
+        """Update each param array in place (the moments are kept per position).
+
+        Parameters
+        ----------
+        params, grads : sequence of ndarray
+            The parameters and their gradients, pairwise of one shape; the
+            same list, in the same order, at every call.
+
+        Raises
+        ------
+        ValueError
+            If the lengths or a pair's shapes differ.
+        """
         _check_lists(params, grads)
         if self.m is None:
             self.m = [np.zeros_like(p) for p in params]

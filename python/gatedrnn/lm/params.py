@@ -83,9 +83,37 @@ def save_params(model: "_LanguageModel", path: StrPath, *,
                 vocab: Sequence[str] | None = None, format: str | None = None) -> str:
     """Write ``model``'s parameters to ``path``.
 
-    format: ``"npz"`` (default, and for any suffix but ``.pkl``) or ``"pkl"``
-    (the book's float16 pickle). vocab: an optional sequence of words, id
-    order, stored in ``.npz`` files.
+    Parameters
+    ----------
+    model : Rnnlm or BetterRnnlm
+    path : str or os.PathLike
+        The file, written as given (no suffix added).
+    vocab : sequence of str, keyword-only, optional
+        The words in id order, stored in ``.npz`` files.
+    format : {"npz", "pkl"}, keyword-only, optional
+        ``"npz"`` (read without pickle; it records the model and its sizes)
+        by default, and for any suffix but ``.pkl``; ``"pkl"`` is the book's
+        pickled list of float16 arrays.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If `format` is unknown, or a vocabulary is given for ``.pkl``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm import Rnnlm, save_params, load_params
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> model = Rnnlm(3, 2, 2, seed=0)
+    >>> _ = save_params(model, path, vocab=["a", "b", "<eos>"])
+    >>> load_params(Rnnlm(3, 2, 2, seed=1), path)["vocab"]
+    ['a', 'b', '<eos>']
     """
     path = os.fspath(path)
     if format is None:
@@ -163,7 +191,36 @@ def assign_arrays(params: Sequence[FloatArray], arrays: Sequence[ArrayLike],
 
 
 def load_params(model: "_LanguageModel", path: StrPath) -> ParamsInfo:
-    """Load ``path`` (.npz, or the book's .pkl) into ``model`` in place."""
+    """Load a parameter file into ``model``'s arrays, in place.
+
+    Parameters
+    ----------
+    model : Rnnlm or BetterRnnlm
+    path : str or os.PathLike
+        An ``.npz`` from `save_params`, or the book's ``.pkl`` (read with an
+        unpickler that admits only NumPy arrays; still, unpickling can run
+        code: read only files you trust).
+
+    Returns
+    -------
+    dict
+        What the file says besides its arrays: ``format``, ``model``,
+        ``sizes`` and ``vocab`` (None where it does not say).
+
+    Raises
+    ------
+    ValueError
+        If the file holds another model's parameters or arrays that do not fit.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm import Rnnlm, load_params
+    >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")   # the book's format
+    >>> Rnnlm(3, 2, 2, seed=0).save_params(path)
+    >>> load_params(Rnnlm(3, 2, 2), path)["format"]
+    'pkl'
+    """
     arrays, info = read_params_file(path)
     if info["format"] == "npz":
         if info["model"] not in (None, type(model).__name__):

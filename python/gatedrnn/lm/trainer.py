@@ -101,6 +101,28 @@ class RnnlmTrainer:
     records and the running loss), ``load_state_dict()`` puts it back, and the
     next ``fit`` then continues from there instead of starting afresh
     (gatedrnn.lm.checkpoint saves it with the model and the optimizer).
+
+    Parameters
+    ----------
+    model : Rnnlm, BetterRnnlm or a model with the book's API
+        ``forward(xs, ts)``, ``backward()``, ``params``, ``grads``,
+        ``reset_state()``.
+    optimizer : SGD, Adam or an optimizer with ``update(params, grads)``
+        and ``lr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+    >>> corpus = np.tile(np.arange(10), 50)          # 500 words, a repeating pattern
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=8, hidden_size=8, seed=0)
+    >>> trainer = RnnlmTrainer(model, SGD(lr=1.0))
+    >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=10, batch_size=2, time_size=5,
+    ...                 max_grad=0.25, eval_interval=49)
+    >>> trainer.steps, len(trainer.ppl_list)
+    (490, 10)
+    >>> bool(trainer.ppl_list[-1] < trainer.ppl_list[0])
+    True
     """
 
     # Only a trainer that fit_with_lr_decay ran has it: the schedule's state.
@@ -124,7 +146,14 @@ class RnnlmTrainer:
         self._resume = False
 
     def state_dict(self) -> dict[str, Any]:
-        """The position of the run: plain numbers and lists (JSON-ready)."""
+        """The position of the run: plain numbers and lists (JSON-ready).
+
+        Returns
+        -------
+        dict
+            Epoch, iteration, ``time_idx``, the records and the running loss;
+            `load_state_dict` takes it back.
+        """
         return dict(time_idx=self.time_idx, current_epoch=self.current_epoch,
                     iteration=self.iteration, epochs_in_fit=self._epochs_in_fit,
                     total_loss=self._loss[0], loss_count=self._loss[1],
@@ -134,7 +163,18 @@ class RnnlmTrainer:
                     elapsed=self._elapsed, steps=self.steps)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Put back a position from state_dict(): the next fit continues it."""
+        """Put back a position from `state_dict`: the next fit continues it.
+
+        Parameters
+        ----------
+        state : dict
+            What `state_dict` returned.
+
+        Raises
+        ------
+        KeyError
+            If an entry is missing.
+        """
         self.time_idx = int(state["time_idx"])
         self.current_epoch = int(state["current_epoch"])
         self.iteration = int(state["iteration"])
@@ -150,6 +190,20 @@ class RnnlmTrainer:
 
     def get_batch(self, x: IntArray, t: IntArray, batch_size: int,
                   time_size: int) -> tuple[IntArray, IntArray]:
+        """The next training batch, the book's way, and advance ``time_idx``.
+
+        Parameters
+        ----------
+        x, t : ndarray of int, shape (n,)
+            The inputs and the targets.
+        batch_size, time_size : int
+
+        Returns
+        -------
+        batch_x, batch_t : ndarray, shape (batch_size, time_size)
+            Row i reads from offset ``i * (n // batch_size) + time_idx``,
+            wrapping around.
+        """
         pos = batch_positions(len(x), batch_size, time_size, self.time_idx)
         self.time_idx += time_size
         return x[pos], t[pos]
@@ -159,17 +213,45 @@ class RnnlmTrainer:
             *, progress: bool = False, log: Callable[[str], object] | None = None,
             stop: "Callable[[RnnlmTrainer], object] | None" = None,
             on_iteration: "Callable[[RnnlmTrainer], object] | None" = None) -> "RnnlmTrainer":
-        """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)``
-        iterations. Gradients are clipped to joint norm ``max_grad`` with
-        gatedrnn.clip_grads (no clipping if None). ``progress`` shows a tqdm bar
-        with the running perplexity; ``log``, a callable, receives a line of text
-        at every record (e.g. ``print``).
+        """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)`` iterations.
 
-        ``on_iteration(trainer)`` is called after every iteration (e.g. to
-        write a checkpoint); ``stop(trainer)``, checked after every iteration,
-        ends the fit early when it returns true (``self.stopped`` is then set,
-        and ``fit`` after ``load_state_dict`` or on this trainer with the
-        position kept goes on from there)."""
+        Parameters
+        ----------
+        xs, ts : array_like of int, shape (n,)
+            The inputs and the targets (usually ``corpus[:-1]`` and ``corpus[1:]``).
+        max_epoch : int, default 10
+        batch_size, time_size : int, default 20 and 35
+            Sequences per batch, and the truncated-BPTT length.
+        max_grad : float or None, default None
+            Clip the gradients to this joint norm with `gatedrnn.clip_grads`
+            (no clipping if None). An update whose gradient norm is not
+            finite is skipped and counted in ``skipped_updates``.
+        eval_interval : int or None, default 20
+            Record the perplexity every this many iterations.
+        progress : bool, keyword-only, default False
+            Show a tqdm bar with the running perplexity.
+        log : callable, keyword-only, optional
+            Receives a line of text at every record (e.g. ``print``).
+        stop : callable, keyword-only, optional
+            ``stop(trainer)``, checked after every iteration, ends the fit
+            early when it returns true (``self.stopped`` is then set, and
+            ``fit`` after `load_state_dict`, or again on this trainer, goes
+            on from there).
+        on_iteration : callable, keyword-only, optional
+            ``on_iteration(trainer)``, called after every iteration (e.g. to
+            write a checkpoint).
+
+        Returns
+        -------
+        RnnlmTrainer
+            self.
+
+        Raises
+        ------
+        ValueError
+            If `xs` and `ts` are not 1-D of one length, or shorter than one
+            batch.
+        """
         xs, ts = np.asarray(xs), np.asarray(ts)
         if xs.ndim != 1 or xs.shape != ts.shape:
             raise ValueError(f"xs and ts must be 1-D word-id arrays of one length; got shapes "
@@ -248,8 +330,20 @@ class RnnlmTrainer:
 
     def plot(self, path: StrPath | None = None,
              ylim: tuple[float, float] | None = None) -> None:
-        """The perplexity curve; saved to ``path`` (e.g. a .png) or shown.
-        Needs matplotlib (``pip install gatedrnn[plot]``)."""
+        """Plot the perplexity curve; save it to ``path`` (e.g. a .png) or show it.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Where to save the figure; shown on screen if None.
+        ylim : (float, float), optional
+            The y-axis limits.
+
+        Raises
+        ------
+        ImportError
+            Without matplotlib (``pip install 'gatedrnn[plot]'``).
+        """
         plot_perplexity(self.ppl_list, self.eval_interval, path, ylim)
 
 
@@ -290,6 +384,36 @@ def eval_perplexity(model: LanguageModelLike, corpus: ArrayLike, batch_size: int
     result is exp of the mean of the batch losses. The state is reset first
     (the book's scripts call ``model.reset_state()`` before evaluating) unless
     ``reset_state=False``, and is carried from one batch to the next.
+
+    Parameters
+    ----------
+    model : Rnnlm, BetterRnnlm or a model with the book's API
+    corpus : array_like of int, shape (n,)
+        Word ids.
+    batch_size, time_size : int, default 10 and 35
+        The book's evaluation batches.
+    progress : bool, keyword-only, default False
+        Show a tqdm bar.
+    reset_state : bool, keyword-only, default True
+
+    Returns
+    -------
+    float
+        The perplexity.
+
+    Raises
+    ------
+    ValueError
+        If `corpus` is not 1-D or is shorter than one batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, eval_perplexity
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    >>> ppl = eval_perplexity(model, np.tile(np.arange(10), 10), batch_size=2, time_size=5)
+    >>> bool(9 < ppl < 11)          # an untrained model: about the vocabulary size
+    True
     """
     corpus = np.asarray(corpus)
     if corpus.ndim != 1:
@@ -348,8 +472,41 @@ def fit_with_lr_decay(
     parameters, the history). Passing ``trainer=`` and ``schedule=`` back (say,
     from a checkpoint) continues the run where it stopped.
 
-    Returns (trainer, history): history has one dict per epoch with epoch,
-    lr, val_ppl, seconds and train_ppl (that epoch's recorded perplexities).
+    Parameters
+    ----------
+    model, optimizer
+        As for `RnnlmTrainer`.
+    corpus, corpus_val : array_like of int, shape (n,)
+        The training and the validation corpus.
+    max_epoch, batch_size, time_size, max_grad, eval_interval
+        As for `RnnlmTrainer.fit` (defaults 40, 20, 35, 0.25, 20, the book's).
+    decay : float, keyword-only, default 4.0
+    save_best : str, os.PathLike or callable, keyword-only, optional
+    restore_best : bool, keyword-only, default True
+    progress, log, report : keyword-only
+        A tqdm bar; a callable for the record lines; one for a line per epoch.
+    trainer, schedule : keyword-only, optional
+        A run to continue.
+    stop, on_iteration : callable, keyword-only, optional
+        As for `RnnlmTrainer.fit`.
+
+    Returns
+    -------
+    trainer : RnnlmTrainer
+    history : list of dict
+        One dict per epoch with ``epoch``, ``lr``, ``val_ppl``, ``seconds``
+        and ``train_ppl`` (that epoch's recorded perplexities).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.lm import Rnnlm, SGD, fit_with_lr_decay
+    >>> corpus = np.tile(np.arange(10), 40)
+    >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    >>> trainer, history = fit_with_lr_decay(model, SGD(lr=1.0), corpus, corpus,
+    ...                                      max_epoch=2, batch_size=2, time_size=5)
+    >>> [sorted(h) for h in history][0]
+    ['epoch', 'lr', 'seconds', 'train_ppl', 'val_ppl']
     """
     corpus = np.asarray(corpus)
     trainer = trainer or RnnlmTrainer(model, optimizer)
