@@ -6,7 +6,7 @@ import argparse
 import sys
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gatedrnn",
                                      description="gatedrnn: fast, verified recurrent layers for NumPy.")
     from . import __version__
@@ -54,7 +54,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "demo"):
         from . import demo

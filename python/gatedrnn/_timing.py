@@ -1,10 +1,12 @@
 """Wall-clock medians for the demo and the benchmarks."""
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
-def median_seconds(fn, repeat=5, warmup=1, min_total=0.0):
+def median_seconds(fn: Callable[[], object], repeat: int = 5, warmup: int = 1,
+                   min_total: float = 0.0) -> float:
     """Median wall time of fn() over `repeat` runs after `warmup` runs.
 
     With min_total > 0, repeats continue until that many seconds were spent,
@@ -12,7 +14,7 @@ def median_seconds(fn, repeat=5, warmup=1, min_total=0.0):
     """
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
     spent = 0.0
     while len(times) < repeat or spent < min_total:
         start = time.perf_counter()
@@ -34,7 +36,8 @@ class Speedup:
     high: float
 
 
-def speedup_in_rounds(fast, slow, rounds=5, fast_repeat=5, slow_repeat=3, pause=0.2):
+def speedup_in_rounds(fast: Callable[[], object], slow: Callable[[], object], rounds: int = 5,
+                      fast_repeat: int = 5, slow_repeat: int = 3, pause: float = 0.2) -> "Speedup":
     """Time fast() and slow() in `rounds` rounds, each a block of fast calls and
     then a block of slow ones, with a pause before each block.
 
@@ -44,7 +47,8 @@ def speedup_in_rounds(fast, slow, rounds=5, fast_repeat=5, slow_repeat=3, pause=
     would slow whatever runs next.
     """
     slow()  # first-call costs (allocation, page faults) belong to no round
-    fast_times, slow_times = [], []
+    fast_times: list[float] = []
+    slow_times: list[float] = []
     for _ in range(rounds):
         time.sleep(pause)
         fast_times.append(median_seconds(fast, repeat=fast_repeat, warmup=1))

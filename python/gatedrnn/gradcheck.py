@@ -1,8 +1,13 @@
 """Central finite differences and error measures, for tests and the demo."""
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+from ._typing import FloatArray
 
 
-def numerical_gradient(loss, x, eps=1e-6):
+def numerical_gradient(loss: Callable[[], float], x: FloatArray, eps: float = 1e-6) -> FloatArray:
     """d loss() / d x by central differences; x is perturbed in place and restored."""
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
@@ -16,7 +21,7 @@ def numerical_gradient(loss, x, eps=1e-6):
     return grad
 
 
-def relative_error(actual, expected):
+def relative_error(actual: ArrayLike, expected: ArrayLike) -> float:
     """max |actual - expected| / max |expected|: an error relative to the array's scale."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)

@@ -52,12 +52,16 @@ Three experiments, each a function that returns its numbers:
 The norms are ``book_norm``'s, the book's ``sqrt(sum(dh ** 2)) / N``.
 matplotlib is imported only for ``--plot`` (``pip install 'gatedrnn[plot]'``).
 """
+import argparse
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
 from ._layers import TimeLSTM, TimeRNN
+from ._typing import Float64Array, FloatArray
 from .clip import clip_grads
 
 DESCRIPTION = ("Section 6.1 of the book on gatedrnn's layers: the plain RNN's backward signal "
@@ -76,7 +80,7 @@ FORGET_BIASES = (0.0, 3.0)
 
 # ---- arguments ----------------------------------------------------------------
 
-def _int_at_least(value, name, low):
+def _int_at_least(value: int, name: str, low: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
     if value < low:
@@ -84,7 +88,7 @@ def _int_at_least(value, name, low):
     return int(value)
 
 
-def _real(value, name, kind="non-negative"):
+def _real(value: float, name: str, kind: str = "non-negative") -> float:
     """A finite real number; kind "any", "non-negative" or "positive"."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                      np.floating)):
@@ -96,13 +100,13 @@ def _real(value, name, kind="non-negative"):
     return float(value)
 
 
-def _seed(seed):
+def _seed(seed: int) -> int:
     if _int_at_least(seed, "seed", 0) >= 2 ** 32:
         raise ValueError(f"seed must be below 2**32 (NumPy's RandomState); got {seed}")
     return int(seed)
 
 
-def _square(Wh):
+def _square(Wh: FloatArray) -> FloatArray:
     if not isinstance(Wh, np.ndarray):
         raise TypeError(f"Wh must be a numpy.ndarray; got {type(Wh).__name__}")
     if Wh.ndim != 2 or Wh.shape[0] != Wh.shape[1] or Wh.shape[0] == 0:
@@ -112,7 +116,7 @@ def _square(Wh):
     return Wh
 
 
-def _sequence(xs, D, dtype):
+def _sequence(xs: FloatArray, D: int, dtype: np.dtype[Any]) -> FloatArray:
     if not isinstance(xs, np.ndarray):
         raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
     if xs.ndim != 3 or xs.shape[2] != D or 0 in xs.shape:
@@ -123,20 +127,20 @@ def _sequence(xs, D, dtype):
     return xs
 
 
-def book_norm(dh):
+def book_norm(dh: FloatArray) -> float:
     """The book's norm of a batch of gradients (N, H): sqrt(sum(dh ** 2)) / N."""
     return float(np.sqrt(np.sum(dh ** 2)) / dh.shape[0])
 
 
-def book_wh(scale, hidden=HIDDEN, seed=SEED):
+def book_wh(scale: float, hidden: int = HIDDEN, seed: int = SEED) -> Float64Array:
     """The book's Wh: ``np.random.seed(seed); np.random.randn(H, H) * scale``,
     drawn from a private generator (NumPy's global one is not touched)."""
     scale, hidden, seed = _real(scale, "scale"), _int_at_least(hidden, "hidden", 1), _seed(seed)
     return np.random.RandomState(seed).randn(hidden, hidden) * scale
 
 
-def experiment_inputs(batch=BATCH, steps=STEPS, hidden=HIDDEN, seed=SEED,
-                      input_scale=INPUT_SCALE):
+def experiment_inputs(batch: int = BATCH, steps: int = STEPS, hidden: int = HIDDEN,
+                      seed: int = SEED, input_scale: float = INPUT_SCALE) -> Float64Array:
     """xs (N, T, H): ``input_scale`` times the normal draws that follow Wh in
     the seed's stream (the same for every scale)."""
     batch, steps = _int_at_least(batch, "batch", 1), _int_at_least(steps, "steps", 1)
@@ -147,20 +151,20 @@ def experiment_inputs(batch=BATCH, steps=STEPS, hidden=HIDDEN, seed=SEED,
     return input_scale * rng.randn(batch, steps, hidden)
 
 
-def bare_dh_norms(Wh, steps=STEPS, batch=BATCH):
+def bare_dh_norms(Wh: FloatArray, steps: int = STEPS, batch: int = BATCH) -> Float64Array:
     """The book's bare-matrix recurrence: dh = ones (N, H), then ``steps``
     times dh = dh @ Wh.T; the book_norm after each (k = 1 .. steps back)."""
     Wh = _square(Wh)
     steps, batch = _int_at_least(steps, "steps", 1), _int_at_least(batch, "batch", 1)
     dh = np.ones((batch, Wh.shape[0]), Wh.dtype)
-    norms = []
+    norms: list[float] = []
     for _ in range(steps):
         dh = dh @ Wh.T
         norms.append(book_norm(dh))
     return np.array(norms)
 
 
-def _states(layer, xs, with_c):
+def _states(layer: TimeRNN | TimeLSTM, xs: FloatArray, with_c: bool) -> list[Any]:
     """The states before each step of one forward of a stateful layer over xs,
     from zeros: a list of T + 1 entries, h (or (h, c)) before step t and after
     the last."""
@@ -168,14 +172,15 @@ def _states(layer, xs, with_c):
     N, T, _ = xs.shape
     H = layer.params[1].shape[0]
     zeros = np.zeros((N, H), layer.dtype)
-    states = [(zeros, zeros) if with_c else zeros]
+    states: list[Any] = [(zeros, zeros) if with_c else zeros]
     for t in range(T):
         layer.forward(xs[:, t:t + 1], train=False)
-        states.append((layer.h.copy(), layer.c.copy()) if with_c else layer.h.copy())
+        h = cast(FloatArray, layer.h)  # the forward has set h (and c for the LSTM)
+        states.append((h.copy(), cast(FloatArray, layer.c).copy()) if with_c else h.copy())
     return states
 
 
-def _signal_back(layer, xs, with_c):
+def _signal_back(layer: TimeRNN | TimeLSTM, xs: FloatArray, with_c: bool) -> list[FloatArray]:
     """For k = 1 .. T: the gradient at the state k steps before the end, when
     ``ones`` arrives at the last hidden state and nothing at the others: the
     layer's dh (dc for an LSTM) after a backward over the last k steps,
@@ -183,7 +188,7 @@ def _signal_back(layer, xs, with_c):
     states = _states(layer, xs, with_c)
     N, T, _ = xs.shape
     ones = np.ones((N, layer.params[1].shape[0]), layer.dtype)
-    signal = []
+    signal: list[FloatArray] = []
     for k in range(1, T + 1):
         if with_c:
             layer.set_state(*states[T - k])
@@ -191,12 +196,12 @@ def _signal_back(layer, xs, with_c):
             layer.set_state(states[T - k])
         layer.forward(xs[:, T - k:])
         layer.backward(np.zeros((N, k, ones.shape[1]), layer.dtype), ones)
-        signal.append((layer.dc if with_c else layer.dh).copy())
+        signal.append(cast(FloatArray, layer.dc if with_c else layer.dh).copy())  # set by backward
     layer.reset_state()
     return signal
 
 
-def rnn_dh_norms(Wh, xs):
+def rnn_dh_norms(Wh: FloatArray, xs: FloatArray) -> Float64Array:
     """The book_norm of TimeRNN's dh at k = 1 .. T steps back (tanh included),
     ``ones`` arriving at the last hidden state; inputs xs (N, T, H) through
     Wx = I, b = 0, h0 = 0."""
@@ -206,7 +211,8 @@ def rnn_dh_norms(Wh, xs):
     return np.array([book_norm(dh) for dh in _signal_back(layer, xs, with_c=False)])
 
 
-def lstm_weights(scale, forget_bias, hidden=HIDDEN, seed=SEED):
+def lstm_weights(scale: float, forget_bias: float, hidden: int = HIDDEN, seed: int = SEED
+                 ) -> tuple[Float64Array, Float64Array, Float64Array]:
     """(Wx, Wh, b) of the LSTM experiment: Wh = randn(H, 4H) * scale from the
     seed (the book's kind of draw), Wx = [I I I I] (the input enters every
     gate as it enters the RNN), b zero but ``forget_bias`` on the f gate."""
@@ -219,7 +225,7 @@ def lstm_weights(scale, forget_bias, hidden=HIDDEN, seed=SEED):
     return Wx, Wh, b
 
 
-def lstm_dc_norms(Wx, Wh, b, xs):
+def lstm_dc_norms(Wx: FloatArray, Wh: FloatArray, b: FloatArray, xs: FloatArray) -> Float64Array:
     """The book_norm of TimeLSTM's dc at k = 1 .. T steps back, ``ones``
     arriving at the last hidden state (and nothing at the last cell); h0 = c0 = 0."""
     layer = TimeLSTM(Wx, Wh, b, stateful=True)  # checks the weights
@@ -227,8 +233,9 @@ def lstm_dc_norms(Wx, Wh, b, xs):
     return np.array([book_norm(dc) for dc in _signal_back(layer, xs, with_c=True)])
 
 
-def clipping_run(train_steps=30, max_norm=MAX_NORM, lr=0.1, batch=8, steps=STEPS,
-                 hidden=HIDDEN, seed=SEED, input_scale=INPUT_SCALE):
+def clipping_run(train_steps: int = 30, max_norm: float = MAX_NORM, lr: float = 0.1,
+                 batch: int = 8, steps: int = STEPS, hidden: int = HIDDEN, seed: int = SEED,
+                 input_scale: float = INPUT_SCALE) -> dict[str, Any]:
     """Train a student TimeRNN from the exploding Wh (``book_wh(1)``) towards a
     teacher with ``book_wh(0.5)``, by SGD with ``clip_grads(grads, max_norm)``.
 
@@ -250,7 +257,9 @@ def clipping_run(train_steps=30, max_norm=MAX_NORM, lr=0.1, batch=8, steps=STEPS
     # Separate arrays: SGD updates the student's params in place.
     student = TimeRNN(np.eye(hidden), Wh.copy(), np.zeros(hidden))
     teacher = TimeRNN(np.eye(hidden), 0.5 * Wh, np.zeros(hidden))
-    loss, before, after = [], [], []
+    loss: list[float] = []
+    before: list[float] = []
+    after: list[float] = []
     for _ in range(train_steps):
         xs = input_scale * rng.randn(batch, steps, hidden)
         diff = student.forward(xs) - teacher.forward(xs, train=False)
@@ -264,13 +273,13 @@ def clipping_run(train_steps=30, max_norm=MAX_NORM, lr=0.1, batch=8, steps=STEPS
                 max_norm=max_norm, lr=lr, batch=batch)
 
 
-def chapter_results():
+def chapter_results() -> dict[str, Any]:
     """Every curve of the command with its defaults, as a dict of arrays:
     ``bare``, ``rnn`` and ``lstm`` map a key to norms at k = 1 .. 20 steps back
     (``bare[scale]``, ``rnn[scale]``, ``lstm[(scale, forget_bias)]``), and
     ``clip`` is clipping_run()'s dict."""
     xs = experiment_inputs()
-    results = dict(bare={}, rnn={}, lstm={})
+    results: dict[str, Any] = dict(bare={}, rnn={}, lstm={})
     for scale in SCALES:
         Wh = book_wh(scale)
         results["bare"][scale] = bare_dh_norms(Wh)
@@ -283,12 +292,12 @@ def chapter_results():
 
 # ---- printing -----------------------------------------------------------------
 
-def _row(first, values, width=12):
+def _row(first: str | int, values: Sequence[float | str], width: int = 12) -> str:
     return f"{first:>5}" + "".join(f"{v:>{width}.3g}" if not isinstance(v, str)
                                    else f"{v:>{width}}" for v in values)
 
 
-def format_tables(results):
+def format_tables(results: dict[str, Any]) -> str:
     """The three tables as text."""
     s1, s2 = SCALES
     lines = [
@@ -341,7 +350,7 @@ def format_tables(results):
 
 # ---- the picture --------------------------------------------------------------
 
-def plot(results, path):
+def plot(results: dict[str, Any], path: str) -> None:
     """Draw the three panels to ``path`` (a format matplotlib knows from the
     suffix, e.g. .png). Uses matplotlib's Agg canvas directly, so neither
     pyplot nor the user's backend is touched."""
@@ -392,18 +401,18 @@ def plot(results, path):
 
 # ---- the command --------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png",
                         help="also draw the curves to this file, log-scale (needs matplotlib: "
                              "pip install 'gatedrnn[plot]')")
 
 
-def _error(message):
+def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr, flush=True)
     return 2
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     """Print the tables (and draw them with --plot). Returns the exit code."""
     path = getattr(args, "plot", None)
     if path is not None:
