@@ -155,6 +155,48 @@ def from_torch(module: Torch, *, dtype: DTypeLike | None = None) -> FromTorch:
 
     The layers are batch-first, whatever the module's ``batch_first``: they
     take (N, T, D). ``proj_size`` and other modules raise.
+
+    Parameters
+    ----------
+    module : torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, or a module from `to_torch`
+    dtype : float32 or float64, keyword-only, optional
+        The layers' dtype; by default the module's.
+
+    Returns
+    -------
+    TimeLSTM, TimeGRU, TimeRNN, TimeBiLSTM, a pair, a list, Rnnlm or BetterRnnlm
+        As above.
+
+    Raises
+    ------
+    ImportError
+        Without torch (it is imported only here, never a dependency).
+    TypeError
+        For another module, or a dtype other than float32/float64.
+    ValueError
+        For an LSTM with ``proj_size``.
+
+    Notes
+    -----
+    PyTorch's LSTM orders its gates i, f, g, o and stores ``weight_ih_l0``
+    as (4H, D): the blocks are permuted to f, g, i, o and transposed, and
+    ``b = b_ih + b_hh``. PyTorch's GRU orders its gates r, z, n with
+    ``h' = z h + (1 - z) n``: its z columns are negated to give ours, and
+    its two biases become the rows of ``b`` (2, 3H).
+
+    Examples
+    --------
+    The example runs where torch is installed:
+
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> import numpy as np
+    >>> from gatedrnn.interop import from_torch
+    >>> module = torch.nn.LSTM(3, 4, batch_first=True).double()
+    >>> layer = from_torch(module)
+    >>> xs = np.random.default_rng(0).standard_normal((2, 5, 3))
+    >>> expected = module(torch.from_numpy(xs))[0].detach().numpy()
+    >>> type(layer).__name__, np.allclose(layer.forward(xs), expected)
+    ('TimeLSTM', True)
     """
     torch = _import_torch()
     if getattr(module, "_gatedrnn_language_model", False):
@@ -230,6 +272,44 @@ def to_torch(layer: "Layer | Sequence[Layer] | Rnnlm | BetterRnnlm") -> Torch:
     single-step ``LSTM``, ``GRU``, ``RNN``), a list of layers of one kind
     whose sizes chain (one module with ``num_layers``), or a ``gatedrnn.lm``
     model (``Rnnlm``, ``BetterRnnlm``: see ``from_torch`` for the way back).
+
+    Parameters
+    ----------
+    layer : a gatedrnn layer, a list of them, Rnnlm or BetterRnnlm
+        As above.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` with ``batch_first=True``; for
+        a language model a module ``module(ids, state) -> (scores, state)``.
+
+    Raises
+    ------
+    ImportError
+        Without torch.
+    TypeError
+        For an object that is not one of these layers.
+    ValueError
+        For the book's GRU (``reset_after=False``), an empty list, or a list
+        of layers of several kinds or whose sizes do not chain.
+
+    Examples
+    --------
+    The example runs where torch is installed:
+
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> import numpy as np
+    >>> from gatedrnn import TimeGRU
+    >>> from gatedrnn.interop import to_torch
+    >>> rng = np.random.default_rng(0)
+    >>> layer = TimeGRU(rng.standard_normal((3, 12)), rng.standard_normal((4, 12)),
+    ...                 np.zeros((2, 12)), reset_after=True)
+    >>> module = to_torch(layer)
+    >>> xs = rng.standard_normal((2, 5, 3))
+    >>> expected = module(torch.from_numpy(xs))[0].detach().numpy()
+    >>> type(module).__name__, np.allclose(layer.forward(xs), expected)
+    ('GRU', True)
     """
     torch = _import_torch()
     from .lm.models import BetterRnnlm, Rnnlm
@@ -370,13 +450,56 @@ def _language_model_from_torch(module: Torch,
 def from_keras(kind: str, kernel: ArrayLike, recurrent_kernel: ArrayLike, bias: ArrayLike, *,
                reset_after: bool = True, activation: str = "tanh"
                ) -> _layers.TimeLSTM | _layers.TimeGRU | _layers.TimeRNN:
-    """The gatedrnn layer for a Keras layer's weights (NumPy arrays in Keras's
-    layouts; no Keras import): ``kind`` "lstm" (kernel (D, 4H), gates i, f, c,
-    o), "gru" (kernel (D, 3H), gates z, r, h with z = 1 - ours; bias (2, 3H)
-    with ``reset_after=True``, Keras's default, or (3H,) with False) or
-    "simple_rnn" (``activation`` "tanh", Keras's default, or "relu"). The
-    LSTM and GRU are those with Keras's default activations (tanh, and
-    sigmoid for the gates). Weights are copied; the dtype is kept."""
+    """The gatedrnn layer for a Keras layer's weights.
+
+    The weights are NumPy arrays in Keras's layouts (no Keras import); they
+    are copied, and their dtype is kept. The LSTM and GRU are those with
+    Keras's default activations (tanh, and sigmoid for the gates).
+
+    Parameters
+    ----------
+    kind : {"lstm", "gru", "simple_rnn"}
+    kernel : array_like, shape (D, 4H), (D, 3H) or (D, H)
+        Keras's ``kernel``. The LSTM's gates are i, f, c, o (reordered to
+        f, g, i, o); the GRU's z, r, h with z = 1 - ours (its z columns are
+        negated).
+    recurrent_kernel : array_like, shape (H, 4H), (H, 3H) or (H, H)
+    bias : array_like
+        (4H,), (H,), or for the GRU (2, 3H) with ``reset_after=True``
+        (Keras's default) and (3H,) with False.
+    reset_after : bool, keyword-only, default True
+        The GRU's variant.
+    activation : {"tanh", "relu"}, keyword-only, default "tanh"
+        "relu" for a ``simple_rnn`` only.
+
+    Returns
+    -------
+    TimeLSTM, TimeGRU or TimeRNN
+
+    Raises
+    ------
+    ValueError
+        For an unknown `kind`, a bias of the wrong shape, or an activation
+        other than tanh for the LSTM and GRU.
+
+    See Also
+    --------
+    to_keras
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.interop import from_keras, to_keras
+    >>> rng = np.random.default_rng(0)
+    >>> kernel, recurrent = rng.standard_normal((3, 12)), rng.standard_normal((4, 12))
+    >>> gru = from_keras("gru", kernel, recurrent, np.zeros((2, 12)))
+    >>> type(gru).__name__, gru.reset_after
+    ('TimeGRU', True)
+    >>> np.array_equal(gru.params[0][:, :4], -kernel[:, :4])   # z negated
+    True
+    >>> np.array_equal(to_keras(gru)["kernel"], kernel)        # and back
+    True
+    """
     kernel, recurrent_kernel, bias = (np.asarray(a) for a in (kernel, recurrent_kernel, bias))
     if kind in ("lstm", "gru") and activation != "tanh":
         raise ValueError(f"gatedrnn's {kind.upper()} uses tanh; got activation={activation!r}")
@@ -399,10 +522,40 @@ def from_keras(kind: str, kernel: ArrayLike, recurrent_kernel: ArrayLike, bias: 
 
 
 def to_keras(layer: Layer) -> dict[str, Any]:
-    """A dict of NumPy arrays in Keras's layouts for ``layer`` (a TimeLSTM,
-    TimeGRU, TimeRNN or single step): ``kernel``, ``recurrent_kernel``,
-    ``bias``, and for a GRU ``reset_after``, for an RNN ``activation``, ready for
-    ``keras_layer.set_weights([d["kernel"], d["recurrent_kernel"], d["bias"]])``."""
+    """The weights of ``layer`` as NumPy arrays in Keras's layouts (copies).
+
+    Parameters
+    ----------
+    layer : TimeLSTM, TimeGRU, TimeRNN, LSTM, GRU or RNN
+
+    Returns
+    -------
+    dict
+        ``kernel``, ``recurrent_kernel``, ``bias``, and for a GRU
+        ``reset_after``, for an RNN ``activation``, ready for
+        ``keras_layer.set_weights([d["kernel"], d["recurrent_kernel"], d["bias"]])``.
+
+    Raises
+    ------
+    TypeError
+        For another object (a TimeBiLSTM is two LSTMs: convert
+        ``TimeLSTM(*layer.params[:3])`` and ``TimeLSTM(*layer.params[3:])``).
+
+    See Also
+    --------
+    from_keras
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn import TimeLSTM
+    >>> from gatedrnn.interop import to_keras
+    >>> H = 2
+    >>> b = np.concatenate([np.full(H, k, float) for k in (1, 2, 3, 4)])  # f, g, i, o
+    >>> weights = to_keras(TimeLSTM(np.zeros((3, 4 * H)), np.zeros((H, 4 * H)), b))
+    >>> sorted(weights), weights["bias"]                                   # i, f, c, o
+    (['bias', 'kernel', 'recurrent_kernel'], array([3., 3., 1., 1., 2., 2., 4., 4.]))
+    """
     if isinstance(layer, (_layers.TimeLSTM, _layers.LSTM)):
         kernel, recurrent, bias = (lstm_to_torch_order(a) for a in layer.params)
         return dict(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
