@@ -1,4 +1,4 @@
-"""Command line: `python -m gatedrnn [demo | bench | train | eval | book | gradients]`.
+"""Command line: `python -m gatedrnn [--version] [demo | bench | train | eval | book | gradients]`.
 
 One ``add_parser`` block per command; ``main`` dispatches on its name.
 """
