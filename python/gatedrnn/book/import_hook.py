@@ -112,7 +112,23 @@ def _replacements(table: dict[str, str]) -> dict[str, dict[str, object]]:
 
 
 def is_installed() -> bool:
-    """True when the hook is on ``sys.meta_path``."""
+    """Whether the hook of `install` is on ``sys.meta_path``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from gatedrnn import book
+    >>> replaced = book.install()
+    >>> sorted(replaced), replaced["common.util"]
+    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    >>> book.is_installed()
+    True
+    >>> book.uninstall(), book.is_installed()
+    (True, False)
+    """
     return any(getattr(f, "_gatedrnn_book", False) for f in sys.meta_path)
 
 
@@ -135,6 +151,26 @@ def install() -> dict[str, tuple[str, ...]]:
     dict
         ``{book module: tuple of the names replaced}``, e.g.
         ``{"common.util": ("clip_grads", "eval_perplexity"), ...}``.
+
+    Warns
+    -----
+    RuntimeWarning
+        If a book module was imported before the call.
+
+    See Also
+    --------
+    uninstall, is_installed
+
+    Examples
+    --------
+    >>> from gatedrnn import book
+    >>> replaced = book.install()
+    >>> sorted(replaced), replaced["common.util"]
+    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    >>> book.is_installed()
+    True
+    >>> book.uninstall(), book.is_installed()
+    (True, False)
     """
     replacements = _replacements(REPLACEMENTS)
     uninstall()
@@ -161,6 +197,22 @@ def uninstall() -> bool:
 
     Modules imported while it was installed keep gatedrnn.book's names (remove
     them from ``sys.modules`` to import the book's again).
+
+    Returns
+    -------
+    bool
+        Whether the hook was installed.
+
+    Examples
+    --------
+    >>> from gatedrnn import book
+    >>> replaced = book.install()
+    >>> sorted(replaced), replaced["common.util"]
+    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    >>> book.is_installed()
+    True
+    >>> book.uninstall(), book.is_installed()
+    (True, False)
     """
     hooks = [f for f in sys.meta_path if getattr(f, "_gatedrnn_book", False)]
     for f in hooks:

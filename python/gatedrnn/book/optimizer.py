@@ -122,7 +122,23 @@ class _BookOptimizer:
     _state_names: tuple[str, ...] = ()  # the attributes holding the state lists
 
     def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
-        """Update each array of ``params`` in place from ``grads``, with the book's rule."""
+        """Update each array of ``params`` in place from ``grads``, with the book's rule.
+
+        Each array is updated in one fused C pass that rounds as NumPy
+        evaluates the book's expressions: the results are the book's, bit for bit.
+
+        Parameters
+        ----------
+        params, grads : list of ndarray of float32 or float64
+            Pairwise of one shape and dtype; the same list at every call
+            (the state is kept per position).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For lists of other lengths, shapes or dtypes, or a bad
+            hyperparameter, before anything changes.
+        """
         _check_params_and_grads(params, grads)
         hyper = self._hyperparameters()
         states = self._states(params)
@@ -206,7 +222,28 @@ def _scaled_quotient(p: FloatArray, g: FloatArray, h: FloatArray, lr: float) -> 
 
 
 class SGD(_BookOptimizer):
-    """Stochastic gradient descent: ``p -= lr * g``."""
+    """Stochastic gradient descent: ``p -= lr * g``, as the book's ``SGD``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import SGD
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = SGD(lr=0.1)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([0.8, 1.2, 0.9], dtype=float32)
+    """
 
     _rule = "sgd"
 
@@ -225,7 +262,29 @@ class SGD(_BookOptimizer):
 
 
 class Momentum(_BookOptimizer):
-    """Momentum SGD: ``v = momentum * v - lr * g; p += v``."""
+    """Momentum SGD: ``v = momentum * v - lr * g; p += v``, as the book's.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    momentum : float, default 0.9
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import Momentum
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = Momentum(lr=0.1, momentum=0.9)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([0.71 , 1.29 , 0.855], dtype=float32)
+    """
 
     _rule = "momentum"
     _state_names = ("v",)
@@ -250,9 +309,32 @@ class Momentum(_BookOptimizer):
 
 
 class Nesterov(_BookOptimizer):
-    """Nesterov's accelerated gradient, in the book's form:
+    """Nesterov's accelerated gradient, in the book's form.
+
     ``v *= momentum; v -= lr * g; p += momentum * momentum * v;
-    p -= (1 + momentum) * lr * g`` (the products of hyperparameters in Python)."""
+    p -= (1 + momentum) * lr * g`` (the products of hyperparameters in Python).
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    momentum : float, default 0.9
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import Nesterov
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = Nesterov(lr=0.1, momentum=0.9)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([0.3851, 1.6149, 0.6926], dtype=float32)
+    """
 
     _rule = "nesterov"
     _state_names = ("v",)
@@ -281,7 +363,28 @@ class Nesterov(_BookOptimizer):
 
 
 class AdaGrad(_BookOptimizer):
-    """AdaGrad: ``h += g * g; p -= lr * g / (sqrt(h) + 1e-7)``."""
+    """AdaGrad: ``h += g * g; p -= lr * g / (sqrt(h) + 1e-7)``, as the book's.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import AdaGrad
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = AdaGrad(lr=0.1)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([0.8293, 1.1707, 0.8293], dtype=float32)
+    """
 
     _rule = "adagrad"
     _state_names = ("h",)
@@ -303,8 +406,32 @@ class AdaGrad(_BookOptimizer):
 
 
 class RMSprop(_BookOptimizer):
-    """RMSprop: ``h *= decay_rate; h += (1 - decay_rate) * g * g;
-    p -= lr * g / (sqrt(h) + 1e-7)``."""
+    """RMSprop, as the book's.
+
+    ``h *= decay_rate; h += (1 - decay_rate) * g * g;
+    p -= lr * g / (sqrt(h) + 1e-7)``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    decay_rate : float, default 0.99
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import RMSprop
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = RMSprop(lr=0.1, decay_rate=0.99)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([-0.7089,  2.7089, -0.7089], dtype=float32)
+    """
 
     _rule = "rmsprop"
     _state_names = ("h",)
@@ -331,12 +458,37 @@ class RMSprop(_BookOptimizer):
 
 
 class Adam(_BookOptimizer):
-    """Adam (Kingma and Ba), in the book's form: at step ``iter`` (counted from 1),
+    """Adam (Kingma and Ba), in the book's form.
+
+    At step ``iter`` (counted from 1),
     ``lr_t = lr * np.sqrt(1 - beta2**iter) / (1 - beta1**iter)``;
     ``m += (1 - beta1) * (g - m); v += (1 - beta2) * (g**2 - v);
     p -= lr_t * m / (np.sqrt(v) + 1e-7)``. ``lr_t`` is a NumPy float64, so with
     NumPy 2 the last step is computed in float64 and rounded once into float32
-    params (see the module's notes)."""
+    params (see the module's notes).
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+    beta1, beta2 : float, default 0.9 and 0.999
+        In [0, 1).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a hyperparameter that is not a finite number in range (checked
+        here and at every update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.optimizer import Adam
+    >>> p, g = np.ones(3, np.float32), np.array([1.0, -1.0, 0.5], np.float32)
+    >>> opt = Adam(lr=0.1)
+    >>> opt.update([p], [g]); opt.update([p], [g])
+    >>> p.round(4)
+    array([0.8, 1.2, 0.8], dtype=float32)
+    """
 
     _rule = "adam"
     _state_names = ("m", "v")
@@ -351,6 +503,19 @@ class Adam(_BookOptimizer):
         self._hyperparameters()
 
     def update(self, params: Sequence[FloatArray], grads: Sequence[FloatArray]) -> None:
+        """Update each array of ``params`` in place from ``grads``, and count the step.
+
+        Parameters
+        ----------
+        params, grads : list of ndarray of float32 or float64
+            Pairwise of one shape and dtype; the same list at every call.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For lists of other lengths, shapes or dtypes, or a bad
+            hyperparameter, before anything changes.
+        """
         super().update(params, grads)
         self.iter += 1
 

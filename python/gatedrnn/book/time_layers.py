@@ -53,6 +53,28 @@ class RNN(_layers.RNN):
 
     Wx (D, H), Wh (H, H), b (H,). forward(x (N, D), h_prev (N, H)) -> h_next;
     backward(dh_next) -> (dx, dh_prev), writing ``grads`` in place.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray of float32 or float64
+        Shapes (D, H), (H, H), (H,), one dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.RNN : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> step = tl.RNN(np.eye(2), np.zeros((2, 2)), np.zeros(2))
+    >>> step.forward(np.array([[0.5, -0.5]]), np.zeros((1, 2))).round(4)
+    array([[ 0.4621, -0.4621]])
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
@@ -65,14 +87,52 @@ class TimeRNN(_layers.TimeRNN):
     Wx (D, H), Wh (H, H), b (H,). With ``stateful=True`` the last ``h`` carries
     into the next forward. backward(dhs) -> dxs sets ``dh``, the gradient at
     the initial state.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray of float32 or float64
+        Shapes (D, H), (H, H), (H,), one dtype.
+    stateful : bool, default False
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.TimeRNN : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2), stateful=True)
+    >>> hs = layer.forward(np.ones((4, 5, 3), np.float64))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape
+    ((4, 5, 2), (4, 5, 3))
+    >>> layer.set_state(None)        # as the book's, with a state saved before any forward
+    >>> layer.h is None
+    True
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
     def set_state(self, h: FloatArray | None) -> None:
-        """Start the next stateful forward from h; None forgets it (zeros), as
-        the book's does with a state saved before any forward."""
+        """Start the next stateful forward from h; None forgets it (zeros).
+
+        As the book's does with a state saved before any forward.
+
+        Parameters
+        ----------
+        h : ndarray, shape (N, H), or None
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `h` has the wrong dtype or shape.
+        """
         if h is None:
             self.h = None
         else:
@@ -93,6 +153,29 @@ class LSTM(_layers.LSTM):
     forward(x (N, D), h_prev (N, H), c_prev (N, H)) -> (h_next, c_next);
     backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev), writing ``grads`` in
     place. dh_next or dc_next may be the scalar 0, as in the book's own loop.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray of float32 or float64
+        Shapes (D, 4H), (H, 4H), (4H,), one dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.LSTM : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> step = tl.LSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+    >>> h, c = step.forward(np.ones((1, 3)), np.zeros((1, 2)), np.zeros((1, 2)))
+    >>> [g.shape for g in step.backward(np.ones_like(h), 0)]   # dc_next: the scalar 0
+    [(1, 3), (1, 2), (1, 2)]
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> None:
@@ -100,6 +183,25 @@ class LSTM(_layers.LSTM):
 
     def backward(self, dh_next: FloatArray | float,
                  dc_next: FloatArray | float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Backpropagate one step; dh_next or dc_next may be a scalar (0 in the book).
+
+        Parameters
+        ----------
+        dh_next, dc_next : ndarray of shape (N, H), or a number
+            A number stands for a full (N, H) array of it.
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        dh_prev, dc_prev : ndarray, shape (N, H)
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran since the last backward.
+        TypeError, ValueError
+            If an array has the wrong dtype or shape.
+        """
         # Only scalars are widened; their shape comes from the last forward's
         # state, and a missing forward is reported by the layer itself.
         cache = self._cache
@@ -118,14 +220,52 @@ class TimeLSTM(_layers.TimeLSTM):
     the last ``h`` and ``c`` carry into the next forward; ``set_state(h)``
     with c None starts c at zeros, as the book's. backward(dhs) -> dxs sets
     ``dh`` (and ``dc``), the gradients at the initial state.
+
+    Parameters
+    ----------
+    Wx, Wh, b : ndarray of float32 or float64
+        Shapes (D, 4H), (H, 4H), (4H,), one dtype.
+    stateful : bool, default False
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.TimeLSTM : the methods, equations and layouts, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+    >>> layer.set_state(np.zeros((4, 2)))          # c starts at zeros
+    >>> hs = layer.forward(np.ones((4, 5, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape, layer.dc.shape
+    ((4, 5, 2), (4, 5, 3), (4, 2))
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
     def set_state(self, h: FloatArray | None, c: FloatArray | None = None) -> None:
-        """Start the next stateful forward from h and c (zeros if None). h None
-        forgets h, as the book's does with a state saved before any forward."""
+        """Start the next stateful forward from h and c (zeros if None).
+
+        h None forgets h, as the book's does with a state saved before any
+        forward.
+
+        Parameters
+        ----------
+        h : ndarray, shape (N, H), or None
+        c : ndarray, shape (N, H), or None
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `h` or `c` has the wrong dtype or shape.
+        """
         if h is None:
             if c is not None:
                 H = self.params[1].shape[0]
@@ -166,6 +306,32 @@ class GRU(_BookGRUWeights, _layers.GRU):
     zero array. forward(x, h_prev) -> h_next; backward(dh_next) -> (dx,
     dh_prev), after which ``dWx``, ``dWh`` and ``db`` (``grads``) hold the
     gradients.
+
+    Parameters
+    ----------
+    Wx, Wh : ndarray of float32 or float64
+        Shapes (D, 3H), (H, 3H), gates z, r, h~.
+    b : ndarray, shape (3H,), optional
+        The bias; without it, a read-only zeros array.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.GRU : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> step = tl.GRU(np.ones((3, 6)), np.ones((2, 6)))   # the first version: no bias
+    >>> h = step.forward(np.ones((1, 3)), np.zeros((1, 2)))
+    >>> dx, dh_prev = step.backward(np.ones_like(h))
+    >>> step.dWx.shape, step.dWh.shape, step.db.shape
+    ((3, 6), (2, 6), (6,))
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray | None = None) -> None:
@@ -183,6 +349,33 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
     (the first version, no bias; its constructor's typo left dWx unset, here
     dWx is the gradient) and ``TimeGRU(Wx, Wh, b, stateful=False)``. A bool in
     the third place is the first version's ``stateful``.
+
+    Parameters
+    ----------
+    Wx, Wh : ndarray of float32 or float64
+        Shapes (D, 3H), (H, 3H), gates z, r, h~.
+    b : ndarray of shape (3H,), bool, or None
+        The bias (a read-only zeros array if None), or the first version's
+        `stateful`.
+    stateful : bool, default False
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes, or `stateful` given twice.
+
+    See Also
+    --------
+    gatedrnn.TimeGRU : the methods and equations, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeGRU(np.ones((3, 6)), np.ones((2, 6)), True)   # Wx, Wh, stateful
+    >>> hs = layer.forward(np.ones((4, 5, 3)))
+    >>> layer.stateful, hs.shape, layer.backward(np.ones_like(hs)).shape
+    (True, (4, 5, 2), (4, 5, 3))
     """
 
     def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray | bool | None = None,
@@ -195,7 +388,17 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
         super().__init__(Wx, Wh, _zero_bias(Wx, Wh) if b is None else b, stateful)
 
     def set_state(self, h: FloatArray | None) -> None:
-        """Start the next stateful forward from h; None forgets it (zeros)."""
+        """Start the next stateful forward from h; None forgets it (zeros).
+
+        Parameters
+        ----------
+        h : ndarray, shape (N, H), or None
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `h` has the wrong dtype or shape.
+        """
         if h is None:
             self.h = None
         else:
@@ -231,6 +434,32 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
     starts from its own state when its ``stateful`` is set (setting
     ``stateful`` here sets both; reading it gives the pair if they differ).
     Each one can also run on its own, as a TimeLSTM.
+
+    Parameters
+    ----------
+    Wx1, Wh1, b1, Wx2, Wh2, b2 : ndarray of float32 or float64
+        Each direction's LSTM weights, (D, 4H), (H, 4H), (4H,).
+    stateful : bool, default False
+
+    Raises
+    ------
+    TypeError, ValueError
+        For weights of other dtypes or shapes (named Wx1 ... b2).
+
+    See Also
+    --------
+    gatedrnn.TimeBiLSTM : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeBiLSTM(*[np.ones(s) for s in [(3, 8), (2, 8), (8,)] * 2])
+    >>> hs = layer.forward(np.ones((4, 5, 3)))
+    >>> hs.shape, layer.backward(np.ones_like(hs)).shape, len(layer.dh)
+    ((4, 5, 4), (4, 5, 3), 2)
+    >>> layer.forward_lstm.params[0] is layer.params[0]
+    True
     """
 
     h = _both("h", "the last hidden state of each direction")
@@ -251,6 +480,7 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
 
     @property  # type: ignore[override]  # the book's: a pair when the directions differ
     def stateful(self) -> bool | tuple[bool, bool]:
+        """Both directions' ``stateful``; the pair (forward's, backward's) if they differ."""
         first, second = self.forward_lstm.stateful, self.backward_lstm.stateful
         return first if first == second else (first, second)
 
@@ -271,8 +501,33 @@ class TimeBiLSTM(_layers.TimeBiLSTM):
 # --- embedding, affine, softmax loss and dropout, on gatedrnn.lm's layers -------
 
 class TimeEmbedding(_lm.TimeEmbedding):
-    """xs (N, T) word ids -> W[xs], (N, T, D); backward(dout) writes the
-    gradient of W into ``grads[0]`` and returns None. ``W`` is ``params[0]``."""
+    """xs (N, T) word ids -> W[xs], (N, T, D), as the book's.
+
+    backward(dout) writes the gradient of W into ``grads[0]`` and returns
+    None. ``W`` is ``params[0]``.
+
+    Parameters
+    ----------
+    W : ndarray of float32 or float64, shape (V, D)
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `W` is not a 2-D float32/float64 ndarray.
+
+    See Also
+    --------
+    gatedrnn.lm.TimeEmbedding : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeEmbedding(np.arange(6.0).reshape(3, 2))
+    >>> layer.forward(np.array([[2, 0]]))[0]
+    array([[4., 5.],
+           [0., 1.]])
+    """
 
     def __init__(self, W: FloatArray) -> None:
         super().__init__(W)
@@ -287,6 +542,29 @@ class TimeAffine(_lm.TimeAffine):
     b)``): it stays the object in ``params`` and is read in place. Its gradient
     has W's memory layout, as the book's ``np.zeros_like(W)``, so that adding
     its transpose to the embedding's gradient runs over contiguous memory.
+
+    Parameters
+    ----------
+    W : ndarray of float32 or float64, shape (D, M)
+    b : ndarray, shape (M,), the dtype of `W`
+
+    Raises
+    ------
+    TypeError, ValueError
+        For other dtypes or shapes.
+
+    See Also
+    --------
+    gatedrnn.lm.TimeAffine : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> embed_W = np.ones((5, 3))
+    >>> layer = tl.TimeAffine(embed_W.T, np.zeros(5))        # weight tying
+    >>> layer.forward(np.ones((1, 2, 3))).shape, layer.params[0].base is embed_W
+    ((1, 2, 5), True)
     """
 
     def __init__(self, W: FloatArray, b: FloatArray) -> None:
@@ -302,6 +580,20 @@ class TimeSoftmaxWithLoss(_lm.TimeSoftmaxWithLoss):
 
     One compiled pass per row; xs is left as it is (the book's does not
     change it either).
+
+    See Also
+    --------
+    gatedrnn.lm.TimeSoftmaxWithLoss : the methods, documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeSoftmaxWithLoss()
+    >>> round(layer.forward(np.zeros((1, 2, 4)), np.array([[1, 3]])), 6)   # log(4)
+    1.386294
+    >>> layer.backward().shape
+    (1, 2, 4)
     """
 
     def __init__(self) -> None:
@@ -327,6 +619,28 @@ class TimeDropout:
     ``mask`` has xs's dtype (the book's is always float32, so for float64 xs
     the book's scale is rounded to float32 and this one's is not).
     backward(dout) -> dout * mask, or dout after a forward with train_flg False.
+
+    Parameters
+    ----------
+    dropout_ratio : float, default 0.5
+        In [0, 1).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `dropout_ratio` is not a number in [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> np.random.seed(0)
+    >>> layer = tl.TimeDropout(0.5)
+    >>> out = layer.forward(np.ones((1, 2, 1000)))
+    >>> sorted(set(out.ravel().tolist()))   # dropped, or kept and doubled
+    [0.0, 2.0]
+    >>> bool((layer.backward(np.ones_like(out)) == out).all())
+    True
     """
 
     def __init__(self, dropout_ratio: float = 0.5) -> None:
@@ -339,6 +653,21 @@ class TimeDropout:
         self._forwarded = False
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """xs times a fresh mask in training; xs itself otherwise.
+
+        Parameters
+        ----------
+        xs : ndarray of float32 or float64, any shape
+
+        Returns
+        -------
+        ndarray, the shape and dtype of `xs`
+
+        Raises
+        ------
+        TypeError
+            If `xs` is not a float32/float64 ndarray.
+        """
         if not isinstance(xs, np.ndarray):
             raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
         if xs.dtype not in FLOAT_DTYPES:
@@ -356,6 +685,15 @@ class TimeDropout:
         return xs * mask
 
     def backward(self, dout: FloatArray) -> FloatArray:
+        """dout times the last forward's mask (dout itself after an inference forward).
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        ValueError
+            If `dout` does not have the forward's shape.
+        """
         if not self._forwarded:
             raise RuntimeError("backward() needs a forward() first")
         if self.mask is None:
@@ -389,6 +727,16 @@ class TimeSigmoidWithLoss:
     of 0 and 1: the mean over N and T of -log(p + 1e-7), p the probability of
     the label (the book's SigmoidWithLoss at each step, averaged over T).
     backward(dout=1) -> (sigmoid(xs) - ts) * dout / (N T), in xs's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.TimeSigmoidWithLoss()
+    >>> round(layer.forward(np.zeros((2, 3)), np.ones((2, 3), int)), 6)   # log(2)
+    0.693147
+    >>> layer.backward()[0]
+    array([-0.08333333, -0.08333333, -0.08333333])
     """
 
     def __init__(self) -> None:
@@ -398,6 +746,24 @@ class TimeSigmoidWithLoss:
         self.cache: tuple[FloatArray, NDArray[np.bool_]] | None = None  # (y, positive)
 
     def forward(self, xs: FloatArray, ts: IntArray) -> float:
+        """The mean binary cross-entropy.
+
+        Parameters
+        ----------
+        xs : ndarray of float32 or float64, shape (N, T)
+            The scores.
+        ts : ndarray of int or bool, shape (N, T)
+            The labels, 0 or 1.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        TypeError, ValueError
+            For other dtypes, shapes or labels.
+        """
         _check_float_array(xs, "xs", 2, "(N, T)")
         ts = np.asarray(ts)
         if ts.shape != xs.shape:
@@ -415,6 +781,13 @@ class TimeSigmoidWithLoss:
         return loss
 
     def backward(self, dout: float = 1) -> FloatArray:
+        """The gradient at xs, (N, T), times `dout`.
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        """
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
         y, positive = self.cache
@@ -428,6 +801,16 @@ class Simple_TimeSoftmaxWithLoss:
     -log(softmax(xs)[target] + 1e-7), with no ignore_label. xs (N, T, V),
     ts word ids (N, T) or one-hot (N, T, V). backward(dout=1) ->
     (softmax(xs) - onehot(ts)) * dout / (N T), and may run again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.Simple_TimeSoftmaxWithLoss()
+    >>> round(layer.forward(np.zeros((1, 2, 4)), np.array([[1, 3]])), 6)
+    1.386294
+    >>> layer.backward()[0, 0]
+    array([ 0.125, -0.375,  0.125,  0.125])
     """
 
     def __init__(self) -> None:
@@ -436,6 +819,22 @@ class Simple_TimeSoftmaxWithLoss:
         self.cache: tuple[FloatArray, IntArray] | None = None  # (ys, ts)
 
     def forward(self, xs: FloatArray, ts: IntArray) -> float:
+        """The mean cross-entropy of softmax(xs) against ts.
+
+        Parameters
+        ----------
+        xs : ndarray of float32 or float64, shape (N, T, V)
+        ts : ndarray of int, shape (N, T), or one-hot (N, T, V)
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        TypeError, ValueError
+            For other dtypes or shapes, or ids outside [0, V).
+        """
         _check_float_array(xs, "xs", 3, "(N, T, V)")
         N, T, V = xs.shape
         ts = np.asarray(ts)
@@ -456,6 +855,13 @@ class Simple_TimeSoftmaxWithLoss:
         return loss
 
     def backward(self, dout: float = 1) -> FloatArray:
+        """The gradient at xs, (N, T, V), times `dout`.
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        """
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
         ys, ts = self.cache
@@ -472,6 +878,22 @@ class Simple_TimeAffine:
     keeps W and b as attributes and has no params/grads). backward(dout) ->
     dx, and sets ``dW`` and ``db`` to new arrays of the gradients (the book's
     reads a ``dW`` that its Affine layer never sets; this is what it meant).
+
+    Parameters
+    ----------
+    W : ndarray of float32 or float64, shape (D, M)
+    b : ndarray, shape (M,), the dtype of `W`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book import time_layers as tl
+    >>> layer = tl.Simple_TimeAffine(np.ones((3, 2)), np.zeros(2))
+    >>> out = layer.forward(np.ones((1, 4, 3)))
+    >>> out.shape, layer.backward(np.ones_like(out)).shape, layer.dW
+    ((1, 4, 2), (1, 4, 3), array([[4., 4.],
+           [4., 4.],
+           [4., 4.]]))
     """
 
     def __init__(self, W: FloatArray, b: FloatArray) -> None:
@@ -491,6 +913,13 @@ class Simple_TimeAffine:
         return W, b
 
     def forward(self, xs: FloatArray) -> FloatArray:
+        """Return ``xs @ W + b``, (N, T, M), for xs (N, T, D).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For other dtypes or shapes (of xs, W or b).
+        """
         W, b = self._checked_weights()
         _check_float_array(xs, "xs", 3, "(N, T, D)")
         if xs.shape[2] != W.shape[0]:
@@ -506,6 +935,15 @@ class Simple_TimeAffine:
         return out.reshape(N, T, -1)
 
     def backward(self, dout: FloatArray) -> FloatArray:
+        """Return dx (N, T, D) for dout (N, T, M); set ``dW`` and ``db``.
+
+        Raises
+        ------
+        RuntimeError
+            If no forward ran.
+        TypeError, ValueError
+            For other dtypes or shapes.
+        """
         if self.x is None:
             raise RuntimeError("backward() needs a forward() first")
         W, _ = self._checked_weights()

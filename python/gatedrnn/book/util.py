@@ -58,6 +58,32 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> None:
     nothing is returned. Unlike the book, ``grads`` must be a list or tuple of
     float32 or float64 arrays and ``max_norm`` a positive finite number, or a
     ``TypeError`` / ``ValueError`` is raised before anything changes.
+
+    Parameters
+    ----------
+    grads : list or tuple of ndarray of float32 or float64
+        Scaled in place.
+    max_norm : float
+        Positive and finite.
+
+    Returns
+    -------
+    None
+        As the book's (`gatedrnn.clip_grads` returns the norm).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For other arguments, before anything changes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.util import clip_grads
+    >>> grads = [np.full(4, 3.0, np.float32), np.full(4, 4.0, np.float32)]
+    >>> clip_grads(grads, 1.0)
+    >>> grads[0].round(4)
+    array([0.3, 0.3, 0.3, 0.3], dtype=float32)
     """
     if not isinstance(grads, (list, tuple)):
         raise TypeError(f"grads must be a list or tuple of numpy arrays; got "
@@ -138,6 +164,39 @@ def eval_perplexity(model: object, corpus: ArrayLike, batch_size: int = 10,
     ``ValueError`` if the corpus is too short for one batch (the book divides
     by zero), and ``TypeError`` / ``ValueError`` for a corpus that is not a
     1-D sequence of integer ids within int32.
+
+    Parameters
+    ----------
+    model : object
+        With ``forward(xs, ts)`` returning the mean loss.
+    corpus : array_like of int, shape (n,)
+        Word ids.
+    batch_size, time_size : int, default 10 and 35
+        Positive.
+
+    Returns
+    -------
+    numpy.floating
+        The perplexity, in the dtype of the losses' sum.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.book.util import eval_perplexity
+    >>> class Uniform:                       # a model that knows nothing
+    ...     def forward(self, xs, ts):
+    ...         return np.log(10.0)
+    >>> ppl = eval_perplexity(Uniform(), np.arange(100) % 10, batch_size=2, time_size=5)
+    ... # doctest: +ELLIPSIS
+    evaluating perplexity ...
+    ...8 / 9
+    >>> round(float(ppl), 6)
+    10.0
     """
     batch_size = _positive_int(batch_size, "batch_size")
     time_size = _positive_int(time_size, "time_size")
