@@ -8,6 +8,18 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # imported when a command runs, so that argparse stays light
+    from .trainer import RnnlmTrainer
+
+Ids = NDArray[np.int32]
+Log = Callable[[str], object]
 
 # model -> (wordvec_size, hidden_size, max_epoch, save name)
 _MODEL_DEFAULTS = {"rnnlm": (100, 100, 4, "Rnnlm.npz"),
@@ -15,7 +27,7 @@ _MODEL_DEFAULTS = {"rnnlm": (100, 100, 4, "Rnnlm.npz"),
 _LR_DEFAULTS = {"sgd": 20.0, "adam": 0.001}
 
 
-def _positive_int(text):
+def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -25,19 +37,19 @@ def _positive_int(text):
     return value
 
 
-def _per_model(index):
+def _per_model(index: int) -> str:
     """The help text of an option whose default depends on --model."""
     return "default " + " or ".join(f"{v[index]} ({k})" for k, v in _MODEL_DEFAULTS.items())
 
 
-def _add_batch_arguments(p, batch_size, whose):
+def _add_batch_arguments(p: argparse.ArgumentParser, batch_size: int, whose: str) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=batch_size,
                    help=f"default {batch_size} ({whose})")
     p.add_argument("--time-size", type=_positive_int, default=35,
                    help=f"BPTT length, default 35 ({whose})")
 
 
-def _add_data_arguments(p):
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with ptb.{train,valid,test}.txt (else $GATEDRNN_DATA, then the "
                         "user cache, then a download)")
@@ -47,7 +59,7 @@ def _add_data_arguments(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_train_arguments(p):
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=sorted(_MODEL_DEFAULTS), default="rnnlm",
                    help="rnnlm: Embedding-LSTM-Affine, D=H=100; better: two LSTMs, dropout, "
                         "tied weights, D=H=650, lr/4 when validation stalls (default rnnlm)")
@@ -91,7 +103,7 @@ def add_train_arguments(p):
                         "--log and --no-progress apply anew")
 
 
-def add_eval_arguments(p):
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", metavar="FILE", required=True,
                    help="parameters saved by train (.npz), a checkpoint of train, or the "
                         "book's parameters (.pkl, a pickle: read only files you trust)")
@@ -103,26 +115,29 @@ def add_eval_arguments(p):
     _add_batch_arguments(p, 10, "the book's evaluation")
 
 
-def _say(*args):
+def _say(*args: object) -> None:
     print(*args, flush=True)
 
 
-def _ptb_words(split, data_dir):
+def _ptb_words(split: str, data_dir: str | None) -> list[str]:
     from .datasets import _read_words, ptb_path
     return _read_words(ptb_path(split, data_dir))
 
 
-def _encode(words, word_to_id, unk, source):
+def _encode(words: Sequence[str], word_to_id: Mapping[str, int], unk: str | None,
+            source: str) -> Ids:
     from .datasets import words_to_ids
     return words_to_ids(words, word_to_id, unk=unk, source=source)
 
 
-def _load_training_data(args):
+def _load_training_data(args: argparse.Namespace
+                        ) -> tuple[Ids, Ids | None, Ids | None, list[str], str]:
     """(train ids, valid ids or None, test ids or None, vocabulary list, description)."""
     from .datasets import load_corpus, load_ptb
     if args.train_file:
         train, word_to_id, id_to_word = load_corpus(args.train_file)
-        valid = test = None
+        valid: Ids | None = None
+        test: Ids | None = None
         if args.valid_file:
             valid, _, _ = load_corpus(args.valid_file, word_to_id, unk=args.unk)
         if args.test_file:
@@ -139,10 +154,11 @@ def _load_training_data(args):
     return train, valid, test, vocab, source
 
 
-def _user_errors(run):
+def _user_errors(run: Callable[[argparse.Namespace], int]
+                 ) -> Callable[[argparse.Namespace], int]:
     """Report bad input (missing or corrupt data, unknown words, bad files) as
     one line on stderr and exit status 2, instead of a traceback."""
-    def wrapped(args):
+    def wrapped(args: argparse.Namespace) -> int:
         try:
             return run(args)
         except (OSError, ValueError) as e:
@@ -156,24 +172,24 @@ class _Interrupt:
     """Ctrl-C during training: the run stops after the iteration it is in (a
     second Ctrl-C stops at once)."""
 
-    def __enter__(self):
+    def __enter__(self) -> "_Interrupt":
         self.requested = False
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
         print("\ninterrupted: stopping after this iteration (Ctrl-C again to stop at once)",
               file=sys.stderr, flush=True)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         signal.signal(signal.SIGINT, self._previous)
         return False
 
 
-def _check_plot(path):
+def _check_plot(path: str | None) -> None:
     """--plot needs matplotlib: say so before training, not after."""
     if path is None:
         return
@@ -183,7 +199,7 @@ def _check_plot(path):
         raise ValueError("--plot needs matplotlib: pip install 'gatedrnn[plot]'") from None
 
 
-def _settings(args):
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """The run's settings: from the checkpoint with --resume, else the options."""
     D0, H0, epochs0, save0 = _MODEL_DEFAULTS[args.model]
     return dict(model=args.model, wordvec_size=args.wordvec_size or D0,
@@ -200,7 +216,7 @@ def _settings(args):
 class _Run:
     """A training run's pieces, new or taken from a checkpoint."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace) -> None:
         from .checkpoint import load_checkpoint
         from .models import BetterRnnlm, Rnnlm
         from .optim import SGD, Adam
@@ -232,7 +248,7 @@ class _Run:
         self.save = run["save"]
         self.checkpoint = args.checkpoint or os.path.splitext(self.save)[0] + ".ckpt.npz"
 
-    def describe(self):
+    def describe(self) -> str:
         run, m = self.settings, self.model
         return (f"{type(m).__name__}: V={len(self.vocab)}, D={run['wordvec_size']}, "
                 f"H={run['hidden_size']} on {self.source} ({len(self.train)} training words); "
@@ -242,18 +258,19 @@ class _Run:
                 + (f"; resumed from {self.resumed_from} at iteration {self.trainer.steps}"
                    if self.resumed_from else ""))
 
-    def write_checkpoint(self):
+    def write_checkpoint(self) -> None:
         from .checkpoint import save_checkpoint
         save_checkpoint(self.checkpoint, self.model, self.optimizer, self.trainer,
                         schedule=getattr(self.trainer, "schedule", None), run=self.settings,
                         vocab=self.vocab)
 
-    def save_params(self):
+    def save_params(self) -> None:
         from .params import save_params
         save_params(self.model, self.save,
                     vocab=None if self.save.endswith(".pkl") else self.vocab)
 
-    def fit(self, progress, log, stop, on_iteration):
+    def fit(self, progress: bool, log: Log | None, stop: Callable[["RnnlmTrainer"], object],
+            on_iteration: Callable[["RnnlmTrainer"], object]) -> None:
         from .trainer import fit_with_lr_decay
         run = self.settings
         sizes = (run["batch_size"], run["time_size"], run["max_grad"], run["eval_interval"])
@@ -262,12 +279,14 @@ class _Run:
                              progress=progress, log=log, stop=stop, on_iteration=on_iteration)
         else:
             self.trainer, _ = fit_with_lr_decay(
-                self.model, self.optimizer, self.train, self.valid, run["max_epoch"], *sizes,
+                # __init__ made sure that the better model has validation data.
+                self.model, self.optimizer, self.train, cast(Ids, self.valid), run["max_epoch"],
+                *sizes,
                 save_best=lambda m: self.save_params(), progress=progress, log=log,
                 report=_say, trainer=self.trainer, schedule=self.schedule, stop=stop,
                 on_iteration=on_iteration)
 
-    def training_perplexities(self):
+    def training_perplexities(self) -> list[float]:
         """Every recorded training perplexity of the run, across epochs."""
         history = getattr(self.trainer, "schedule", {"history": None})["history"]
         if history is None:
@@ -276,7 +295,7 @@ class _Run:
                 + (list(self.trainer.ppl_list) if self.trainer.stopped else []))
 
 
-def _open_log(path, append):
+def _open_log(path: str | None, append: bool) -> tuple[Log | None, IO[str] | None]:
     """(log function or None, file to close or None) for --log."""
     if path == "-":
         return print, None
@@ -284,14 +303,14 @@ def _open_log(path, append):
         return None, None
     f = open(path, "a" if append else "w", encoding="utf-8")
 
-    def log(line):
+    def log(line: str) -> None:
         f.write(line + "\n")
         f.flush()
     return log, f
 
 
 @_user_errors
-def run_train(args):
+def run_train(args: argparse.Namespace) -> int:
     from .trainer import eval_perplexity, plot_perplexity
 
     _check_plot(args.plot)
@@ -300,14 +319,14 @@ def run_train(args):
     progress = not args.no_progress
     log, log_file = _open_log(args.log, append=bool(args.resume))
 
-    def on_iteration(t):
+    def on_iteration(t: "RnnlmTrainer") -> None:
         if args.checkpoint_every and t.steps % args.checkpoint_every == 0:
             r.write_checkpoint()
 
     start = time.perf_counter()
     try:
         with _Interrupt() as interrupt:
-            def stop(t):
+            def stop(t: "RnnlmTrainer") -> bool:
                 return interrupt.requested or (args.max_iters is not None
                                                and t.steps >= args.max_iters)
             r.fit(progress, log, stop, on_iteration)
@@ -348,12 +367,13 @@ def run_train(args):
 
 
 @_user_errors
-def run_eval(args):
+def run_eval(args: argparse.Namespace) -> int:
     from .datasets import load_ptb
     from .models import model_from_params
     from .trainer import eval_perplexity
 
     from .checkpoint import is_checkpoint, load_checkpoint
+    info: Mapping[str, Any]
     if is_checkpoint(args.params):
         saved = load_checkpoint(args.params)
         model, info = saved.model, {"format": "checkpoint", "vocab": saved.vocab}
