@@ -25,7 +25,7 @@ precision the caller asked for (a float64 gradient check, say). Inputs must
 have the weights' dtype; the compiled layers raise TypeError otherwise, where
 the book would silently mix precisions.
 """
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np

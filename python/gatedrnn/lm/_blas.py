@@ -13,8 +13,6 @@ the Fortran-contiguous ``out.T = B.T @ A.T``; a C-contiguous array's ``.T`` is
 a Fortran-contiguous view, so nothing is copied. That swap lives in
 ``matmul_into`` only.
 """
-from typing import Any
-
 import numpy as np
 from scipy.linalg import blas as _fblas
 
