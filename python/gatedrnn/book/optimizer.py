@@ -138,6 +138,16 @@ class _BookOptimizer:
         TypeError, ValueError
             For lists of other lengths, shapes or dtypes, or a bad
             hyperparameter, before anything changes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.optimizer import SGD
+        >>> params = [np.ones(2, np.float32), np.ones((2, 2))]        # any mix of dtypes
+        >>> grads = [np.full(2, 0.5, np.float32), np.full((2, 2), 2.0)]
+        >>> SGD(lr=0.1).update(params, grads)
+        >>> params[0], params[1][0]
+        (array([0.95, 0.95], dtype=float32), array([0.8, 0.8]))
         """
         _check_params_and_grads(params, grads)
         hyper = self._hyperparameters()
@@ -515,6 +525,15 @@ class Adam(_BookOptimizer):
         TypeError, ValueError
             For lists of other lengths, shapes or dtypes, or a bad
             hyperparameter, before anything changes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.optimizer import Adam
+        >>> p, opt = np.zeros(1, np.float32), Adam(lr=0.1)
+        >>> opt.update([p], [np.ones(1, np.float32)])
+        >>> opt.iter, p.round(4)
+        (1, array([-0.1], dtype=float32))
         """
         super().update(params, grads)
         self.iter += 1

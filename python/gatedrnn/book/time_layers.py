@@ -132,6 +132,15 @@ class TimeRNN(_layers.TimeRNN):
         ------
         TypeError, ValueError
             If `h` has the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2), stateful=True)
+        >>> layer.set_state(np.ones((4, 2)))
+        >>> layer.forward(np.zeros((4, 1, 3))).shape
+        (4, 1, 2)
         """
         if h is None:
             self.h = None
@@ -201,6 +210,16 @@ class LSTM(_layers.LSTM):
             If no forward ran since the last backward.
         TypeError, ValueError
             If an array has the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> step = tl.LSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+        >>> h, c = step.forward(np.ones((1, 3)), np.zeros((1, 2)), np.zeros((1, 2)))
+        >>> dx, dh_prev, dc_prev = step.backward(0, 0)     # the scalar 0: no gradient
+        >>> float(abs(dx).max())
+        0.0
         """
         # Only scalars are widened; their shape comes from the last forward's
         # state, and a missing forward is reported by the layer itself.
@@ -265,6 +284,15 @@ class TimeLSTM(_layers.TimeLSTM):
         ------
         TypeError, ValueError
             If `h` or `c` has the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> layer.set_state(np.zeros((4, 2)))
+        >>> layer.c is None     # zeros at the next forward
+        True
         """
         if h is None:
             if c is not None:
@@ -290,8 +318,10 @@ def _zero_bias(Wx: object, Wh: object) -> FloatArray:
 class _BookGRUWeights:
     """Wx, Wh, dWx, dWh by name, as the book's GRU keeps them."""
 
-    Wx = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W))
-    Wh = property(lambda self: self.params[1], lambda self, W: self.params.__setitem__(1, W))
+    Wx = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W),
+                  doc="the input weights, params[0] (setting it sets params[0])")
+    Wh = property(lambda self: self.params[1], lambda self, W: self.params.__setitem__(1, W),
+                  doc="the recurrent weights, params[1] (setting it sets params[1])")
     dWx = property(lambda self: self.grads[0], doc="the gradient of Wx, written by backward")
     dWh = property(lambda self: self.grads[1], doc="the gradient of Wh, written by backward")
 
@@ -398,6 +428,16 @@ class TimeGRU(_BookGRUWeights, _layers.TimeGRU):
         ------
         TypeError, ValueError
             If `h` has the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeGRU(np.ones((3, 6)), np.ones((2, 6)), stateful=True)
+        >>> layer.set_state(np.ones((4, 2)))
+        >>> layer.set_state(None)
+        >>> layer.h is None
+        True
         """
         if h is None:
             self.h = None
@@ -532,7 +572,8 @@ class TimeEmbedding(_lm.TimeEmbedding):
     def __init__(self, W: FloatArray) -> None:
         super().__init__(W)
 
-    W = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W))
+    W = property(lambda self: self.params[0], lambda self, W: self.params.__setitem__(0, W),
+                 doc="the embedding, params[0] (setting it sets params[0])")
 
 
 class TimeAffine(_lm.TimeAffine):
@@ -667,6 +708,16 @@ class TimeDropout:
         ------
         TypeError
             If `xs` is not a float32/float64 ndarray.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeDropout(0.5)
+        >>> layer.train_flg = False
+        >>> xs = np.ones((1, 2, 3))
+        >>> layer.forward(xs) is xs
+        True
         """
         if not isinstance(xs, np.ndarray):
             raise TypeError(f"xs must be a numpy.ndarray; got {type(xs).__name__}")
@@ -693,6 +744,16 @@ class TimeDropout:
             If no forward ran.
         ValueError
             If `dout` does not have the forward's shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> np.random.seed(1)
+        >>> layer = tl.TimeDropout(0.5)
+        >>> out = layer.forward(np.ones((1, 1, 4)))
+        >>> bool((layer.backward(np.ones((1, 1, 4))) == layer.mask).all())
+        True
         """
         if not self._forwarded:
             raise RuntimeError("backward() needs a forward() first")
@@ -763,6 +824,14 @@ class TimeSigmoidWithLoss:
         ------
         TypeError, ValueError
             For other dtypes, shapes or labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeSigmoidWithLoss()
+        >>> round(layer.forward(np.array([[0.0, 100.0]]), np.array([[1, 1]])), 4)   # (log 2 + 0) / 2
+        0.3466
         """
         _check_float_array(xs, "xs", 2, "(N, T)")
         ts = np.asarray(ts)
@@ -783,10 +852,27 @@ class TimeSigmoidWithLoss:
     def backward(self, dout: float = 1) -> FloatArray:
         """The gradient at xs, (N, T), times `dout`.
 
+        Parameters
+        ----------
+        dout : float, default 1
+
+        Returns
+        -------
+        ndarray, shape (N, T)
+
         Raises
         ------
         RuntimeError
             If no forward ran.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.TimeSigmoidWithLoss()
+        >>> _ = layer.forward(np.zeros((1, 2)), np.array([[0, 1]]))
+        >>> layer.backward()
+        array([[ 0.25, -0.25]])
         """
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -834,6 +920,15 @@ class Simple_TimeSoftmaxWithLoss:
         ------
         TypeError, ValueError
             For other dtypes or shapes, or ids outside [0, V).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.Simple_TimeSoftmaxWithLoss()
+        >>> onehot = np.array([[[0, 1, 0, 0]]])
+        >>> round(layer.forward(np.zeros((1, 1, 4)), onehot), 6)     # log(4)
+        1.386294
         """
         _check_float_array(xs, "xs", 3, "(N, T, V)")
         N, T, V = xs.shape
@@ -855,12 +950,29 @@ class Simple_TimeSoftmaxWithLoss:
         return loss
 
     def backward(self, dout: float = 1) -> FloatArray:
-        """The gradient at xs, (N, T, V), times `dout`.
+        """The gradient at xs, (N, T, V), times `dout`; it may run again.
+
+        Parameters
+        ----------
+        dout : float, default 1
+
+        Returns
+        -------
+        ndarray, shape (N, T, V)
 
         Raises
         ------
         RuntimeError
             If no forward ran.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.Simple_TimeSoftmaxWithLoss()
+        >>> _ = layer.forward(np.zeros((1, 1, 2)), np.array([[1]]))
+        >>> layer.backward(dout=2)
+        array([[[ 1., -1.]]])
         """
         if self.cache is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -919,6 +1031,14 @@ class Simple_TimeAffine:
         ------
         TypeError, ValueError
             For other dtypes or shapes (of xs, W or b).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.Simple_TimeAffine(np.eye(2, 3), np.ones(3))
+        >>> layer.forward(np.array([[[1.0, 2.0]]]))
+        array([[[2., 3., 1.]]])
         """
         W, b = self._checked_weights()
         _check_float_array(xs, "xs", 3, "(N, T, D)")
@@ -943,6 +1063,16 @@ class Simple_TimeAffine:
             If no forward ran.
         TypeError, ValueError
             For other dtypes or shapes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book import time_layers as tl
+        >>> layer = tl.Simple_TimeAffine(np.eye(2, 3), np.zeros(3))
+        >>> _ = layer.forward(np.ones((1, 2, 2)))
+        >>> layer.backward(np.ones((1, 2, 3))), layer.db
+        (array([[[1., 1.],
+                [1., 1.]]]), array([2., 2., 2.]))
         """
         if self.x is None:
             raise RuntimeError("backward() needs a forward() first")

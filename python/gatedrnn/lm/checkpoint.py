@@ -185,6 +185,19 @@ class Checkpoint:
     run : dict
         The run's settings.
     vocab : list of str or None
+
+    See Also
+    --------
+    load_checkpoint : reads one (its example shows the fields).
+
+    Examples
+    --------
+    >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+    >>> from gatedrnn.lm.checkpoint import Checkpoint
+    >>> model, opt = Rnnlm(10, 4, 4, seed=0), SGD(1.0)
+    >>> ckpt = Checkpoint(model, opt, RnnlmTrainer(model, opt), None, {}, None)
+    >>> ckpt.trainer.model is ckpt.model
+    True
     """
 
     def __init__(self, model: Rnnlm | BetterRnnlm, optimizer: SGD | Adam, trainer: RnnlmTrainer,

@@ -103,6 +103,17 @@ class TimeEmbedding:
             If the ids are not integers.
         ValueError
             If an id is outside [0, V) (the message names them) or xs is not 2-D.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeEmbedding
+        >>> TimeEmbedding(np.zeros((5, 3), np.float32)).forward([[0, 4], [1, 1]]).shape
+        (2, 2, 3)
+        >>> TimeEmbedding(np.zeros((5, 3))).forward([[5]])
+        Traceback (most recent call last):
+            ...
+        ValueError: xs must lie in [0, V) with V = 5 (the vocabulary size of the model); got 1 out-of-range id(s): 5
         """
         W, = self.params
         V = W.shape[0]
@@ -131,6 +142,18 @@ class TimeEmbedding:
             If no forward ran.
         ValueError
             If `dout` has the wrong shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeEmbedding
+        >>> layer = TimeEmbedding(np.zeros((3, 2)))
+        >>> _ = layer.forward(np.array([[1, 1, 2]]))
+        >>> layer.backward(np.ones((1, 3, 2)))   # repeated ids add up
+        >>> layer.grads[0]
+        array([[0., 0.],
+               [2., 2.],
+               [1., 1.]])
         """
         W, = self.params
         if self.idx is None:
@@ -224,6 +247,14 @@ class TimeAffine:
         ------
         TypeError, ValueError
             If `x` has the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeAffine
+        >>> layer = TimeAffine(np.eye(2, 3), np.ones(3))
+        >>> layer.forward(np.array([[[1.0, 2.0]]]))
+        array([[[2., 3., 1.]]])
         """
         W, b = self.params
         D, M = W.shape
@@ -259,6 +290,16 @@ class TimeAffine:
             If no forward ran.
         ValueError
             If `dout` has the wrong shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeAffine
+        >>> layer = TimeAffine(np.eye(2, 3), np.zeros(3))
+        >>> _ = layer.forward(np.array([[[1.0, 2.0]]]))
+        >>> layer.backward(np.ones((1, 1, 3))), layer.grads[0]
+        (array([[[1., 1.]]]), array([[1., 1., 1.],
+               [2., 2., 2.]]))
         """
         W, b = self.params
         if self.x is None:
@@ -353,6 +394,14 @@ class TimeSoftmaxWithLoss:
         TypeError, ValueError
             If `xs` or `ts` has the wrong dtype or shape, an id is out of
             range, or every target is ignored.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeSoftmaxWithLoss
+        >>> xs = np.log(np.array([[[0.5, 0.25, 0.25]]]))
+        >>> round(TimeSoftmaxWithLoss().forward(xs, np.array([[0]]), train=False), 6)   # -log(0.5)
+        0.693147
         """
         if not isinstance(xs, np.ndarray) or xs.ndim != 3:
             got = xs.shape if isinstance(xs, np.ndarray) else type(xs).__name__
@@ -396,10 +445,29 @@ class TimeSoftmaxWithLoss:
     def backward(self, dout: float = 1) -> FloatArray:
         """The gradient at xs, (N, T, V), times `dout`; uses up the forward's cache.
 
+        Parameters
+        ----------
+        dout : float, default 1
+            The gradient arriving at the loss.
+
+        Returns
+        -------
+        dxs : ndarray, shape (N, T, V)
+            ``(softmax(xs) - onehot(ts)) * dout / count``, zero at ignored targets.
+
         Raises
         ------
         RuntimeError
             If no training forward ran since the last backward.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeSoftmaxWithLoss
+        >>> layer = TimeSoftmaxWithLoss()
+        >>> _ = layer.forward(np.zeros((1, 1, 2)), np.array([[0]]))
+        >>> layer.backward(dout=2.0)
+        array([[[-1.,  1.]]])
         """
         if self.cache is None:
             raise RuntimeError("backward() needs the cache of a forward() with train=True; "
@@ -456,7 +524,24 @@ class TimeDropout:
         self.train_flg = True
 
     def forward(self, xs: FloatArray) -> FloatArray:
-        """xs, any shape, with a fresh mask applied in training (xs itself otherwise)."""
+        """Apply a fresh mask in training; return xs itself at inference.
+
+        Parameters
+        ----------
+        xs : ndarray, any shape
+
+        Returns
+        -------
+        ndarray, the shape of `xs`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeDropout
+        >>> out = TimeDropout(0.25, seed=0).forward(np.ones((2, 3, 100)))
+        >>> out.shape, sorted(set(out.ravel().round(4).tolist()))
+        ((2, 3, 100), [0.0, 1.3333])
+        """
         if not self.train_flg or self.dropout_ratio == 0.0:
             self.mask = None
             return xs
@@ -467,7 +552,25 @@ class TimeDropout:
         return xs * self.mask
 
     def backward(self, dout: FloatArray) -> FloatArray:
-        """dout times the last forward's mask (dout itself if none was applied)."""
+        """Return dout times the last forward's mask (dout itself if none was applied).
+
+        Parameters
+        ----------
+        dout : ndarray, the shape of the forward's `xs`
+
+        Returns
+        -------
+        ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeDropout
+        >>> layer = TimeDropout(0.5, seed=0)
+        >>> out = layer.forward(np.ones((1, 1, 6)))
+        >>> bool((layer.backward(np.ones((1, 1, 6))) == out).all())
+        True
+        """
         if self.mask is None:
             return dout
         return dout * self.mask

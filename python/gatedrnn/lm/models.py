@@ -84,6 +84,16 @@ class _LanguageModel:
         ------
         TypeError, ValueError
             If the ids are not integers in [0, V) of shape (N, T).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> xs = np.array([[1, 2, 3]])
+        >>> loss = model.forward(xs, xs + 1, train_flg=False)
+        >>> type(loss).__name__, bool(abs(loss - np.log(10)) < 0.1)
+        ('float', True)
         """
         score = self.predict(xs, train_flg)
         return self.loss_layer.forward(score, ts, train=train_flg)
@@ -98,6 +108,17 @@ class _LanguageModel:
             sizes), or ``.pkl``, the book's format (float16 arrays).
         **kwargs
             Passed to `gatedrnn.lm.save_params` (e.g. ``vocab=``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.lm import Rnnlm
+        >>> path = os.path.join(tempfile.mkdtemp(), "lm.npz")
+        >>> Rnnlm(10, 4, 5, seed=0).save_params(path)
+        >>> other = Rnnlm(10, 4, 5, seed=1)
+        >>> other.load_params(path)
+        >>> bool((other.params[0] == Rnnlm(10, 4, 5, seed=0).params[0]).all())
+        True
         """
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
@@ -117,6 +138,17 @@ class _LanguageModel:
         ------
         ValueError
             If the file's arrays do not fit this model.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.lm import Rnnlm
+        >>> path = os.path.join(tempfile.mkdtemp(), "lm.npz")
+        >>> Rnnlm(10, 4, 5, seed=0).save_params(path)
+        >>> Rnnlm(10, 4, 6).load_params(path)
+        Traceback (most recent call last):
+            ...
+        ValueError: ...
         """
         if file_name is None:
             file_name = type(self).__name__ + ".npz"
@@ -221,6 +253,14 @@ class Rnnlm(_LanguageModel):
         Returns
         -------
         ndarray, shape (N, T, V), the model's dtype
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> model.predict(np.array([[1, 2, 3]])).shape
+        (1, 3, 10)
         """
         x = self.embed.forward(xs)
         h = self.lstm_layer.forward(x, train=train_flg)
@@ -233,6 +273,17 @@ class Rnnlm(_LanguageModel):
         ------
         RuntimeError
             If no training forward ran since the last backward.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> xs = np.array([[1, 2, 3]])
+        >>> _ = model.forward(xs, xs + 1)
+        >>> model.backward()
+        >>> [g.shape for g in model.grads][:3]
+        [(10, 4), (4, 20), (5, 20)]
         """
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)
@@ -240,12 +291,36 @@ class Rnnlm(_LanguageModel):
         self.embed.backward(d)
 
     def reset_state(self) -> None:
-        """Forget the LSTM's state: the next forward starts from zeros."""
+        """Forget the LSTM's state: the next forward starts from zeros.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> _ = model.predict(np.array([[1, 2]]))
+        >>> model.reset_state()
+        >>> model.lstm_layer.h is None
+        True
+        """
         self.lstm_layer.reset_state()
 
     # The book's parameter files list the arrays in this order.
     def book_params(self) -> list[FloatArray]:
-        """The arrays in the order of the book's parameter files (``params``)."""
+        """The arrays in the order of the book's parameter files (``params``).
+
+        Returns
+        -------
+        list of ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> len(model.book_params())
+        6
+        """
         return list(self.params)
 
     def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
@@ -255,6 +330,15 @@ class Rnnlm(_LanguageModel):
         ------
         ValueError
             If their number or shapes do not fit.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> model.load_book_arrays([np.zeros(p.shape, np.float16) for p in model.params])
+        >>> float(abs(model.params[0]).max())
+        0.0
         """
         assign_arrays(self.params, arrays, type(self).__name__)
 
@@ -347,7 +431,25 @@ class BetterRnnlm(_LanguageModel):
         self.grads = [self.embed.grads[0], *lstm1.grads, *lstm2.grads, self.affine.grads[1]]
 
     def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
-        """Next-word scores (N, T, V) for word ids xs (N, T); dropout only if train_flg."""
+        """Next-word scores (N, T, V) for word ids xs (N, T); dropout only if train_flg.
+
+        Parameters
+        ----------
+        xs : ndarray of int, shape (N, T)
+        train_flg : bool, default False
+
+        Returns
+        -------
+        ndarray, shape (N, T, V)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import BetterRnnlm
+        >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+        >>> model.predict(np.array([[1, 2, 3]])).shape
+        (1, 3, 10)
+        """
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         x = self.embed.forward(xs)
@@ -364,6 +466,16 @@ class BetterRnnlm(_LanguageModel):
         ------
         RuntimeError
             If no training forward ran since the last backward.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import BetterRnnlm
+        >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+        >>> _ = model.forward(np.array([[1, 2]]), np.array([[2, 3]]))
+        >>> model.backward()
+        >>> model.grads[0].shape     # the tied weight's gradient, summed
+        (10, 4)
         """
         d = self.loss_layer.backward(dout)
         d = self.affine.backward(d)            # writes the shared gradient
@@ -374,14 +486,38 @@ class BetterRnnlm(_LanguageModel):
         self.embed.backward(d)                 # adds to the shared gradient
 
     def reset_state(self) -> None:
-        """Forget both LSTMs' states: the next forward starts from zeros."""
+        """Forget both LSTMs' states: the next forward starts from zeros.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import BetterRnnlm
+        >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+        >>> _ = model.predict(np.array([[1, 2]]))
+        >>> model.reset_state()
+        >>> [lstm.h for lstm in model.lstm_layers]
+        [None, None]
+        """
         for layer in self.lstm_layers:
             layer.reset_state()
 
     # The book's files list the tied weight twice: [embed W, 6 LSTM arrays,
     # embed W.T, affine b].
     def book_params(self) -> list[FloatArray]:
-        """The arrays in the order of the book's files, the tied weight twice (9)."""
+        """The arrays in the order of the book's files, the tied weight twice (9).
+
+        Returns
+        -------
+        list of ndarray
+
+        Examples
+        --------
+        >>> from gatedrnn.lm import BetterRnnlm
+        >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+        >>> arrays = model.book_params()
+        >>> len(arrays), arrays[7].shape, arrays[7].base is model.params[0]
+        (9, (4, 10), True)
+        """
         p = self.params
         return [p[0], *p[1:7], p[0].T, p[7]]
 
@@ -392,6 +528,14 @@ class BetterRnnlm(_LanguageModel):
         ------
         ValueError
             If their number or shapes do not fit.
+
+        Examples
+        --------
+        >>> from gatedrnn.lm import BetterRnnlm
+        >>> model = BetterRnnlm(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+        >>> model.load_book_arrays([a.copy() for a in BetterRnnlm(10, 4, 4, seed=1).book_params()])
+        >>> bool((model.params[0] == BetterRnnlm(10, 4, 4, seed=1).params[0]).all())
+        True
         """
         name = type(self).__name__
         if len(arrays) == 9:

@@ -84,6 +84,16 @@ class SGD(_LearningRate):
         ------
         ValueError
             If the lengths or a pair's shapes differ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import SGD
+        >>> p = np.zeros(2)
+        >>> SGD(lr=0.1).update([p], [np.ones(3)])
+        Traceback (most recent call last):
+            ...
+        ValueError: grads[0] must have the shape of params[0], (2,); got (3,)
         """
         _check_lists(params, grads)
         for p, g in zip(params, grads):
@@ -143,6 +153,16 @@ class Adam(_LearningRate):
         ------
         ValueError
             If the lengths or a pair's shapes differ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Adam
+        >>> p, opt = np.zeros(1), Adam(lr=0.1)
+        >>> for _ in range(3):
+        ...     opt.update([p], [np.ones(1)])
+        >>> opt.iter, p.round(4)     # a constant gradient: lr a step
+        (3, array([-0.3]))
         """
         _check_lists(params, grads)
         if self.m is None:

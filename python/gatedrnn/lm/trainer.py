@@ -153,6 +153,17 @@ class RnnlmTrainer:
         dict
             Epoch, iteration, ``time_idx``, the records and the running loss;
             `load_state_dict` takes it back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+        >>> trainer = RnnlmTrainer(Rnnlm(10, 4, 4, seed=0), SGD(lr=1.0))
+        >>> corpus = np.tile(np.arange(10), 20)
+        >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=5)
+        >>> state = trainer.state_dict()
+        >>> state["steps"], state["time_idx"]
+        (19, 95)
         """
         return dict(time_idx=self.time_idx, current_epoch=self.current_epoch,
                     iteration=self.iteration, epochs_in_fit=self._epochs_in_fit,
@@ -174,6 +185,18 @@ class RnnlmTrainer:
         ------
         KeyError
             If an entry is missing.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+        >>> trainer = RnnlmTrainer(Rnnlm(10, 4, 4, seed=0), SGD(lr=1.0))
+        >>> corpus = np.tile(np.arange(10), 20)
+        >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=5)
+        >>> later = RnnlmTrainer(trainer.model, trainer.optimizer)
+        >>> later.load_state_dict(trainer.state_dict())
+        >>> later.steps, later.time_idx
+        (19, 95)
         """
         self.time_idx = int(state["time_idx"])
         self.current_epoch = int(state["current_epoch"])
@@ -203,6 +226,19 @@ class RnnlmTrainer:
         batch_x, batch_t : ndarray, shape (batch_size, time_size)
             Row i reads from offset ``i * (n // batch_size) + time_idx``,
             wrapping around.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+        >>> trainer = RnnlmTrainer(Rnnlm(10, 4, 4, seed=0), SGD(lr=1.0))
+        >>> corpus = np.tile(np.arange(10), 20)
+        >>> x, t = trainer.get_batch(np.arange(20), np.arange(1, 21), 2, 3)
+        >>> x
+        array([[ 0,  1,  2],
+               [10, 11, 12]])
+        >>> trainer.time_idx
+        3
         """
         pos = batch_positions(len(x), batch_size, time_size, self.time_idx)
         self.time_idx += time_size
@@ -251,6 +287,19 @@ class RnnlmTrainer:
         ValueError
             If `xs` and `ts` are not 1-D of one length, or shorter than one
             batch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+        >>> trainer = RnnlmTrainer(Rnnlm(10, 4, 4, seed=0), SGD(lr=1.0))
+        >>> corpus = np.tile(np.arange(10), 20)
+        >>> lines = []
+        >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=2, batch_size=2, time_size=5,
+        ...                 max_grad=0.25, eval_interval=10, log=lines.append,
+        ...                 stop=lambda tr: tr.steps == 25)
+        >>> trainer.stopped, trainer.steps, len(lines)
+        (True, 25, 3)
         """
         xs, ts = np.asarray(xs), np.asarray(ts)
         if xs.ndim != 1 or xs.shape != ts.shape:
@@ -343,6 +392,19 @@ class RnnlmTrainer:
         ------
         ImportError
             Without matplotlib (``pip install 'gatedrnn[plot]'``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import pytest; _ = pytest.importorskip("matplotlib")
+        >>> from gatedrnn.lm import Rnnlm, SGD, RnnlmTrainer
+        >>> trainer = RnnlmTrainer(Rnnlm(10, 4, 4, seed=0), SGD(lr=1.0))
+        >>> corpus = np.tile(np.arange(10), 20)
+        >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=5)
+        >>> path = os.path.join(tempfile.mkdtemp(), "ppl.png")
+        >>> trainer.plot(path)
+        >>> os.path.getsize(path) > 0
+        True
         """
         plot_perplexity(self.ppl_list, self.eval_interval, path, ylim)
 
