@@ -118,7 +118,26 @@ class LSTM:
 
     def forward(self, x: FloatArray, h_prev: FloatArray,
                 c_prev: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Return ``(h_next, c_next)``, each (N, H), for x (N, D), h_prev and c_prev (N, H)."""
+        """One LSTM step; keeps what `backward` needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+        h_prev, c_prev : ndarray, shape (N, H)
+
+        Returns
+        -------
+        h_next, c_next : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.LSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+        >>> h, c = step.forward(np.zeros((1, 3)), np.zeros((1, 2)), np.ones((1, 2)))
+        >>> c     # f = i = 0.5, g = 0
+        array([[0.5, 0.5]])
+        """
         Wx, Wh, b = self.params
         N, H = h_prev.shape
 
@@ -136,7 +155,27 @@ class LSTM:
 
     def backward(self, dh_next: FloatArray,
                  dc_next: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Return ``(dx, dh_prev, dc_prev)`` for dh_next, dc_next (N, H); set ``grads``."""
+        """Backpropagate the step; write ``grads`` in place.
+
+        Parameters
+        ----------
+        dh_next, dc_next : ndarray, shape (N, H)
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        dh_prev, dc_prev : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.LSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8))
+        >>> _ = step.forward(np.zeros((1, 3)), np.zeros((1, 2)), np.ones((1, 2)))
+        >>> dx, dh_prev, dc_prev = step.backward(np.zeros((1, 2)), np.ones((1, 2)))
+        >>> dc_prev     # times f
+        array([[0.5, 0.5]])
+        """
         Wx, Wh, b = self.params
         x, h_prev, c_prev, i, f, g, o, c_next = self.cache
 
@@ -192,7 +231,24 @@ class TimeLSTM:
         self.stateful = stateful
 
     def forward(self, xs: FloatArray) -> FloatArray:
-        """Return hs (N, T, H) for xs (N, T, D)."""
+        """Run the T steps; with ``stateful`` start from the stored h and c.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (N, T, D)
+
+        Returns
+        -------
+        hs : ndarray, shape (N, T, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> layer.forward(np.ones((4, 5, 3))).shape, layer.c.shape
+        ((4, 5, 2), (4, 2))
+        """
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -215,10 +271,26 @@ class TimeLSTM:
 
     def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None,
                  dc_next: FloatArray | None = None) -> FloatArray:
-        """Return dxs (N, T, D) for dhs (N, T, H); set ``grads``, ``dh`` and ``dc``.
+        """Backpropagate through the last forward; set ``grads``, ``dh`` and ``dc``.
 
-        dh_next and dc_next, (N, H): the gradient at the last h and c (zero
-        by default).
+        Parameters
+        ----------
+        dhs : ndarray, shape (N, T, H)
+        dh_next, dc_next : ndarray, shape (N, H), optional
+            The gradient at the last h and c (zero by default).
+
+        Returns
+        -------
+        dxs : ndarray, shape (N, T, D)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> hs = layer.forward(np.ones((4, 5, 3)))
+        >>> layer.backward(np.ones_like(hs)).shape, layer.dh.shape
+        ((4, 5, 3), (4, 2))
         """
         Wx, Wh, b = self.params
         N, T, H = dhs.shape
@@ -242,11 +314,37 @@ class TimeLSTM:
         return dxs
 
     def set_state(self, h: FloatArray, c: FloatArray | None = None) -> None:
-        """Start the next stateful forward from h (and c; zeros if None), (N, H)."""
+        """Start the next stateful forward from h (and c; zeros if None).
+
+        Parameters
+        ----------
+        h : ndarray, shape (N, H)
+        c : ndarray, shape (N, H), optional
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> layer.set_state(np.ones((4, 2)))
+        >>> layer.forward(np.ones((4, 1, 3))).shape
+        (4, 1, 2)
+        """
         self.h, self.c = h, c
 
     def reset_state(self) -> None:
-        """Start the next stateful forward from zeros."""
+        """Start the next stateful forward from zeros.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeLSTM(np.ones((3, 8)), np.ones((2, 8)), np.zeros(8), stateful=True)
+        >>> _ = layer.forward(np.ones((4, 1, 3)))
+        >>> layer.reset_state()
+        >>> layer.h is None and layer.c is None
+        True
+        """
         self.h, self.c = None, None
 
 
@@ -279,7 +377,25 @@ class RNN:
         self.nonlinearity = nonlinearity
 
     def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
-        """Return h_next (N, H) for x (N, D) and h_prev (N, H)."""
+        """One step; keeps what `backward` needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+        h_prev : ndarray, shape (N, H)
+
+        Returns
+        -------
+        h_next : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.RNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2))
+        >>> step.forward(np.zeros((1, 3)), np.zeros((1, 2)))
+        array([[0., 0.]])
+        """
         Wx, Wh, b = self.params
         a = x @ Wx + h_prev @ Wh + b
         h_next = np.maximum(a, 0) if self.nonlinearity == "relu" else np.tanh(a)
@@ -287,7 +403,26 @@ class RNN:
         return h_next
 
     def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Return ``(dx, dh_prev)`` for dh_next (N, H); set ``grads``."""
+        """Backpropagate the step; write ``grads`` in place.
+
+        Parameters
+        ----------
+        dh_next : ndarray, shape (N, H)
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        dh_prev : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.RNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2))
+        >>> _ = step.forward(np.zeros((1, 3)), np.zeros((1, 2)))
+        >>> step.backward(np.ones((1, 2)))[0]     # tanh'(0) = 1
+        array([[2., 2., 2.]])
+        """
         Wx, Wh, b = self.params
         x, h_prev, h_next = self.cache
 
@@ -344,7 +479,25 @@ class GRU:
         self.cache: Any = None  # forward's arrays, for backward
 
     def forward(self, x: FloatArray, h_prev: FloatArray) -> FloatArray:
-        """Return h_next (N, H) for x (N, D) and h_prev (N, H)."""
+        """One step; keeps what `backward` needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+        h_prev : ndarray, shape (N, H)
+
+        Returns
+        -------
+        h_next : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.GRU(np.ones((3, 6)), np.ones((2, 6)), np.zeros(6))
+        >>> step.forward(np.zeros((1, 3)), np.zeros((1, 2)))
+        array([[0., 0.]])
+        """
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         if self.reset_after:
@@ -364,7 +517,26 @@ class GRU:
         return h_next
 
     def backward(self, dh_next: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Return ``(dx, dh_prev)`` for dh_next (N, H); set ``grads``."""
+        """Backpropagate the step; write ``grads`` in place.
+
+        Parameters
+        ----------
+        dh_next : ndarray, shape (N, H)
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        dh_prev : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> step = spec.GRU(np.ones((3, 6)), np.ones((2, 6)), np.zeros(6))
+        >>> _ = step.forward(np.zeros((1, 3)), np.zeros((1, 2)))
+        >>> [g.shape for g in step.backward(np.ones((1, 2)))]
+        [(1, 3), (1, 2)]
+        """
         Wx, Wh, b = self.params
         H = Wh.shape[0]
         x, h_prev, z, r, h_hat, ah_h = self.cache
@@ -410,7 +582,24 @@ class _TimeRecurrent:
         raise NotImplementedError
 
     def forward(self, xs: FloatArray) -> FloatArray:
-        """Return hs (N, T, H) for xs (N, T, D)."""
+        """Run the T steps; with ``stateful`` start from the stored h.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (N, T, D)
+
+        Returns
+        -------
+        hs : ndarray, shape (N, T, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeGRU(np.ones((3, 6)), np.ones((2, 6)), np.zeros(6), stateful=True)
+        >>> layer.forward(np.ones((4, 5, 3))).shape, layer.h.shape
+        ((4, 5, 2), (4, 2))
+        """
         Wx, Wh = self.params[:2]
         N, T, D = xs.shape
         H = Wh.shape[0]
@@ -428,9 +617,26 @@ class _TimeRecurrent:
         return hs
 
     def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None) -> FloatArray:
-        """Return dxs (N, T, D) for dhs (N, T, H); set ``grads`` and ``dh``.
+        """Backpropagate through the last forward; set ``grads`` and ``dh``.
 
-        dh_next, (N, H): the gradient at the last h (zero by default).
+        Parameters
+        ----------
+        dhs : ndarray, shape (N, T, H)
+        dh_next : ndarray, shape (N, H), optional
+            The gradient at the last h (zero by default).
+
+        Returns
+        -------
+        dxs : ndarray, shape (N, T, D)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2), stateful=True)
+        >>> hs = layer.forward(np.ones((4, 5, 3)))
+        >>> layer.backward(np.ones_like(hs)).shape, layer.dh.shape
+        ((4, 5, 3), (4, 2))
         """
         Wx = self.params[0]
         N, T, H = dhs.shape
@@ -452,11 +658,36 @@ class _TimeRecurrent:
         return dxs
 
     def set_state(self, h: FloatArray) -> None:
-        """Start the next stateful forward from h (N, H)."""
+        """Start the next stateful forward from h.
+
+        Parameters
+        ----------
+        h : ndarray, shape (N, H)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeRNN(np.ones((3, 2)), np.ones((2, 2)), np.zeros(2), stateful=True)
+        >>> layer.set_state(np.ones((4, 2)))
+        >>> layer.forward(np.ones((4, 1, 3))).shape
+        (4, 1, 2)
+        """
         self.h = h
 
     def reset_state(self) -> None:
-        """Start the next stateful forward from zeros."""
+        """Start the next stateful forward from zeros.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeGRU(np.ones((3, 6)), np.ones((2, 6)), np.zeros(6), stateful=True)
+        >>> _ = layer.forward(np.ones((4, 1, 3)))
+        >>> layer.reset_state()
+        >>> layer.h is None
+        True
+        """
         self.h = None
 
 
@@ -556,20 +787,68 @@ class TimeBiLSTM:
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
     def forward(self, xs: FloatArray) -> FloatArray:
-        """Return hs (N, T, 2H) for xs (N, T, D)."""
+        """Run both directions.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (N, T, D)
+
+        Returns
+        -------
+        hs : ndarray, shape (N, T, 2H)
+            The forward direction's, then the backward one's in time order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeBiLSTM(*[np.ones(s) for s in [(3, 8), (2, 8), (8,)] * 2], stateful=True)
+        >>> layer.forward(np.ones((4, 5, 3))).shape
+        (4, 5, 4)
+        """
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
         return np.concatenate((o1, o2[:, ::-1]), axis=2)
 
     def backward(self, dhs: FloatArray) -> FloatArray:
-        """Return dxs (N, T, D) for dhs (N, T, 2H); set ``grads``."""
+        """Backpropagate both directions; set ``grads``.
+
+        Parameters
+        ----------
+        dhs : ndarray, shape (N, T, 2H)
+
+        Returns
+        -------
+        dxs : ndarray, shape (N, T, D)
+            The sum of both directions'.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeBiLSTM(*[np.ones(s) for s in [(3, 8), (2, 8), (8,)] * 2], stateful=True)
+        >>> hs = layer.forward(np.ones((4, 5, 3)))
+        >>> layer.backward(np.ones_like(hs)).shape
+        (4, 5, 3)
+        """
         H = dhs.shape[2] // 2
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dxs1 + dxs2[:, ::-1]
 
     def reset_state(self) -> None:
-        """Start the next stateful forward from zeros, in both directions."""
+        """Start the next stateful forward from zeros, in both directions.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import spec
+        >>> layer = spec.TimeBiLSTM(*[np.ones(s) for s in [(3, 8), (2, 8), (8,)] * 2], stateful=True)
+        >>> _ = layer.forward(np.ones((4, 1, 3)))
+        >>> layer.reset_state()
+        >>> layer.forward_lstm.h is None
+        True
+        """
         self.forward_lstm.reset_state()
         self.backward_lstm.reset_state()
 
