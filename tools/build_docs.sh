@@ -13,7 +13,8 @@ python -m sphinx -W --keep-going -b html docs docs/_build/html
 echo "== The docstrings' examples (doctests)"
 # --pyargs imports gatedrnn as installed; the package's modules hold the examples.
 python -m pytest --doctest-modules --pyargs gatedrnn -p no:cacheprovider -q \
-    --doctest-continue-on-failure -o addopts="" -o testpaths=""
+    --doctest-continue-on-failure -o addopts="" -o testpaths="" \
+    -o doctest_optionflags="ELLIPSIS"
 # The compiled module's docstrings (set_num_threads, ...): pytest collects .py files only.
 python -c 'import doctest, sys, gatedrnn._kernels as m
 r = doctest.testmod(m)

@@ -62,7 +62,15 @@ class Recurrent:
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        """The layer's dtype, float32 or float64: that of its weights."""
+        """The layer's dtype, float32 or float64: that of its weights.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn import TimeRNN
+        >>> TimeRNN(*[np.zeros(s, np.float32) for s in [(3, 2), (2, 2), (2,)]]).dtype
+        dtype('float32')
+        """
         return self.params[0].dtype
 
     def _check_weights(self, weights: Sequence[FloatArray]) -> _Sizes:

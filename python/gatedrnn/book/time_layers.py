@@ -738,6 +738,14 @@ class TimeDropout:
     def backward(self, dout: FloatArray) -> FloatArray:
         """dout times the last forward's mask (dout itself after an inference forward).
 
+        Parameters
+        ----------
+        dout : ndarray, the shape of the forward's `xs`
+
+        Returns
+        -------
+        ndarray
+
         Raises
         ------
         RuntimeError
@@ -1027,6 +1035,14 @@ class Simple_TimeAffine:
     def forward(self, xs: FloatArray) -> FloatArray:
         """Return ``xs @ W + b``, (N, T, M), for xs (N, T, D).
 
+        Parameters
+        ----------
+        xs : ndarray of W's dtype, shape (N, T, D)
+
+        Returns
+        -------
+        ndarray, shape (N, T, M)
+
         Raises
         ------
         TypeError, ValueError
@@ -1056,6 +1072,14 @@ class Simple_TimeAffine:
 
     def backward(self, dout: FloatArray) -> FloatArray:
         """Return dx (N, T, D) for dout (N, T, M); set ``dW`` and ``db``.
+
+        Parameters
+        ----------
+        dout : ndarray of W's dtype, shape (N, T, M)
+
+        Returns
+        -------
+        ndarray, shape (N, T, D)
 
         Raises
         ------

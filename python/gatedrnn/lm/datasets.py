@@ -49,6 +49,16 @@ class DataNotFoundError(FileNotFoundError):
 
     A `FileNotFoundError`; the message says where the files come from and
     where to put them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gatedrnn.lm import load_ptb, DataNotFoundError
+    >>> try:
+    ...     load_ptb("test", tempfile.mkdtemp(), download=False)
+    ... except DataNotFoundError as e:
+    ...     print(type(e).__name__, isinstance(e, FileNotFoundError))
+    DataNotFoundError True
     """
 
 
@@ -57,6 +67,20 @@ class DataIntegrityError(ValueError):
 
     A `ValueError`, raised when a file's MD5 sum differs from the one the
     package carries; the message names the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm import load_ptb, DataIntegrityError
+    >>> folder = tempfile.mkdtemp()
+    >>> for split in ("train", "valid", "test"):
+    ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+    ...         _ = f.write("not the treebank\\n")
+    >>> try:
+    ...     load_ptb("train", folder)
+    ... except DataIntegrityError as e:
+    ...     print(type(e).__name__, isinstance(e, ValueError))
+    DataIntegrityError True
     """
 
 

@@ -269,6 +269,11 @@ class Rnnlm(_LanguageModel):
     def backward(self, dout: float = 1) -> None:
         """Write the gradients of the last training forward's loss into ``grads``.
 
+        Parameters
+        ----------
+        dout : float, default 1
+            The gradient arriving at the loss.
+
         Raises
         ------
         RuntimeError
@@ -325,6 +330,11 @@ class Rnnlm(_LanguageModel):
 
     def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
         """Copy arrays listed in the book's order into ``params``, in place.
+
+        Parameters
+        ----------
+        arrays : sequence of array_like
+            The 6 arrays, as `book_params` lists them (any float dtype).
 
         Raises
         ------
@@ -462,6 +472,11 @@ class BetterRnnlm(_LanguageModel):
     def backward(self, dout: float = 1) -> None:
         """Write the gradients of the last training forward's loss into ``grads``.
 
+        Parameters
+        ----------
+        dout : float, default 1
+            The gradient arriving at the loss.
+
         Raises
         ------
         RuntimeError
@@ -523,6 +538,11 @@ class BetterRnnlm(_LanguageModel):
 
     def load_book_arrays(self, arrays: Sequence[ArrayLike]) -> None:
         """Copy the book's 9 arrays (or our 8) into ``params``, in place.
+
+        Parameters
+        ----------
+        arrays : sequence of array_like
+            As `book_params` lists them (the tied weight twice), or ``params``'s 8.
 
         Raises
         ------
