@@ -38,7 +38,8 @@ def layers(rng: np.random.Generator) -> float:
     lstm = TimeLSTM(*weights(rng, D, H, 4, np.float64), stateful=True)
     hs: FloatArray = lstm.forward(xs)
     dxs: FloatArray = lstm.backward(np.ones_like(hs))
-    reference = spec.TimeLSTM(*(p.copy() for p in lstm.params))
+    Wx, Wh, b = (p.copy() for p in lstm.params)
+    reference = spec.TimeLSTM(Wx, Wh, b)
     assert np.allclose(reference.forward(xs), hs)
     lstm.reset_state()
 

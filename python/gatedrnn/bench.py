@@ -18,12 +18,23 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import TimeLSTM, __version__, _kernels, spec
 from .demo import make_problem
+from .demo import Problem
 from .interop import to_torch
+
+# (N, T, D, H)
+Size = tuple[int, ...]
+# One timed row of a table: sizes and medians by name.
+Row = dict[str, Any]
+# The torch module, when installed (untyped here).
+TorchModule = Any
 
 DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN (tanh, relu) and TimeBiLSTM "
                "against the NumPy spec, PyTorch's CPU layers (when torch is importable) and the "
@@ -47,15 +58,15 @@ SMALL_CALL_TARGET_US = 15.0
 FLOAT64_TARGET = 3.0
 
 
-def forward_flops(N, T, D, H):
+def forward_flops(N: int, T: int, D: int, H: int) -> float:
     return 2.0 * N * T * (D + H) * 4 * H
 
 
 # ---- timing -------------------------------------------------------------------
 
-def time_calls(fn, calls):
+def time_calls(fn: Callable[[], object], calls: int) -> list[float]:
     """Wall time of each of `calls` calls of fn()."""
-    times = []
+    times: list[float] = []
     for _ in range(calls):
         start = time.perf_counter()
         fn()
@@ -63,7 +74,8 @@ def time_calls(fn, calls):
     return times
 
 
-def compare(contenders, budget, pause=0.03):
+def compare(contenders: Mapping[str, Callable[[], object]], budget: float,
+            pause: float = 0.03) -> dict[str, float]:
     """Median seconds per call of each contender (a dict name -> fn).
 
     Contenders take turns in blocks of back-to-back calls (about 100 ms, at
@@ -73,12 +85,12 @@ def compare(contenders, budget, pause=0.03):
     then have gone idle, so that each contender is timed as it runs on its
     own, not slowed by the previous one's spinning threads.
     """
-    estimate = {}
+    estimate: dict[str, float] = {}
     for name, fn in contenders.items():
         fn()  # warm-up: allocations, page faults, thread start
         estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
     block = {name: max(3, int(0.1 / t)) for name, t in estimate.items()}
-    samples = {name: [] for name in contenders}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
     spent = {name: 0.0 for name in contenders}
     while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
         for name, fn in contenders.items():
@@ -98,7 +110,7 @@ class Ours:
     same matrix products alone (GEMM-only: the kernels' products in the same
     order and shapes, no gates, no state)."""
 
-    def __init__(self, p):
+    def __init__(self, p: Problem) -> None:
         self.p = p
         self.layer = TimeLSTM(p["Wx"], p["Wh"], p["b"])
         N, T, D = p["xs"].shape
@@ -108,17 +120,17 @@ class Ours:
         self.grads = [np.empty_like(w) for w in (p["Wx"], p["Wh"], p["b"])]
         self.workspace = _kernels.Workspace()
 
-    def forward(self):
+    def forward(self) -> None:
         self.layer.forward(self.p["xs"], train=False)
 
-    def forward_train(self):
+    def forward_train(self) -> None:
         self.layer.forward(self.p["xs"])
 
-    def forward_backward(self):
+    def forward_backward(self) -> None:
         self.layer.forward(self.p["xs"])
         self.layer.backward(self.p["dhs"])
 
-    def gemm_only(self, backward=True):
+    def gemm_only(self, backward: bool = True) -> None:
         p, z, flags, lstm = self.p, self.zeros, _kernels.GEMM_ONLY, _kernels.CELLS["lstm"]
         [(_, _, cache)] = _kernels.forward(lstm, [(p["xs"], p["Wx"], p["Wh"], p["b"], z, z)],
                                            True, self.workspace, flags)
@@ -128,19 +140,19 @@ class Ours:
 
 
 class Spec:
-    def __init__(self, p):
+    def __init__(self, p: Problem) -> None:
         self.p = p
         self.layer = spec.TimeLSTM(p["Wx"], p["Wh"], p["b"])
 
-    def forward(self):
+    def forward(self) -> None:
         self.layer.forward(self.p["xs"])
 
-    def forward_backward(self):
+    def forward_backward(self) -> None:
         self.layer.forward(self.p["xs"])
         self.layer.backward(self.p["dhs"])
 
 
-def import_torch():
+def import_torch() -> TorchModule | None:
     try:
         import torch
     except ImportError:
@@ -153,37 +165,38 @@ class Torch:
     converts them: gate order i, f, g, o; weight_ih is (4H, D)), checked
     against ours once; or, given `module`, another torch layer."""
 
-    def __init__(self, torch, p, module=None):
+    def __init__(self, torch: TorchModule, p: Problem, module: Any = None) -> None:
         self.torch = torch
         self.module = module or to_torch(TimeLSTM(p["Wx"], p["Wh"], p["b"]))
         self.x = torch.from_numpy(p["xs"].copy())
         self.x_grad = self.x.clone().requires_grad_(True)
         self.dhs = torch.from_numpy(p["dhs"].copy())
 
-    def hs(self):
+    def hs(self) -> Any:
         with self.torch.no_grad():
             return self.module(self.x)[0].numpy()
 
-    def forward_no_grad(self):
+    def forward_no_grad(self) -> None:
         with self.torch.no_grad():
             self.module(self.x)
 
-    def forward(self):
+    def forward(self) -> None:
         self.module(self.x_grad)
 
-    def forward_backward(self):
+    def forward_backward(self) -> None:
         self.module.zero_grad(set_to_none=True)
         self.x_grad.grad = None
         hs, _ = self.module(self.x_grad)
         hs.backward(self.dhs)
 
 
-def fastest_torch(torch, p, candidates=3):
+def fastest_torch(torch: TorchModule, p: Problem, candidates: int = 3) -> Torch | None:
     """The fastest of a few torch LSTMs built alike. In one process the same
     nn.LSTM, built anew, runs forward+backward at (20,35,650,650) in either
     about 37 or about 55 ms here, stable for an instance (we did not find
     why). Keeping the fastest makes our ratios conservative."""
-    best, best_time = None, None
+    best: Torch | None = None
+    best_time = float("inf")
     for _ in range(candidates):
         tw = Torch(torch, p)
         tw.forward_backward()
@@ -195,7 +208,7 @@ def fastest_torch(torch, p, candidates=3):
 
 # ---- the machine ----------------------------------------------------------------
 
-def cpu_name():
+def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -206,14 +219,14 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def cpu_count():
+def cpu_count() -> int | None:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count()
 
 
-def blas_threads(n):
+def blas_threads(n: int) -> tuple[Any, list[str]]:
     """Limit NumPy's and SciPy's BLAS to n threads (threadpoolctl, if installed);
     returns (a context to keep alive, a description of the BLAS libraries)."""
     try:
@@ -222,7 +235,7 @@ def blas_threads(n):
         return None, ["BLAS threads not set (threadpoolctl is not installed)"]
     import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting it)
     limits = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-    described = []
+    described: list[str] = []
     for lib in threadpoolctl.threadpool_info():
         if lib.get("user_api") == "blas":
             path = lib["filepath"]
@@ -235,7 +248,7 @@ def blas_threads(n):
     return limits, described
 
 
-def sgemm_peak(budget, n=2048):
+def sgemm_peak(budget: float, n: int = 2048) -> float:
     """GFLOP/s of SciPy's sgemm at n^3 (the BLAS our BLAS path calls)."""
     from scipy.linalg import blas
     rng = np.random.default_rng(0)
@@ -247,24 +260,25 @@ def sgemm_peak(budget, n=2048):
 
 # ---- the run --------------------------------------------------------------------
 
-def fmt_ms(t):
+def fmt_ms(t: float | None) -> str:
     return "-" if t is None else f"{t * 1e3:.3f}" if t < 0.01 else f"{t * 1e3:.2f}"
 
 
-def ratio(a, b):
+def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a / b
 
 
-def fmt_ratio(r):
+def fmt_ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}"
 
 
-def run_size(size, dtype, torch, budget, with_gemm_only):
+def run_size(size: Size, dtype: DTypeLike, torch: TorchModule | None, budget: float,
+             with_gemm_only: bool) -> Row:
     """Ours against torch (when given) at one size: forward+backward, forward."""
     N, T, D, H = size
     p = make_problem(N, T, D, H, dtype)
     ours = Ours(p)
-    row = {"size": size, "dtype": np.dtype(dtype).name}
+    row: Row = {"size": size, "dtype": np.dtype(dtype).name}
 
     tw = fastest_torch(torch, p) if torch is not None else None
     if tw is not None:
@@ -272,7 +286,7 @@ def run_size(size, dtype, torch, budget, with_gemm_only):
         ref = tw.hs()
         row["torch_error"] = float(np.max(np.abs(hs - ref)) / max(np.max(np.abs(ref)), 1e-30))
 
-    contenders = {"ours_fb": ours.forward_backward}
+    contenders: dict[str, Callable[[], object]] = {"ours_fb": ours.forward_backward}
     if tw is not None:
         contenders["torch_fb"] = tw.forward_backward
     row.update(compare(contenders, budget))
@@ -286,17 +300,18 @@ def run_size(size, dtype, torch, budget, with_gemm_only):
     return row
 
 
-def add_spec(row, budget):
+def add_spec(row: Row, budget: float) -> None:
     """The spec's times at the row's size (timed after every torch run: NumPy
     work leaves this process in a state where torch runs slower)."""
-    p = make_problem(*row["size"], np.dtype(row["dtype"]).type)
+    N, T, D, H = row["size"]
+    p = make_problem(N, T, D, H, np.dtype(row["dtype"]).type)
     sp = Spec(p)
     if forward_flops(*row["size"]) >= 1e9:
         budget /= 2
     row.update(compare({"spec_fb": sp.forward_backward, "spec_fwd": sp.forward}, budget))
 
 
-def print_tables(rows, peak, torch):
+def print_tables(rows: list[Row], peak: float, torch: TorchModule | None) -> None:
     flops = {r["size"]: forward_flops(*r["size"]) for r in rows}
     tname = "torch" if torch is not None else "torch (not installed)"
     print(f"\nforward+backward, float32, median ms ({tname}; ratio < 1: gatedrnn faster)")
@@ -341,7 +356,7 @@ def print_tables(rows, peak, torch):
                   f"{fmt_ms(r.get('torch_fb')):>8s}")
 
 
-def small_call(budget):
+def small_call(budget: float) -> dict[str, float]:
     """Microseconds of one forward (training and inference) and one
     forward+backward at (1, 1, 100, 100), float32."""
     p = make_problem(*SMALL, np.float32)
@@ -351,10 +366,10 @@ def small_call(budget):
     return {k: v * 1e6 for k, v in t.items()}
 
 
-def scaling(budget, quick, D=650, H=650):
+def scaling(budget: float, quick: bool, D: int = 650, H: int = 650) -> list[Row]:
     """forward+backward time per step and per sequence as T and N grow, with the
     memory the layer keeps: the cache (values per N*T*H) and the workspace."""
-    rows = []
+    rows: list[Row] = []
     Ts = [35, 140, 700] if quick else [35, 70, 140, 350, 700]
     Ns = [1, 5, 20, 80] if quick else [1, 2, 5, 10, 20, 40, 80]
     for kind, sizes in (("T", [(20, T, D, H) for T in Ts]), ("N", [(N, 35, D, H) for N in Ns])):
@@ -364,7 +379,7 @@ def scaling(budget, quick, D=650, H=650):
             ours = Ours(p)
             t = compare({"fb": ours.forward_backward}, budget)["fb"]
             ours.layer.forward(p["xs"])
-            cache = ours.layer._cache
+            cache: Any = ours.layer._cache  # a training forward keeps it
             cache_values = sum(c.size for c in cache.caches) / (N * T * H)
             train_ws = ours.layer._workspace.nbytes
             infer = Ours(p)
@@ -381,7 +396,7 @@ def scaling(budget, quick, D=650, H=650):
     return rows
 
 
-def print_scaling(rows):
+def print_scaling(rows: list[Row]) -> None:
     D, H = rows[0]["size"][2:]
     print(f"\nscaling, float32, D = {D}, H = {H}, forward+backward (linear: constant per step and "
           f"per sequence)")
@@ -399,35 +414,37 @@ def print_scaling(rows):
           "forward+backward (inputs excluded).")
 
 
-def interference(torch, budget):
+def interference(torch: TorchModule | None, budget: float) -> list[Row]:
     """forward+backward right after another library's call, whose thread pool
     may then keep a core busy for a while (NumPy's OpenBLAS busy-waits up to
     ~0.1 s after a matmul; torch's libgomp spins for milliseconds)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((512, 512), dtype=np.float32)
-    rows = []
+    rows: list[Row] = []
     for size in [(20, 35, 100, 100), (20, 35, 650, 650)]:
         p = make_problem(*size, np.float32)
         ours = Ours(p)
         tw = fastest_torch(torch, p) if torch is not None else None
-        contenders = {"gatedrnn": ours.forward_backward}
+        contenders: dict[str, Callable[[], object]] = {"gatedrnn": ours.forward_backward}
         if tw is not None:
             contenders["torch"] = tw.forward_backward
         for who, fn in contenders.items():
-            before = {"alone": None, "after a NumPy matmul": lambda: a @ a}
+            before: dict[str, Callable[[], object] | None] = {
+                "alone": None, "after a NumPy matmul": lambda: a @ a}
             if tw is not None:
                 before["after the other's call"] = (tw.forward_no_grad if who == "gatedrnn"
                                                     else ours.forward)
-            row = {"size": size, "who": who}
+            row: Row = {"size": size, "who": who}
             for name, prefix in before.items():
-                def call(prefix=prefix, fn=fn):
+                def call(prefix: Callable[[], object] | None = prefix,
+                         fn: Callable[[], object] = fn) -> float:
                     if prefix:
                         prefix()
                     start = time.perf_counter()
                     fn()
                     return time.perf_counter() - start
                 call()
-                times = []
+                times: list[float] = []
                 while sum(times) < budget or len(times) < 5:
                     time.sleep(0.03)
                     times.append(call())
@@ -436,7 +453,7 @@ def interference(torch, budget):
     return rows
 
 
-def print_interference(rows):
+def print_interference(rows: list[Row]) -> None:
     print("\ninterference: forward+backward right after another library's call (a 30 ms pause "
           "before\neach, as in the 'alone' column), median ms")
     names = [k for k in rows[0] if k not in ("size", "who")]
@@ -446,11 +463,12 @@ def print_interference(rows):
               + "".join(f"{fmt_ms(r[k]):>24s}" for k in names))
 
 
-def print_targets(rows, small, peak_note):
+def print_targets(rows: list[Row], small: dict[str, float] | None,
+                  peak_note: str | None) -> bool:
     print("\ntargets (one run; forward+backward float32 unless said)")
     met_all = True
 
-    def line(text, ok):
+    def line(text: str, ok: bool | None) -> None:
         nonlocal met_all
         met_all &= ok is not False
         status = "met" if ok else "NOT MET" if ok is False else "n/a"
@@ -477,13 +495,14 @@ def print_targets(rows, small, peak_note):
     for r in rows:
         if r["dtype"] == "float32" and r.get("spec_fb") is not None:
             q = ratio(r["ours_fb"], r["spec_fb"])
-            line(f"{str(r['size']):18s} faster than the spec: ours/spec {fmt_ratio(q)} < 1", q < 1)
+            line(f"{str(r['size']):18s} faster than the spec: ours/spec {fmt_ratio(q)} < 1",
+                 None if q is None else q < 1)
     if peak_note:
         print(f"  {peak_note}")
     return met_all
 
 
-def build_parser(parser=None):
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
                                                description=DESCRIPTION)
     parser.add_argument("--threads", type=int, default=None,
@@ -509,13 +528,14 @@ def build_parser(parser=None):
     return parser
 
 
-def parse_sizes(text):
+def parse_sizes(text: str) -> list[Size]:
     return [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
 
 
-def run_lstm(args, torch, budget, sizes, f64_sizes, peak):
+def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
+             sizes: Sequence[Size], f64_sizes: Sequence[Size], peak: float) -> None:
     """TimeLSTM: the tables, the interference and scaling runs, the targets."""
-    rows = []
+    rows: list[Row] = []
     for dtype, group in ((np.float32, sizes), (np.float64, f64_sizes)):
         for size in group:
             # The products alone exist on the SIMD paths (GEMM_ONLY), not on the BLAS one.
@@ -546,12 +566,13 @@ def run_lstm(args, torch, budget, sizes, f64_sizes, peak):
     print_targets(rows, small, note)
 
 
-def run_family(args, torch, budget, kinds):
+def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
+               kinds: list[str]) -> None:
     """The other layers at the family's sizes (or --sizes)."""
     from . import bench_family
 
     sizes = parse_sizes(args.sizes) if args.sizes else bench_family.SIZES
-    rows = []
+    rows: list[Row] = []
     for kind in kinds:
         for size in sizes:
             rows.append(bench_family.run_kind(kind, size, torch, budget, not args.no_spec))
@@ -561,7 +582,7 @@ def run_family(args, torch, budget, kinds):
     bench_family.print_family_targets(rows)
 
 
-def main(argv=None, args=None):
+def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
     args = args or build_parser().parse_args(argv)
     threads = args.threads or _kernels.get_num_threads()
     _kernels.set_num_threads(threads)

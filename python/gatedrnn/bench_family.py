@@ -14,8 +14,8 @@ import gatedrnn
 
 from . import spec
 from .interop import to_torch
-from .bench import Torch, compare, fmt_ms, fmt_ratio, ratio
-from .problems import make_problem, time_layer
+from .bench import Row, Size, Torch, TorchModule, compare, fmt_ms, fmt_ratio, ratio
+from .problems import Layer, Problem, make_problem, time_layer
 
 SIZES = [(20, 35, 100, 100), (20, 35, 650, 650)]
 KINDS = {  # kind: (our layer, its PyTorch counterpart)
@@ -36,32 +36,34 @@ SPEC_SPEED_UP = ((20, 35, 100, 100), 5.0)
 class Contender:
     """forward+backward and forward-only calls of one layer on one problem."""
 
-    def __init__(self, layer, p, train_flag=True):
+    def __init__(self, layer: Layer, p: Problem, train_flag: bool = True) -> None:
         self.layer, self.p, self.train_flag = layer, p, train_flag
 
-    def forward_backward(self):
+    def forward_backward(self) -> None:
         self.layer.forward(self.p["xs"])
         self.layer.backward(self.p["dhs"])
 
-    def forward(self):
+    def forward(self) -> None:
         if self.train_flag:
             self.layer.forward(self.p["xs"], train=False)
         else:  # the spec keeps its cache always
             self.layer.forward(self.p["xs"])
 
 
-def run_kind(kind, size, torch, budget, with_spec):
+def run_kind(kind: str, size: Size, torch: TorchModule | None, budget: float,
+             with_spec: bool) -> Row:
     """One row: ours against torch (and the spec, last: NumPy work leaves this
     process in a state where torch runs slower)."""
-    p = make_problem(kind, *size, np.float32)
+    N, T, D, H = size
+    p = make_problem(kind, N, T, D, H, np.float32)
     ours = Contender(time_layer(kind, gatedrnn, p["weights"]), p)
-    row = {"kind": kind, "size": size}
+    row: Row = {"kind": kind, "size": size}
     contenders = {"ours_fb": ours.forward_backward}
     forwards = {"ours_fwd": ours.forward}
     if torch is not None:
         equivalent = kind != "gru"
         twin = ours.layer if equivalent else time_layer(
-            "gru_reset_after", gatedrnn, make_problem("gru_reset_after", *size, np.float32)["weights"])
+            "gru_reset_after", gatedrnn, make_problem("gru_reset_after", N, T, D, H, np.float32)["weights"])
         module = to_torch(twin)
         tw = Torch(torch, p, module)
         if equivalent:
@@ -79,7 +81,7 @@ def run_kind(kind, size, torch, budget, with_spec):
     return row
 
 
-def print_family(rows, torch):
+def print_family(rows: list[Row], torch: TorchModule | None) -> None:
     tname = "torch" if torch is not None else "torch (not installed)"
     print(f"\nthe family, float32, median ms ({tname}; ratio < 1: gatedrnn faster)")
     print(f"  {'layer':26s} {'(N,T,D,H)':18s} {'fwd+bwd':>8s} {'torch':>8s} {'ours/':>6s} "
@@ -101,7 +103,7 @@ def print_family(rows, torch):
         print(f"  |hs - torch hs| / max|torch hs|: {'; '.join(errors)}")
 
 
-def print_family_targets(rows):
+def print_family_targets(rows: list[Row]) -> None:
     print("\nfamily targets (one run; forward+backward float32)")
     by = {(r["kind"], r["size"]): r for r in rows}
     for (kind, size), target in TARGETS.items():

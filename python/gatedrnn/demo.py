@@ -5,22 +5,34 @@
 3. A timing table, compiled against spec, forward+backward: the median of
    several rounds, with the lowest and highest round beside it.
 """
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import TimeLSTM, spec
 from ._timing import speedup_in_rounds
+from ._timing import Speedup
+from ._typing import FloatArray
 from .gradcheck import numerical_gradient, relative_error
+
+# An LSTM problem: weights, inputs, states and upstream gradients, by name.
+Problem = dict[str, FloatArray]
+# TimeLSTM or spec.TimeLSTM.
+LayerClass = type[TimeLSTM] | type[spec.TimeLSTM]
 
 GRAD_NAMES = ("dWx", "dWh", "db")
 
 
-def make_problem(N, T, D, H, dtype, seed=0, weight_scale=1.0):
+def make_problem(N: int, T: int, D: int, H: int, dtype: DTypeLike, seed: int = 0,
+                 weight_scale: float = 1.0) -> Problem:
     """Weights as the book initialises them (randn / sqrt(fan-in)), times
     weight_scale (large values saturate the gates); random inputs, non-zero
     initial state and random upstream gradients."""
     rng = np.random.default_rng(seed)
 
-    def r(*shape, scale=1.0):
+    def r(*shape: int, scale: float = 1.0) -> FloatArray:
         return (scale * rng.standard_normal(shape)).astype(dtype)
 
     return dict(Wx=r(D, 4 * H, scale=weight_scale / np.sqrt(max(D, 1))),
@@ -30,26 +42,26 @@ def make_problem(N, T, D, H, dtype, seed=0, weight_scale=1.0):
                 dhs=r(N, T, H), dc_T=r(N, H))
 
 
-def run_layer(cls, p, stateful_start=True):
+def run_layer(cls: LayerClass, p: Problem, stateful_start: bool = True) -> dict[str, Any]:
     """One forward and backward from (h0, c0); returns every output and gradient."""
     layer = cls(p["Wx"], p["Wh"], p["b"], stateful=stateful_start)
     layer.set_state(p["h0"], p["c0"])
     hs = layer.forward(p["xs"])
-    c_T = layer.c.copy()
+    c_T = cast(FloatArray, layer.c).copy()  # set by the forward
     dxs = layer.backward(p["dhs"], dc_next=p["dc_T"])
     out = dict(hs=hs, c_T=c_T, dxs=dxs, dh0=layer.dh, dc0=layer.dc)
     out.update(zip(GRAD_NAMES, (g.copy() for g in layer.grads)))
     return out
 
 
-def finite_difference_errors(cls, p, eps=1e-6):
+def finite_difference_errors(cls: LayerClass, p: Problem, eps: float = 1e-6) -> dict[str, float]:
     """Relative error of each analytic gradient of
     L = sum(hs * dhs) + sum(c_T * dc_T) against central differences."""
-    def loss():
+    def loss() -> float:
         layer = cls(p["Wx"], p["Wh"], p["b"], stateful=True)
         layer.set_state(p["h0"], p["c0"])
         hs = layer.forward(p["xs"])
-        return float(np.sum(hs * p["dhs"]) + np.sum(layer.c * p["dc_T"]))
+        return float(np.sum(hs * p["dhs"]) + np.sum(cast(FloatArray, layer.c) * p["dc_T"]))
 
     analytic = run_layer(cls, p)
     pairs = dict(dWx="Wx", dWh="Wh", db="b", dxs="xs", dh0="h0", dc0="c0")
@@ -57,29 +69,29 @@ def finite_difference_errors(cls, p, eps=1e-6):
             for g, x in pairs.items()}
 
 
-def max_error_against_spec(N, T, D, H, dtype):
+def max_error_against_spec(N: int, T: int, D: int, H: int, dtype: DTypeLike) -> float:
     p = make_problem(N, T, D, H, dtype)
     ours, ref = run_layer(TimeLSTM, p), run_layer(spec.TimeLSTM, p)
     return max(relative_error(ours[k], ref[k]) for k in ref)
 
 
-def forward_backward(cls, p):
+def forward_backward(cls: LayerClass, p: Problem) -> Callable[[], None]:
     """A function running one forward and backward of a fresh cls layer."""
     layer = cls(p["Wx"], p["Wh"], p["b"])
 
-    def step():
+    def step() -> None:
         layer.forward(p["xs"])
         layer.backward(p["dhs"])
 
     return step
 
 
-def _speedup_columns(s):
+def _speedup_columns(s: Speedup) -> str:
     return (f"{s.slow_seconds * 1e3:9.2f} {s.fast_seconds * 1e3:9.2f} {s.ratio:8.1f}x "
             f"{f'{s.low:.1f}-{s.high:.1f}':>11s}")
 
 
-def main(quick=False):
+def main(quick: bool = False) -> int:
     print("gatedrnn demo: gradient checks, then timings; the LSTM (gate order f, g, i, o), "
           "then the rest of the family\n")
 
@@ -127,7 +139,7 @@ FAMILY = {"gru": "TimeGRU, the book's", "gru_reset_after": "TimeGRU(reset_after=
           "rnn": "TimeRNN", "rnn_relu": "TimeRNN, relu", "bilstm": "TimeBiLSTM"}
 
 
-def family(quick):
+def family(quick: bool) -> bool:
     """The rest of the family, a line each: the gradients against central finite
     differences (float64, (2,3,4,3), compiled and spec), the compiled layer
     against the spec at (20,35,100,100), and forward+backward times."""
@@ -143,12 +155,12 @@ def family(quick):
     ok = True
     for kind, name in FAMILY.items():
         p = problems.make_problem(kind, 2, 3, 4, 3, np.float64, seed=1)
-        fd = []
+        fd: list[float] = []
         for module in (gatedrnn, spec):
             loss, analytic, values = problems.loss_and_gradients(kind, module, p)
             fd.append(max(relative_error(analytic[k], numerical_gradient(loss, v))
                           for k, v in values.items()))
-        errors = []
+        errors: list[float] = []
         for dtype in (np.float32, np.float64):
             q = problems.make_problem(kind, 20, 35, 100, 100, dtype)
             ours, ref = problems.run(kind, gatedrnn, q), problems.run(kind, spec, q)
@@ -156,10 +168,10 @@ def family(quick):
         ok &= max(fd) <= 1e-6 and errors[0] <= 1e-5 and errors[1] <= 1e-12
         q = problems.make_problem(kind, 20, 35, 100, 100, np.float32)
 
-        def step(module):
+        def step(module: Any) -> Callable[[], None]:
             layer = problems.time_layer(kind, module, q["weights"])
 
-            def run():
+            def run() -> None:
                 layer.forward(q["xs"])
                 layer.backward(q["dhs"])
 

@@ -156,7 +156,7 @@ def bare_dh_norms(Wh: FloatArray, steps: int = STEPS, batch: int = BATCH) -> Flo
     times dh = dh @ Wh.T; the book_norm after each (k = 1 .. steps back)."""
     Wh = _square(Wh)
     steps, batch = _int_at_least(steps, "steps", 1), _int_at_least(batch, "batch", 1)
-    dh = np.ones((batch, Wh.shape[0]), Wh.dtype)
+    dh: FloatArray = np.ones((batch, Wh.shape[0]), Wh.dtype)
     norms: list[float] = []
     for _ in range(steps):
         dh = dh @ Wh.T

@@ -6,23 +6,36 @@ Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn"
 (tanh), "rnn_relu", "bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
 "h0" (and "c0" for the LSTMs) per direction, "dhs", "dh_T" (and "dc_T").
 """
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
+
+from ._typing import FloatArray
+
+# A problem: weights, inputs, states and upstream gradients, by name.
+Problem = dict[str, Any]
+# A layer of gatedrnn or of the spec (their classes share the book's API, not a base).
+Layer = Any
 
 KINDS = ("lstm", "gru", "gru_reset_after", "rnn", "rnn_relu", "bilstm")
 GATES = {"lstm": 4, "gru": 3, "gru_reset_after": 3, "rnn": 1, "rnn_relu": 1, "bilstm": 4}
 HAS_C = ("lstm", "bilstm")
 
 
-def make_problem(kind, N, T, D, H, dtype, seed=0, weight_scale=1.0):
+def make_problem(kind: str, N: int, T: int, D: int, H: int, dtype: DTypeLike, seed: int = 0,
+                 weight_scale: float = 1.0) -> Problem:
     """Weights as the book initialises them (randn / sqrt(fan-in)) times
     weight_scale; random inputs, initial state and upstream gradients."""
     rng = np.random.default_rng(seed)
 
-    def r(*shape, scale=1.0):
+    def r(*shape: int, scale: float = 1.0) -> FloatArray:
         return (scale * rng.standard_normal(shape)).astype(dtype)
 
     G = GATES[kind]
-    weights = []
+    weights: list[FloatArray] = []
     for _ in range(2 if kind == "bilstm" else 1):
         b_shape = (2, G * H) if kind == "gru_reset_after" else (G * H,)
         weights += [r(D, G * H, scale=weight_scale / np.sqrt(max(D, 1))),
@@ -37,7 +50,8 @@ def make_problem(kind, N, T, D, H, dtype, seed=0, weight_scale=1.0):
     return p
 
 
-def time_layer(kind, module, weights, stateful=False):
+def time_layer(kind: str, module: ModuleType, weights: list[FloatArray],
+               stateful: bool = False) -> Layer:
     """The Time* layer of `kind` from `module` (gatedrnn or gatedrnn.spec)."""
     if kind == "lstm":
         return module.TimeLSTM(*weights, stateful=stateful)
@@ -49,7 +63,7 @@ def time_layer(kind, module, weights, stateful=False):
     return module.TimeBiLSTM(*weights, stateful=stateful)
 
 
-def step_layer(kind, module, weights):
+def step_layer(kind: str, module: ModuleType, weights: list[FloatArray]) -> Layer:
     """The single-step layer of `kind` (not for bilstm)."""
     if kind == "lstm":
         return module.LSTM(*weights)
@@ -58,13 +72,13 @@ def step_layer(kind, module, weights):
     return module.RNN(*weights, nonlinearity="relu" if kind == "rnn_relu" else "tanh")
 
 
-def directions(layer):
+def directions(layer: Layer) -> list[Layer]:
     """The spec's TimeBiLSTM as two TimeLSTMs, any other layer as itself."""
     return ([layer.forward_lstm, layer.backward_lstm] if hasattr(layer, "forward_lstm")
             else [layer])
 
 
-def set_state(kind, layer, p):
+def set_state(kind: str, layer: Layer, p: Problem) -> None:
     if kind != "bilstm":
         layer.set_state(p["h0"][0], *([p["c0"][0]] if kind in HAS_C else []))
     elif hasattr(layer, "forward_lstm"):  # the spec's: its two LSTMs
@@ -74,7 +88,7 @@ def set_state(kind, layer, p):
         layer.set_state(p["h0"], p["c0"])
 
 
-def state(kind, layer, name):
+def state(kind: str, layer: Layer, name: str) -> list[FloatArray]:
     """h, c, dh or dc of a layer: a list, one entry per direction."""
     if kind == "bilstm" and hasattr(layer, "forward_lstm"):
         return [getattr(lstm, name) for lstm in directions(layer)]
@@ -82,7 +96,7 @@ def state(kind, layer, name):
     return list(value) if kind == "bilstm" else [value]
 
 
-def run(kind, module, p, initial=True):
+def run(kind: str, module: ModuleType, p: Problem, initial: bool = True) -> dict[str, FloatArray]:
     """One forward and backward of the Time* layer from p's initial state
     (zeros with initial=False); every output and gradient, copied."""
     layer = time_layer(kind, module, p["weights"], stateful=initial)
@@ -109,13 +123,15 @@ def run(kind, module, p, initial=True):
     return out
 
 
-def loss_and_gradients(kind, module, p):
+def loss_and_gradients(
+        kind: str, module: ModuleType, p: Problem,
+) -> tuple[Callable[[], float], dict[str, FloatArray], dict[str, FloatArray]]:
     """(loss, analytic, values): loss() is L = sum(hs * dhs) + the last state
     times dh_T (and c_T times dc_T) of `module`'s layer from p's initial
     state, re-run on every call (for finite differences, which perturb the
     arrays of `values` in place); `analytic` holds the layer's gradients of
     those arrays, by name."""
-    def loss():
+    def loss() -> float:
         layer = time_layer(kind, module, p["weights"], stateful=True)
         set_state(kind, layer, p)
         total = np.sum(layer.forward(p["xs"]) * p["dhs"])
