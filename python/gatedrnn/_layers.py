@@ -107,7 +107,8 @@ class TimeLSTM(TimeRecurrent):
     ((2, 4), (2, 4))
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 stateful: bool = False) -> None:
         super().__init__("lstm", Wx, Wh, b, stateful)
 
     def backward(self, dhs: FloatArray, dh_next: FloatArray | None = None,
@@ -852,7 +853,8 @@ class GRU(Step):
     ((5, 2), True)
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, reset_after: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 reset_after: bool = False) -> None:
         self.reset_after = bool(reset_after)
         super().__init__("gru_reset_after" if reset_after else "gru", Wx, Wh, b)
 
@@ -964,7 +966,8 @@ class RNN(Step):
     array([[0.7864, 0.7864]])
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, nonlinearity: str = "tanh") -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 nonlinearity: str = "tanh") -> None:
         super().__init__(_rnn_cell(nonlinearity), Wx, Wh, b)
         self.nonlinearity = nonlinearity
 

@@ -51,7 +51,8 @@ class Recurrent:
         self._bias_rows = _kernels.cell_bias_rows(self._cell)
         self._has_c = cell == "lstm"
         self._directions = len(weights) // 3
-        self._checked: tuple[object, _Sizes] | None = None  # (the params' types, shapes and dtypes, (D, H, dtype))
+        # (the params' types, shapes and dtypes, (D, H, dtype))
+        self._checked: tuple[object, _Sizes] | None = None
         self._check_weights(weights)
         self.params = list(weights)
         self.grads = [np.zeros(p.shape, p.dtype) for p in weights]

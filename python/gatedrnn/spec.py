@@ -220,7 +220,8 @@ class TimeLSTM:
     ((1, 4, 2), (1, 4, 3))
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 stateful: bool = False) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.layers: list[LSTM] = []
@@ -370,7 +371,8 @@ class RNN:
     array([[1., 0.]])
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, nonlinearity: str = "tanh") -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 nonlinearity: str = "tanh") -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.cache: Any = None  # forward's arrays, for backward
@@ -472,7 +474,8 @@ class GRU:
     [(1, 3), (1, 2)]
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, reset_after: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 reset_after: bool = False) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.reset_after = reset_after

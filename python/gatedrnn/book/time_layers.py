@@ -116,7 +116,8 @@ class TimeRNN(_layers.TimeRNN):
     True
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
     def set_state(self, h: FloatArray | None) -> None:
@@ -266,7 +267,8 @@ class TimeLSTM(_layers.TimeLSTM):
     ((4, 5, 2), (4, 5, 3), (4, 2))
     """
 
-    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray, stateful: bool = False) -> None:
+    def __init__(self, Wx: FloatArray, Wh: FloatArray, b: FloatArray,
+                 stateful: bool = False) -> None:
         super().__init__(Wx, Wh, b, stateful)
 
     def set_state(self, h: FloatArray | None, c: FloatArray | None = None) -> None:
