@@ -849,7 +849,7 @@ class TimeSigmoidWithLoss:
             raise ValueError(f"ts must have shape (N, T) = {xs.shape} to match xs; got {ts.shape}")
         if ts.dtype.kind not in "iub":
             raise TypeError(f"ts must be integer (or bool) labels 0 and 1; got dtype {ts.dtype}")
-        if ts.size and (ts.min() < 0 or ts.max() > 1):
+        if np.any((ts < 0) | (ts > 1)):
             raise ValueError("ts must hold only the labels 0 and 1; got values outside them")
         y = _sigmoid(xs)
         positive = ts.astype(bool)
