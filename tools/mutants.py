@@ -266,6 +266,24 @@ MUTANTS = [
     Mutant("softmax-loss-sign", "src/softmax.template.c", "loss[r] = log(sum) - (double)picked;",
            "loss[r] = log(sum) + (double)picked;",
            "softmax cross-entropy: the target's score is added, not subtracted"),
+    # -- plain products (matmul.template.c) and the book's updates (book_updates) -------
+    Mutant("matmul-accumulate-ignored", PRODUCTS,
+           "const int add = k0 > 0 || p->accumulate;", "const int add = k0 > 0;",
+           "C += A @ B overwrites C (the affine layer's bias is lost)"),
+    Mutant("matmul-packing-skips-last-panel", "src/matmul.template.c",
+           "return m->Bt ? FN(count_panels)(m->product.ncols) :",
+           "return m->Bt ? FN(count_panels)(m->product.ncols) - 1 :",
+           "B^T's last column panel is never packed (the product reads stale scratch)"),
+    Mutant("book-momentum-sign", "src/book_updates.template.c",
+           "const TYPE v_new = kept - step;", "const TYPE v_new = kept + step;",
+           "Momentum climbs the gradient"),
+    Mutant("book-adam-rounds-the-step-first", "src/book_updates.template.c",
+           "p[i] = (TYPE)((double)p[i] - quotient);", "p[i] = p[i] - (TYPE)quotient;",
+           "Adam's float32 step rounded before the subtraction (NumPy 2 rounds once, after)"),
+    Mutant("book-pairwise-sum-order", "src/book_updates.template.c",
+           "TYPE sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));",
+           "TYPE sum = (((r[0] + r[1]) + r[2]) + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]));",
+           "clip_grads' sum of squares adds the 8 running sums in another order than NumPy"),
 ]
 
 
