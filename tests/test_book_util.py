@@ -80,8 +80,9 @@ def test_clip_grads_matches_the_book_to_the_bit(case, max_norm, layout):
 
 
 # NumPy before 2.4 cuts sums of more than 65536 elements into other blocks
-# (measured on NumPy 2.2.6, which Python 3.10 gets: 1 ulp apart at n = 1,000,003),
-# so the bits are NumPy 2.4's there, and older NumPy gets an ulp.
+# (measured on NumPy 2.2.6, which Python 3.10 gets: 1 to 2 ulp apart at 260,000
+# and 1,000,003 elements), so the bits are NumPy 2.4's there, and older NumPy
+# gets a few ulp.
 EXACT_ABOVE_65536 = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
 
 
@@ -90,7 +91,7 @@ def _assert_numpy_s_sum(got, expected, n, what):
         assert_bits_equal(np.array(got), np.array(expected), what)
     else:
         ulp = np.spacing(np.abs(expected))
-        assert abs(got - expected) <= ulp, (what, got, expected)
+        assert abs(got - expected) <= 4 * ulp, (what, got, expected)
 
 
 def test_the_sum_of_squares_is_numpy_s_to_the_bit():
