@@ -79,15 +79,15 @@ def test_clip_grads_matches_the_book_to_the_bit(case, max_norm, layout):
         assert_bits_equal(g, e, f"{case} grads[{k}]")
 
 
-# NumPy before 2.4 cuts sums of more than 65536 elements into other blocks
-# (measured on NumPy 2.2.6, which Python 3.10 gets: 1 to 2 ulp apart at 260,000
-# and 1,000,003 elements), so the bits are NumPy 2.4's there, and older NumPy
-# gets a few ulp.
-EXACT_ABOVE_65536 = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
+# NumPy before 2.4 cuts sums of more than its 8192-element buffer into other
+# blocks (measured on NumPy 2.2.6, which Python 3.10 gets: 1 to 2 ulp apart at
+# 65,536, 260,000 and 1,000,003 elements), so the bits are NumPy 2.4's there,
+# and older NumPy gets a few ulp.
+EXACT_ABOVE_8192 = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
 
 
 def _assert_numpy_s_sum(got, expected, n, what):
-    if n <= 65_536 or EXACT_ABOVE_65536:
+    if n <= 8192 or EXACT_ABOVE_8192:
         assert_bits_equal(np.array(got), np.array(expected), what)
     else:
         ulp = np.spacing(np.abs(expected))
