@@ -264,6 +264,22 @@ int gr_book_update(int rule, int double_precision, const gr_book_array *arrays, 
 float gr_book_sum_squares_f32(const float *a, size_t n);
 double gr_book_sum_squares_f64(const double *a, size_t n);
 
+/*
+ * sum(a ** 2) over `count` arrays of float32 or float64 (mixed), in double
+ * precision, on gr_get_num_threads() threads when large: clip_grads' norm.
+ * `partials` holds gr_sum_squares_partials() doubles (the chunks' sums, added
+ * in order: the same result for any thread count). flags: GR_FLAG_ALL_THREADS.
+ */
+typedef struct gr_sum_array {
+    const void *data;
+    size_t n;
+    int double_precision;
+} gr_sum_array;
+
+size_t gr_sum_squares_partials(const gr_sum_array *arrays, size_t count);
+int gr_sum_squares(const gr_sum_array *arrays, size_t count, double *partials,
+                   size_t partials_len, double *total, int flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,17 +60,6 @@ int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
     return GR_OK;
 }
 
-/*
- * The softmax passes are compiled for baseline x86-64, AVX2+FMA and AVX-512,
- * and the loader picks one for this CPU (GCC target_clones), so a built wheel
- * runs anywhere and still uses the SIMD it finds.
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(GATEDRNN_NO_CLONES)
-#define SIMD_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define SIMD_CLONES
-#endif
-
 #define GR_TEMPLATE "blas_path.template.c"
 #include "precisions.h"
 

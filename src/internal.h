@@ -70,6 +70,18 @@ static inline int gr_directions_workspace(size_t per_dir, size_t ndirs, const vo
     return GR_OK;
 }
 
+/*
+ * Loops compiled for baseline x86-64, AVX2+FMA and AVX-512, of which the
+ * loader picks one for this CPU (GCC target_clones): a built wheel runs
+ * anywhere and still uses the SIMD it finds (the BLAS path's softmax, the
+ * sum of squares).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(GATEDRNN_NO_CLONES)
+#define SIMD_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define SIMD_CLONES
+#endif
+
 /* ---- threads.c ---------------------------------------------------------- */
 
 /* The threads running one job; members are private to threads.c. */

@@ -1,8 +1,10 @@
 """clip_grads against the book's formula."""
+import math
+
 import numpy as np
 import pytest
 
-from gatedrnn import clip_grads, spec
+from gatedrnn import _kernels, clip_grads, spec
 
 
 def book_clip_grads(grads, max_norm):
@@ -47,12 +49,11 @@ def test_returns_the_norm_and_leaves_grads_below_the_threshold():
 
 def test_float32_norm_is_accumulated_in_float64():
     # A million float32 values of 1e-3 plus one of 1: a float32 accumulator
-    # (BLAS sdot) is off by about 1e-6 here. The float64 sum is off by at most
-    # the float32 rounding of each product (some BLAS builds round dsdot's
-    # products to float32), a few parts in 1e8.
+    # is off by about 1e-6 here. Squares of float32 values are exact in
+    # float64, so only the float64 additions round.
     grads = [np.full(1_000_000, 1e-3, np.float32), np.ones(1, np.float32)]
     exact = np.sqrt(1_000_000 * float(np.float32(1e-3)) ** 2 + 1)
-    assert clip_grads(grads, 1e9) == pytest.approx(exact, rel=5e-8)
+    assert clip_grads(grads, 1e9) == pytest.approx(exact, rel=1e-14)
     float64_grads = [g.astype(np.float64) for g in grads]
     assert clip_grads(float64_grads, 1e9) == pytest.approx(exact, rel=1e-14)
 
@@ -97,3 +98,52 @@ def test_grads_that_share_memory_are_refused_and_left_unchanged():
     norm = clip_grads(halves, 1.0)
     assert norm == pytest.approx(np.sqrt(np.sum(np.arange(1.0, 9.0) ** 2)), rel=1e-12)
     np.testing.assert_allclose(base, np.arange(1.0, 9.0) / (norm + 1e-6), rtol=1e-12)
+
+
+def exact_sum_of_squares(grads):
+    return math.fsum(float(v) ** 2 for g in grads for v in g.reshape(-1).astype(np.float64))
+
+
+@pytest.mark.parametrize("sizes", [[0], [1, 15, 16, 17], [32767, 32768, 32769], [131071, 5],
+                                   [131072], [200_003, 0, 7]])
+def test_the_threaded_sum_is_exact_to_rounding_and_the_same_on_any_thread_count(sizes):
+    """Chunks of 32768 and the threaded cutoff (131072 elements) on both
+    sides, float32 and float64 mixed: within float64 rounding of the exact
+    sum, and bit-identical whether one thread or all of them ran it."""
+    rng = np.random.default_rng(len(sizes))
+    grads = [rng.standard_normal(n).astype(np.float32 if k % 2 else np.float64)
+             for k, n in enumerate(sizes)]
+    exact = exact_sum_of_squares(grads)
+    results = []
+    for threads in (1, 2, 3):
+        previous_threads = _kernels.set_num_threads(threads)
+        previous_all = _kernels.set_all_threads(True)
+        try:
+            results.append(_kernels.sum_of_squares(grads))
+        finally:
+            _kernels.set_all_threads(previous_all)
+            _kernels.set_num_threads(previous_threads)
+    assert results[0] == pytest.approx(exact, rel=1e-13, abs=0)
+    assert results[1] == results[0] and results[2] == results[0]
+    assert clip_grads(grads, 1e30) == pytest.approx(math.sqrt(exact), rel=1e-13)
+
+
+def test_the_threaded_sum_really_shares_the_work():
+    grads = [np.ones(3_000_000, np.float32)]
+    previous_threads = _kernels.set_num_threads(2)
+    try:
+        before = _kernels.jobs_shared()
+        for _ in range(50):
+            assert _kernels.sum_of_squares(grads) == 3_000_000.0
+            if _kernels.jobs_shared() > before:
+                break
+        assert _kernels.jobs_shared() > before
+    finally:
+        _kernels.set_num_threads(previous_threads)
+
+
+def test_non_contiguous_and_empty_grads():
+    base = np.arange(24.0).reshape(4, 6)
+    assert clip_grads([base[:, ::2], np.empty((0, 3))], 1e9) == pytest.approx(
+        math.sqrt(sum(v * v for v in base[:, ::2].ravel())), rel=1e-15)
+    assert clip_grads([], 1.0) == 0.0

@@ -14,7 +14,8 @@ one (tests run every path this way).
 """
 from cython cimport floating
 from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport ddot, dgemm, dsdot, sgemm
+from libc.stdlib cimport free, malloc
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 cimport numpy as cnp
 
 import os
@@ -566,38 +567,53 @@ if _env_path:
     set_path(_env_path)
 
 
-def sum_of_squares(a):
-    """sum(a ** 2) as a Python float, accumulated in double precision, for a
-    C-contiguous float32 or float64 array (dsdot reads float32 and adds in
-    double), through the same SciPy BLAS as the kernels."""
-    cdef const float[::1] a32
-    cdef const double[::1] a64
-    cdef Py_ssize_t start = 0, size = a.size, step = 1 << 30
-    cdef int n, one = 1
+cdef extern from "gatedrnn.h" nogil:
+    ctypedef struct gr_sum_array:
+        const void *data
+        size_t n
+        int double_precision
+    size_t gr_sum_squares_partials(const gr_sum_array *arrays, size_t count)
+    int gr_sum_squares(const gr_sum_array *arrays, size_t count, double *partials,
+                       size_t partials_len, double *total, int flags)
+
+
+def sum_of_squares(arrays):
+    """sum(a ** 2) over a list of C-contiguous float32/float64 arrays (mixed),
+    as a Python float, accumulated in double precision on the kernels' thread
+    pool (src/sum_squares.c). GIL released."""
+    cdef Py_ssize_t count = len(arrays), k
+    cdef gr_sum_array *sums = <gr_sum_array *>malloc(max(count, 1) * sizeof(gr_sum_array))
     cdef double total = 0
-    flat = a.reshape(-1)
-    if a.dtype == np.float32:
-        a32 = flat
+    cdef double *partials = NULL
+    cdef size_t items
+    cdef int status
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        for k in range(count):
+            a = arrays[k]
+            if (not isinstance(a, cnp.ndarray) or not a.flags.c_contiguous
+                    or a.dtype not in (np.float32, np.float64)):
+                raise ValueError("internal: sum_of_squares takes C-contiguous float32/float64 "
+                                 "ndarrays")
+            sums[k].data = cnp.PyArray_DATA(<cnp.ndarray>a)
+            sums[k].n = cnp.PyArray_SIZE(<cnp.ndarray>a)
+            sums[k].double_precision = a.dtype == np.float64
+        items = gr_sum_squares_partials(sums, count)
+        partials = <double *>malloc(max(items, 1) * sizeof(double))
+        if partials == NULL:
+            raise MemoryError()
         with nogil:
-            while start < size:
-                n = <int>min(step, size - start)
-                total += dsdot(&n, <float *>&a32[start], &one, <float *>&a32[start], &one)
-                start += n
-    elif a.dtype == np.float64:
-        a64 = flat
-        with nogil:
-            while start < size:
-                n = <int>min(step, size - start)
-                total += ddot(&n, <double *>&a64[start], &one, <double *>&a64[start], &one)
-                start += n
-    else:
-        raise TypeError(f"internal: unsupported dtype {a.dtype}")
+            status = gr_sum_squares(sums, count, partials, items, &total, _all_threads_flag)
+    finally:
+        free(sums)
+        free(partials)
+    _raise_status(status)
     return total
 
 
 # ---- The book's optimizers and clip_grads' sum (src/book_updates.c) -----------
 
-from libc.stdlib cimport free, malloc
 
 cdef extern from "gatedrnn.h" nogil:
     enum:

@@ -54,7 +54,8 @@ SMALL = (1, 1, 100, 100)
 # The targets we hold ourselves to: forward+backward, float32, ours / torch.
 TARGETS = {(20, 35, 100, 100): 0.8, (20, 35, 650, 650): 0.85, (64, 35, 256, 256): 1.0,
            (1, 35, 650, 650): 0.5}
-SMALL_CALL_TARGET_US = 15.0
+SMALL_CALL_TARGET_US = 12.0
+AFTER_MATMUL_TARGET = 1.2  # ours right after a NumPy matmul / ours alone
 FLOAT64_TARGET = 3.0
 
 
@@ -464,7 +465,7 @@ def print_interference(rows: list[Row]) -> None:
 
 
 def print_targets(rows: list[Row], small: dict[str, float] | None,
-                  peak_note: str | None) -> bool:
+                  peak_note: str | None, inter: list[Row] | None = None) -> bool:
     print("\ntargets (one run; forward+backward float32 unless said)")
     met_all = True
 
@@ -497,6 +498,11 @@ def print_targets(rows: list[Row], small: dict[str, float] | None,
             q = ratio(r["ours_fb"], r["spec_fb"])
             line(f"{str(r['size']):18s} faster than the spec: ours/spec {fmt_ratio(q)} < 1",
                  None if q is None else q < 1)
+    for r in inter or []:
+        if r["who"] == "gatedrnn":
+            q = ratio(r["after a NumPy matmul"], r["alone"])
+            line(f"{str(r['size']):18s} after a NumPy matmul / alone {fmt_ratio(q)} <= "
+                 f"{AFTER_MATMUL_TARGET}", None if q is None else q <= AFTER_MATMUL_TARGET)
     if peak_note:
         print(f"  {peak_note}")
     return met_all
@@ -514,6 +520,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
     parser.add_argument("--no-interference", action="store_true",
                         help="skip timing ours right after NumPy's and torch's calls")
+    parser.add_argument("--no-models", action="store_true",
+                        help="skip the language models end to end")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -563,7 +571,7 @@ def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
             f"{'its ' + os.environ['OPENBLAS_CORETYPE'] + ' (AVX2) kernels' if os.environ.get('OPENBLAS_CORETYPE') else 'its own kernels'}"
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
                    for r in rows) else None)
-    print_targets(rows, small, note)
+    print_targets(rows, small, note, inter)
 
 
 def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
@@ -580,6 +588,17 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
             sys.stdout.flush()
     bench_family.print_family(rows, torch)
     bench_family.print_family_targets(rows)
+
+
+def run_models(torch: TorchModule | None, budget: float) -> None:
+    """The language models end to end (bench_model.py)."""
+    from . import bench_model
+
+    rows = bench_model.run_models(torch, budget, compare)
+    bench_model.print_models(rows)
+    print("\ntargets, end to end")
+    for text, ok in bench_model.model_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
 def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
@@ -621,5 +640,7 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     family = [c for c in cells if c != "lstm"]
     if family:
         run_family(args, torch, budget, family)
+    if not args.no_models:
+        run_models(torch, budget)
     del keep
     return 0

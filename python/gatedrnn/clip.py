@@ -9,9 +9,10 @@ from ._checks import FLOAT_DTYPES
 from ._typing import FloatArray
 
 
-def _sum_of_squares(g: FloatArray) -> float:
-    """sum(g ** 2) in float64, without a float64 copy of g."""
-    return _kernels.sum_of_squares(np.ascontiguousarray(g))
+def _sum_of_squares(grads: Sequence[FloatArray]) -> float:
+    """sum(g ** 2) over all grads in float64, without a float64 copy of any,
+    on the kernels' thread pool (never BLAS, whose threads would spin after)."""
+    return _kernels.sum_of_squares([np.ascontiguousarray(g) for g in grads])
 
 
 def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
@@ -21,9 +22,9 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
     The book's rule: with ``total_norm`` the L2 norm of all arrays together,
     every array is multiplied by ``max_norm / (total_norm + 1e-6)`` when that
     rate is below 1. float32 and float64 arrays of any shape may be mixed in
-    one list: the squares are summed in float64 by BLAS (``dsdot`` for float32,
-    whose products some BLAS builds round to float32: the norm is then within
-    a few parts in 1e8), without a float64 copy of each array.
+    one list: the squares are summed in float64 (exact products of float32
+    values), without a float64 copy of each array, on the kernels' threads,
+    in an order fixed by the sizes: the same norm for any thread count.
 
     Non-finite norm (a NaN or an infinity in some gradient): by default the
     grads are left untouched and the non-finite norm is returned, so that the
@@ -95,7 +96,7 @@ def clip_grads(grads: Sequence[FloatArray], max_norm: float, *,
     if not (math.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm must be a positive finite number; got {max_norm}")
 
-    total_norm = math.sqrt(sum(_sum_of_squares(g) for g in grads))
+    total_norm = math.sqrt(_sum_of_squares(grads))
     if not math.isfinite(total_norm):
         if error_if_nonfinite:
             raise FloatingPointError(
