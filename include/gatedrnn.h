@@ -194,7 +194,8 @@ int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int 
                 size_t workspace_bytes, int path, int flags, const gr_blas *blas);
 
 /*
- * C (M, N) = A (M, K) @ B (K, N), or C += A @ B with accumulate, on a SIMD
+ * C (M, N) = A (M, K) @ B (K, N), C = bias + A @ B with a bias row of N
+ * (not NULL), or C += A @ B with accumulate (bias unused), on a SIMD
  * path's packed-product engine and thread pool (the language model's affine
  * products). A[i, k] = A[i*a_rs + k*a_cs]; B is row-major and contiguous, or,
  * with b_transposed, B^T (N, K) is; C rows are ldc apart. The BLAS path has
@@ -205,7 +206,8 @@ size_t gr_matmul_workspace(int path, int double_precision, size_t M, size_t N, s
                            int b_transposed);
 int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
               size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C, size_t ldc,
-              int accumulate, void *workspace, size_t workspace_bytes, int flags);
+              int accumulate, const void *bias, void *workspace, size_t workspace_bytes,
+              int flags);
 
 /*
  * The book's optimizers and clip_grads (common/optimizer.py, common/util.py)

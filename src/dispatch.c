@@ -33,7 +33,7 @@ typedef struct simd_path {
     int (*threads)(int cell, size_t ndirs, size_t N, size_t T, size_t D, size_t H);
     int (*matmul)(size_t M, size_t N, size_t K, const void *A, size_t a_rs, size_t a_cs,
                   const void *B, int b_transposed, void *C, size_t ldc, int accumulate,
-                  void *workspace, size_t workspace_bytes, int nthreads);
+                  const void *bias, void *workspace, size_t workspace_bytes, int nthreads);
     size_t (*matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed);
 } simd_path;
 
@@ -243,7 +243,8 @@ size_t gr_matmul_workspace(int path, int double_precision, size_t M, size_t N, s
 
 int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
               size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C, size_t ldc,
-              int accumulate, void *workspace, size_t workspace_bytes, int flags)
+              int accumulate, const void *bias, void *workspace, size_t workspace_bytes,
+              int flags)
 {
     const simd_path *p = matmul_path(&path, double_precision);
     if (!p) return GR_ERR_NO_PATH;
@@ -251,6 +252,6 @@ int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, cons
     // Threads worth waking, as for the recurrences: enough work to pay for it.
     const double flops = 2.0 * (double)M * (double)N * (double)K;
     const int nthreads = flops >= 2e6 || (flags & GR_FLAG_ALL_THREADS) ? gr_threads_in_effect() : 1;
-    return p->matmul(M, N, K, A, a_rs, a_cs, B, b_transposed, C, ldc, accumulate, workspace,
-                     workspace_bytes, nthreads);
+    return p->matmul(M, N, K, A, a_rs, a_cs, B, b_transposed, C, ldc, accumulate, bias,
+                     workspace, workspace_bytes, nthreads);
 }

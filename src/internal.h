@@ -152,8 +152,8 @@ GR_DECLARE_BLAS(f64)
                                   size_t H);                                                 \
     int gr_simd_matmul_##SFX_ISA(size_t M, size_t N, size_t K, const void *A, size_t a_rs,  \
                                  size_t a_cs, const void *B, int b_transposed, void *C,     \
-                                 size_t ldc, int accumulate, void *workspace,               \
-                                 size_t workspace_bytes, int nthreads);                     \
+                                 size_t ldc, int accumulate, const void *bias,              \
+                                 void *workspace, size_t workspace_bytes, int nthreads);    \
     size_t gr_simd_matmul_workspace_##SFX_ISA(size_t M, size_t N, size_t K, int b_transposed);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)

@@ -1,5 +1,6 @@
 /*
- * C (M, N) (+)= A (M, K) @ B (K, N) on the packed-product engine, for the
+ * C (M, N) (+)= A (M, K) @ B (K, N), or C = bias + A @ B with a bias row, on
+ * the packed-product engine, for the
  * language model's affine layer (simd_path.template.c includes this per TYPE
  * and ISA). Its products then run on our thread pool, and no BLAS pool is
  * left spinning beside the recurrent kernels.
@@ -56,16 +57,19 @@ static void FN(matmul_run)(const void *ctx, size_t phase, size_t item)
 
 int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs, size_t a_cs,
                        const void *b, int b_transposed, void *c, size_t ldc, int accumulate,
-                       void *workspace, size_t workspace_bytes, int nthreads)
+                       const void *bias, void *workspace, size_t workspace_bytes, int nthreads)
 {
     const TYPE *A = a, *B = b;
     TYPE *C = c;
     if (workspace_bytes < FN(gr_simd_matmul_workspace)(M, N, K, b_transposed))
         return GR_ERR_WORKSPACE;
     if (M == 0 || N == 0) return GR_OK;
-    if (K == 0) {  // an empty sum: C stays (accumulate) or becomes 0
+    if (K == 0) {  // an empty sum: C stays (accumulate) or becomes 0 (or the bias)
         if (!accumulate)
-            for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, N * sizeof(TYPE));
+            for (size_t i = 0; i < M; i++) {
+                if (bias) memcpy(C + i * ldc, bias, N * sizeof(TYPE));
+                else memset(C + i * ldc, 0, N * sizeof(TYPE));
+            }
         return GR_OK;
     }
     FN(matmul) m = {0};
@@ -75,7 +79,7 @@ int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
     m.needs_tail = !b_transposed && FN(has_partial_vector)(N);
     m.product = (FN(product)){M, K, N, A, a_rs, a_cs, b_transposed ? m.panels : B,
                               b_transposed, N, C, ldc, m.needs_tail ? m.panels : NULL,
-                              0, 0, 0, 0, K, accumulate};
+                              0, 0, 0, 0, K, accumulate, bias};
     FN(plan) plan = {&m, FN(matmul_items), FN(matmul_run), 0};
     plan.total = FN(count_items)(&plan, 2);
     gr_run_job(FN(work_job), &plan, nthreads);

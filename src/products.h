@@ -398,6 +398,7 @@ typedef struct FN(product) {
     size_t seg_a, seg_c;
     size_t k_lo, k_len;       /* the rows of K this product covers; adds to C past k = 0 */
     int accumulate;           /* add to C from k = 0 too (C += A @ B) */
+    const TYPE *bias;         /* or NULL: C = bias + A @ B, bias a row of ncols */
 } FN(product);
 
 /* The length of near-equal blocks of at most `most` that cover K. */
@@ -439,7 +440,11 @@ static void FN(product_tile)(const FN(product) *p, size_t x, size_t k0, size_t k
     FN(block)(p->M, nb, x % nb, &r0, &mr);
     const TYPE *A = p->A + seg * p->seg_a + r0 * p->rs + k0 * p->cs;
     TYPE *C = p->C + seg * p->seg_c + r0 * p->ldc + c0;
-    const int add = k0 > 0 || p->accumulate;
+    int add = k0 > 0 || p->accumulate;
+    if (!add && p->bias) {  // the tile starts from the bias (its rows are in L1)
+        for (size_t i = 0; i < mr; i++) memcpy(C + i * p->ldc, p->bias + c0, width * sizeof(TYPE));
+        add = 1;
+    }
     if (width == nv * GW) {
         FN(tiles)[nv - 1][mr - 1](kn, A, p->rs, p->cs, Bk, ldb, GW, C, p->ldc, add);
         return;

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import DTYPES, PATHS, TOL, kernel_path
 from gatedrnn import _kernels
-from gatedrnn.lm import TimeAffine, _blas
+from gatedrnn.lm import TimeAffine, _products
 
 SIMD_PATHS = [p for p in PATHS if p != "blas"]
 
@@ -33,16 +33,18 @@ def _operands(rng, M, N, K, dtype, a_transposed, b_transposed):
 @pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES.values()))
 @pytest.mark.parametrize("a_transposed", [False, True], ids=["A", "A^T view"])
 @pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view"])
-@pytest.mark.parametrize("accumulate", [False, True], ids=["C=", "C+="])
-def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, accumulate):
+@pytest.mark.parametrize("mode", ["C=", "C+=", "C=bias+"])
+def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, mode):
     M, N, K = shape
     rng = np.random.default_rng(M * 1000 + N * 10 + K)
     a, b = _operands(rng, M, N, K, dtype, a_transposed, b_transposed)
     out = rng.standard_normal((M, N)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype) if mode == "C=bias+" else None
     before = out.copy()
     with kernel_path(path):
-        assert _kernels.matmul(out, a, b, accumulate) is True
-    want = a.astype(np.float64) @ b.astype(np.float64) + (before if accumulate else 0)
+        assert _kernels.matmul(out, a, b, mode == "C+=", bias=bias) is True
+    want = a.astype(np.float64) @ b.astype(np.float64) + (
+        before if mode == "C+=" else 0 if bias is None else bias)
     err = np.max(np.abs(out - want)) / np.max(np.abs(want))
     assert err < TOL[dtype], err
 
@@ -75,6 +77,10 @@ def test_matmul_edge_sizes(path):
         out[...] = 7
         _kernels.matmul(out, np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), True)
         np.testing.assert_array_equal(out, 7)
+        bias = np.arange(4.0, dtype=np.float32)
+        _kernels.matmul(out, np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32),
+                        bias=bias)
+        np.testing.assert_array_equal(out, np.broadcast_to(bias, (3, 4)))
         for M, N in ((0, 4), (3, 0)):
             assert _kernels.matmul(np.empty((M, N), np.float32), np.ones((M, 2), np.float32),
                                    np.ones((2, N), np.float32))
@@ -108,8 +114,8 @@ def test_time_affine_small_and_large_products_agree_with_numpy(path, tied, monke
     x64, W64, d64 = (v.astype(np.float64) for v in (x, W, dout))
     want = (x64 @ W64 + b, d64.reshape(-1, V).T @ x64.reshape(-1, D),
             d64 @ W64.T, d64.sum(axis=(0, 1)))
-    for limit in (_blas.ENGINE_MAX_FLOPS, 0):
-        monkeypatch.setattr(_blas, "ENGINE_MAX_FLOPS", limit)
+    for limit in (_products.ENGINE_MAX_FLOPS, 0):
+        monkeypatch.setattr(_products, "ENGINE_MAX_FLOPS", limit)
         with kernel_path(path):
             layer = TimeAffine(W, b)
             out = layer.forward(x)

@@ -65,5 +65,5 @@ class MatmulScratch: ...
 
 def matmul(
     out: _Float, a: _Float, b: _Float, accumulate: bool = False,
-    scratch: MatmulScratch | None = None,
+    scratch: MatmulScratch | None = None, bias: _Float | None = None,
 ) -> bool: ...

@@ -765,8 +765,8 @@ cdef extern from "gatedrnn.h" nogil:
                                int b_transposed)
     int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
                   size_t a_rs, size_t a_cs, const void *B, int b_transposed, void *C,
-                  size_t ldc, int accumulate, void *workspace, size_t workspace_bytes,
-                  int flags)
+                  size_t ldc, int accumulate, const void *bias, void *workspace,
+                  size_t workspace_bytes, int flags)
 
 
 cdef class MatmulScratch:
@@ -783,12 +783,13 @@ cdef class MatmulScratch:
         return self._buffer
 
 
-def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None):
-    """out = a @ b (or out += a @ b) on the SIMD path in use, for 2-D arrays of
-    one float dtype: out C-contiguous; a with any non-negative strides; b
-    C-contiguous, or the transpose of a C-contiguous array. Returns False,
-    computing nothing, when the path in use is the BLAS path (the caller
-    then uses its BLAS) or b has another layout."""
+def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None, bias=None):
+    """out = a @ b (or out += a @ b, or out = bias + a @ b for a contiguous
+    bias row) on the SIMD path in use, for 2-D arrays of one float dtype: out
+    C-contiguous; a with any non-negative strides; b C-contiguous, or the
+    transpose of a C-contiguous array. Returns False, computing nothing, when
+    the path in use is the BLAS path (the caller then uses its BLAS) or b has
+    another layout."""
     cdef int path = _resolved_path()
     if path == GR_PATH_BLAS:
         return False
@@ -800,6 +801,12 @@ def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None):
     cdef size_t M = out.shape[0], N = out.shape[1], K = a.shape[1]
     if <size_t>a.shape[0] != M or <size_t>b.shape[0] != K or <size_t>b.shape[1] != N:
         raise ValueError(f"internal: matmul of {a.shape} @ {b.shape} into {out.shape}")
+    cdef const void *p_bias = NULL
+    if bias is not None:
+        if (cnp.PyArray_TYPE(<cnp.ndarray>bias) != typenum or not bias.flags.c_contiguous
+                or bias.shape != (N,) or accumulate):
+            raise ValueError(f"internal: matmul's bias must be a contiguous row of {N}")
+        p_bias = _data(bias)
     cdef int transposed
     if b.flags.c_contiguous:
         transposed = 0
@@ -825,6 +832,6 @@ def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None):
     cdef int flags = _all_threads_flag, status
     with nogil:
         status = gr_matmul(path, double_precision, M, N, K, p_a, a_rs, a_cs, p_b, transposed,
-                           p_out, N, accumulate, p_ws, nbytes, flags)
+                           p_out, N, accumulate, p_bias, p_ws, nbytes, flags)
     _raise_status(status)
     return True

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from .. import _kernels
 from .._checks import FLOAT_DTYPES
 from .._typing import FloatArray, IntArray
-from . import _blas
+from . import _products
 
 
 def _require_float_param(W: object, name: str) -> None:
@@ -266,8 +266,7 @@ class TimeAffine:
         N, T, _ = x.shape
         rx = np.ascontiguousarray(x).reshape(N * T, D)
         out = np.empty((N * T, M), W.dtype)
-        out[...] = b
-        _blas.matmul_into(out, rx, W, beta=1.0, scratch=self._scratch)
+        _products.matmul_into(out, rx, W, bias=np.ascontiguousarray(b), scratch=self._scratch)
         self.x = rx
         self._NT = (N, T)
         return out.reshape(N, T, M)
@@ -312,10 +311,10 @@ class TimeAffine:
         dout = np.ascontiguousarray(dout, dtype=W.dtype).reshape(N * T, M)
         rx = self.x
         dW, db = self.grads
-        _write(dW, lambda out: _blas.matmul_into(out, rx.T, dout, scratch=self._scratch))
-        _write(db, lambda out: _blas.column_sums_into(out, dout, scratch=self._scratch))
+        _write(dW, lambda out: _products.matmul_into(out, rx.T, dout, scratch=self._scratch))
+        _write(db, lambda out: _products.column_sums_into(out, dout, scratch=self._scratch))
         dx = np.empty((N * T, D), W.dtype)
-        _blas.matmul_into(dx, dout, W.T, scratch=self._scratch)
+        _products.matmul_into(dx, dout, W.T, scratch=self._scratch)
         return dx.reshape(N, T, D)
 
 

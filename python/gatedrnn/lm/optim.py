@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._typing import FloatArray
-from . import _blas
+from ..book.optimizer import SGD as BookSGD
 
 
 def _check_lr(lr: float) -> float:
@@ -96,8 +96,9 @@ class SGD(_LearningRate):
         ValueError: grads[0] must have the shape of params[0], (2,); got (3,)
         """
         _check_lists(params, grads)
-        for p, g in zip(params, grads):
-            _blas.axpy_inplace(p, g, -self.lr)
+        # The book's rule on the kernels' threads, to NumPy's bits; never BLAS
+        # axpy, whose threads would spin into the next iteration's kernels.
+        BookSGD(self.lr).update(list(params), list(grads))
 
 
 class Adam(_LearningRate):

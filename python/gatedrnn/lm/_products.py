@@ -19,19 +19,24 @@ from scipy.linalg import blas as _fblas
 from .. import _kernels
 from .._typing import FloatArray
 
-# Products up to this many FLOPs (2 M N K) run on the kernels' packed-product
-# engine and thread pool (not on the BLAS path), larger ones through SciPy's
-# BLAS. Small products gain most: after each BLAS call OpenBLAS's threads spin
-# for a while and take the cores from the recurrent kernels that follow, and
-# the engine has no per-call overhead to speak of ((640, 128) @ (128, 13):
-# 0.025 ms against SciPy's 0.27 on a 2-core Xeon). At the language model's
-# output layer OpenBLAS is still the faster alone ((700, 100) @ (100, 10000):
-# 6.9 ms against 10.7), so large products stay with it (issue 12 revisits).
-ENGINE_MAX_FLOPS = 1e8
+# Every product runs on the kernels' packed-product engine and thread pool
+# (on the SIMD paths; the BLAS path has no engine), unless ENGINE_MAX_FLOPS
+# (for tests: 0 sends every product to BLAS) says otherwise. After each BLAS
+# call OpenBLAS's threads spin for about 0.1 s and take the cores from the
+# recurrent kernels that follow; the engine has no such tail, and at the
+# language model's shapes it is as fast or faster than SciPy's OpenBLAS alone
+# (measured side by side: README, "Where products run").
+ENGINE_MAX_FLOPS = float("inf")
+
+
+def on_engine(M: int, N: int, K: int) -> bool:
+    """Whether the product (M, K) @ (K, N) goes to the engine (before the
+    path's own say: the BLAS path declines)."""
+    return 2.0 * M * N * K <= ENGINE_MAX_FLOPS
+
 
 _GEMM = {np.dtype(np.float32): _fblas.sgemm, np.dtype(np.float64): _fblas.dgemm}
 _GEMV = {np.dtype(np.float32): _fblas.sgemv, np.dtype(np.float64): _fblas.dgemv}
-_AXPY = {np.dtype(np.float32): _fblas.saxpy, np.dtype(np.float64): _fblas.daxpy}
 
 
 def _fortran_operand(m: FloatArray) -> tuple[FloatArray, int]:
@@ -44,25 +49,32 @@ def _fortran_operand(m: FloatArray) -> tuple[FloatArray, int]:
     return np.asfortranarray(m), 0
 
 
-def matmul_into(out: FloatArray, a: FloatArray, b: FloatArray, *, beta: float = 0.0,
+def matmul_into(out: FloatArray, a: FloatArray, b: FloatArray, *,
+                bias: FloatArray | None = None,
                 scratch: _kernels.MatmulScratch | None = None) -> FloatArray:
-    """out[...] = a @ b + beta * out, for 2-D arrays of out's dtype.
+    """out[...] = a @ b (+ bias, a row broadcast over out's rows), for 2-D
+    arrays of out's dtype.
 
     a and b may be C- or Fortran-contiguous (transposed views are free);
     out must be C- or Fortran-contiguous and is written in place. ``scratch``
     (a ``_kernels.MatmulScratch``) keeps the engine's packing buffer.
     """
     if out.flags.f_contiguous and not out.flags.c_contiguous:
+        if bias is not None:  # a bias row of out is a column of out.T
+            raise ValueError("internal: matmul_into takes a bias with a C-contiguous out")
         # out.T is C-contiguous: out.T = b.T @ a.T
-        matmul_into(out.T, b.T, a.T, beta=beta, scratch=scratch)
+        matmul_into(out.T, b.T, a.T, scratch=scratch)
         return out
     if not out.flags.c_contiguous:
         raise ValueError("internal: matmul_into needs a contiguous out")
-    flops = 2 * out.shape[0] * out.shape[1] * a.shape[1]
-    if beta in (0.0, 1.0) and flops <= ENGINE_MAX_FLOPS \
-            and _kernels.matmul(out, a, b, beta == 1.0, scratch):
+    if on_engine(*out.shape, a.shape[1]) \
+            and _kernels.matmul(out, a, b, False, scratch, bias=bias):
         return out
     gemm = _GEMM[out.dtype]
+    beta = 0.0
+    if bias is not None:
+        out[...] = bias
+        beta = 1.0
     # out.T (Fortran) = b.T @ a.T
     fa, ta = _fortran_operand(b.T)
     fb, tb = _fortran_operand(a.T)
@@ -77,7 +89,7 @@ def column_sums_into(out: FloatArray, m: FloatArray, *,
     """out[...] = m.sum(axis=0) for a C-contiguous 2-D m: a product with a row
     of ones on the engine, or one BLAS gemv."""
     ones = np.ones(m.shape[0], m.dtype)
-    if 2 * m.size <= ENGINE_MAX_FLOPS and out.flags.c_contiguous \
+    if on_engine(1, m.shape[1], m.shape[0]) and out.flags.c_contiguous \
             and _kernels.matmul(out.reshape(1, -1), ones.reshape(1, -1), m, False, scratch):
         return out
     gemv = _GEMV[m.dtype]
@@ -86,15 +98,3 @@ def column_sums_into(out: FloatArray, m: FloatArray, *,
     if not np.shares_memory(result, out):
         out[...] = result
     return out
-
-
-def axpy_inplace(y: FloatArray, x: FloatArray, alpha: float) -> FloatArray:
-    """y += alpha * x in place, without a temporary when both are C-contiguous."""
-    if (y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable
-            and y.dtype == x.dtype and y.dtype in _AXPY):
-        yv = y.reshape(-1)
-        result = _AXPY[y.dtype](x.reshape(-1), yv, a=alpha)
-        if np.shares_memory(result, y):
-            return y
-    y += alpha * x
-    return y
