@@ -7,7 +7,8 @@ import pytest
 
 from conftest import DTYPES, PATHS, TOL, kernel_path
 from gatedrnn import _kernels
-from gatedrnn.lm import TimeAffine, _products
+from gatedrnn import clip_grads
+from gatedrnn.lm import SGD, BetterRnnlm, Rnnlm, TimeAffine, _products
 
 SIMD_PATHS = [p for p in PATHS if p != "blas"]
 
@@ -124,3 +125,27 @@ def test_time_affine_small_and_large_products_agree_with_numpy(path, tied, monke
         for name, g, w in zip(("out", "dW", "dx", "db"), got, want):
             err = np.max(np.abs(g - w)) / np.max(np.abs(w))
             assert err < TOL[np.float32], (name, limit, err)
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@pytest.mark.parametrize("model_class", [Rnnlm, BetterRnnlm])
+def test_a_training_iteration_calls_no_blas_on_the_simd_paths(path, model_class, monkeypatch):
+    """SciPy's OpenBLAS threads spin after each call and slow our kernels that
+    follow: on the SIMD paths no product of a training iteration goes there."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a SciPy BLAS call in a training iteration")
+    for table in ("_GEMM", "_GEMV"):
+        monkeypatch.setattr(_products, table, {np.dtype(np.float32): refuse,
+                                               np.dtype(np.float64): refuse})
+    rng = np.random.default_rng(0)
+    xs, ts = rng.integers(0, 300, (3, 5)), rng.integers(0, 300, (3, 5))
+    with kernel_path(path):
+        model = model_class(300, 24, 24, seed=0)
+        before = [p.copy() for p in model.params]
+        for _ in range(2):
+            loss = model.forward(xs, ts)
+            model.backward()
+            clip_grads(model.grads, 0.25)
+            SGD(1.0).update(model.params, model.grads)
+    assert np.isfinite(loss)
+    assert all(not np.array_equal(p, b) for p, b in zip(model.params, before))
