@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h> /* _mm_getcsr: the softmax rows round alike on every thread */
+#endif
 
 #include "cells.h"
 #include "internal.h"

@@ -79,7 +79,7 @@ int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
     m.needs_tail = !b_transposed && FN(has_partial_vector)(N);
     m.product = (FN(product)){M, K, N, A, a_rs, a_cs, b_transposed ? m.panels : B,
                               b_transposed, N, C, ldc, m.needs_tail ? m.panels : NULL,
-                              0, 0, 0, 0, K, accumulate, bias};
+                              0, 0, 0, 0, K, accumulate, bias, 1};
     FN(plan) plan = {&m, FN(matmul_items), FN(matmul_run), 0};
     plan.total = FN(count_items)(&plan, 2);
     gr_run_job(FN(work_job), &plan, nthreads);

@@ -399,6 +399,7 @@ typedef struct FN(product) {
     size_t k_lo, k_len;       /* the rows of K this product covers; adds to C past k = 0 */
     int accumulate;           /* add to C from k = 0 too (C += A @ B) */
     const TYPE *bias;         /* or NULL: C = bias + A @ B, bias a row of ncols */
+    int panel_major;          /* packed B too large for L2: items go panel by panel */
 } FN(product);
 
 /* The length of near-equal blocks of at most `most` that cover K. */
@@ -410,9 +411,14 @@ static inline size_t FN(k_block)(size_t K, size_t most)
 
 /* Row blocks per item: at most 8, so that an item's rows of A stay in L2; with
  * packed B, where an item spans every panel, fewer, for some 32 items. */
+static inline int FN(row_major_items)(const FN(product) *p)
+{
+    return p->packed && !p->panel_major;
+}
+
 static inline size_t FN(span)(const FN(product) *p, size_t blocks)
 {
-    size_t span = p->packed ? blocks / 32 : 8;
+    size_t span = FN(row_major_items)(p) ? blocks / 32 : 8;
     return span < 1 ? 1 : span > 8 ? 8 : span;
 }
 
@@ -426,9 +432,10 @@ static size_t FN(product_items)(const FN(product) *p)
     if (p->M == 0 || p->ncols == 0) return 0;
     const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
     const size_t spans = (blocks + span - 1) / span;
-    // Packed B: an item is a span of rows across every panel (A in L2, B in L3).
-    // Unpacked B: a panel and a span (the panel's rows of B in L2).
-    return p->packed ? spans : FN(count_panels)(p->ncols) * spans;
+    // Packed B (a recurrence's weights): an item is a span of rows across every
+    // panel (A in L2, B in L3). Unpacked B, or panel_major: a panel and a span
+    // (the panel's rows of B in L2, read once from memory for all the rows).
+    return FN(row_major_items)(p) ? spans : FN(count_panels)(p->ncols) * spans;
 }
 
 /* Row block x, columns [c0, c0 + width) in nv vectors, K rows [k0, k0 + kn). */
@@ -479,7 +486,7 @@ static void FN(product_item)(const FN(product) *p, size_t item)
     const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
     const size_t spans = (blocks + span - 1) / span, s = item % spans;
     const size_t b_lo = s * span, b_hi = FN(min)(blocks, b_lo + span);
-    if (!p->packed) {
+    if (!FN(row_major_items)(p)) {
         FN(product_panel)(p, item / spans, b_lo, b_hi);
         return;
     }

@@ -71,6 +71,47 @@ SIMD_CLONES static void CAT(softmax_xent_rows_, SFX)(TYPE *out, double *restrict
     }
 }
 
+/* Rows per work item, and the least work (R * V) worth waking the pool for. */
+#ifndef GR_SOFTMAX_ROWS_PER_ITEM
+#define GR_SOFTMAX_ROWS_PER_ITEM 8
+#define GR_SOFTMAX_THREADED_MIN ((size_t)1 << 16)
+#endif
+
+typedef struct CAT(softmax_job_, SFX) {
+    TYPE *out;
+    double *loss;
+    const TYPE *x, *scale;
+    const int64_t *target;
+    size_t R, V, items;
+#if defined(__x86_64__)
+    unsigned csr; /* the caller's MXCSR, for every thread: rows round alike */
+#endif
+} CAT(softmax_job_, SFX);
+
+/* Items of GR_SOFTMAX_ROWS_PER_ITEM rows: each row is computed alone, the
+ * same way on any thread. */
+static void CAT(softmax_job_run_, SFX)(void *ctx, gr_team *team, int tid, int nthreads)
+{
+    (void)tid, (void)nthreads;
+    const CAT(softmax_job_, SFX) *j = ctx;
+#if defined(__x86_64__)
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(j->csr);
+#endif
+    for (size_t item = gr_claim(team); item < j->items; item = gr_claim(team)) {
+        const size_t r0 = item * GR_SOFTMAX_ROWS_PER_ITEM;
+        const size_t rows = j->R - r0 < GR_SOFTMAX_ROWS_PER_ITEM ? j->R - r0
+                                                                  : GR_SOFTMAX_ROWS_PER_ITEM;
+        CAT(softmax_xent_rows_, SFX)(j->out ? j->out + r0 * j->V : NULL, j->loss + r0,
+                                     j->x + r0 * j->V, j->target + r0,
+                                     j->scale ? j->scale + r0 : NULL, rows, j->V);
+        gr_item_done(team);
+    }
+#if defined(__x86_64__)
+    _mm_setcsr(saved);
+#endif
+}
+
 /*
  * For each of the R rows of x (R, V):
  *   loss[r] = log(sum_j exp(x[r, j] - max_r)) - (x[r, target[r]] - max_r)
@@ -78,7 +119,8 @@ SIMD_CLONES static void CAT(softmax_xent_rows_, SFX)(TYPE *out, double *restrict
  *   out[r, :] = scale[r] * softmax(x[r])         (when out != NULL)
  * out may be x itself (in place) or NULL (the loss only; scale is then unused).
  * Every target must lie in [0, V); the caller checks. The shift by the row
- * maximum keeps every exp argument <= 0, so nothing overflows.
+ * maximum keeps every exp argument <= 0, so nothing overflows. Large calls
+ * run on the kernels' thread pool, rows shared out in items.
  */
 int CAT(gr_softmax_xent_, SFX)(TYPE *out, double *loss, const TYPE *x, const int64_t *target,
                                const TYPE *scale, size_t R, size_t V)
@@ -87,6 +129,13 @@ int CAT(gr_softmax_xent_, SFX)(TYPE *out, double *loss, const TYPE *x, const int
     if (!loss || !x || !target || V == 0 || (out && !scale)) return GR_ERR_NULL_ARGUMENT;
     size_t total;
     if (!mul_ok(R, V, &total)) return GR_ERR_TOO_LARGE;
-    CAT(softmax_xent_rows_, SFX)(out, loss, x, target, scale, R, V);
+    CAT(softmax_job_, SFX) job = {out, loss, x, out ? scale : NULL, target, R, V,
+                                  (R + GR_SOFTMAX_ROWS_PER_ITEM - 1) / GR_SOFTMAX_ROWS_PER_ITEM};
+#if defined(__x86_64__)
+    job.csr = _mm_getcsr();
+#endif
+    int nthreads = total >= GR_SOFTMAX_THREADED_MIN ? gr_threads_in_effect() : 1;
+    if ((size_t)nthreads > job.items) nthreads = (int)job.items;
+    gr_run_job(CAT(softmax_job_run_, SFX), &job, nthreads);
     return GR_OK;
 }

@@ -152,6 +152,39 @@ def test_softmax_loss_matches_book(dtype, V):
                                book_softmax_loss(xs, ts_valid)[0], err_msg="one-hot ts", **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_softmax_runs_on_the_pool_and_matches_one_thread(dtype):
+    """Above 65536 elements the rows are shared among threads (8 rows an
+    item; 203 rows leave a partial item): the book's values, and the same
+    bits whether one thread or two ran it."""
+    from gatedrnn import _kernels
+    r = rng(8)
+    N, T, V = 7, 29, 500
+    xs = (3 * r.standard_normal((N, T, V))).astype(dtype)
+    ts = r.integers(0, V, (N, T))
+    ts[3, 5] = -1
+    want_loss, want_dx = book_softmax_loss(xs, ts)
+    results = []
+    for threads in (1, 2):
+        previous = _kernels.set_num_threads(threads)
+        try:
+            shared = _kernels.jobs_shared()
+            for _ in range(200):  # until a worker takes part
+                layer = TimeSoftmaxWithLoss()
+                loss = layer.forward(xs, ts)
+                dx = layer.backward()
+                if threads == 1 or _kernels.jobs_shared() > shared:
+                    break
+            assert threads == 1 or _kernels.jobs_shared() > shared, "no worker took part"
+        finally:
+            _kernels.set_num_threads(previous)
+        np.testing.assert_allclose(loss, want_loss, **TOL[dtype])
+        np.testing.assert_allclose(dx, want_dx, **TOL[dtype])
+        results.append((loss, dx))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 def test_softmax_loss_gradient_and_dout():
     r = rng(6)
     xs = r.standard_normal((2, 3, 5))

@@ -594,7 +594,9 @@ def run_models(torch: TorchModule | None, budget: float) -> None:
     """The language models end to end (bench_model.py)."""
     from . import bench_model
 
+    products = bench_model.run_products(budget, compare)
     rows = bench_model.run_models(torch, budget, compare)
+    bench_model.print_products(products)
     bench_model.print_models(rows)
     print("\ntargets, end to end")
     for text, ok in bench_model.model_targets(rows):

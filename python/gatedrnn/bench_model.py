@@ -7,6 +7,8 @@ models as a training program runs them.
   tied linear; torch's cross-entropy, ``clip_grad_norm_`` and ``optim.SGD``).
 - Our LSTM's time inside the training iteration against the same calls made
   alone, back to back.
+- The output layer's products on our engine against SciPy's sgemm, at the
+  models' shapes: the measurements behind lm/_products.py's rule.
 
 Timing as in bench.compare(): blocks of calls with a pause before each block.
 """
@@ -17,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
 from .clip import clip_grads
 from .interop import to_torch
-from .lm import BetterRnnlm, Rnnlm, SGD
+from .lm import BetterRnnlm, Rnnlm, SGD, _products
 
 # Row: one model's medians by name.
 Row = dict[str, Any]
@@ -226,3 +229,53 @@ def model_targets(rows: list[Row]) -> list[tuple[str, bool | None]]:
         lines.append((f"{r['model']}: LSTM inside/alone {inside:.2f} <= {INSIDE_TARGET}",
                       inside <= INSIDE_TARGET))
     return lines
+
+
+def _product_cases(rng: np.random.Generator) -> list[tuple[str, Any, Any, Any]]:
+    """(name, out, a, b) for the output layer's products, as TimeAffine
+    passes them (the tied weight is the embedding's transpose)."""
+    cases = []
+    for model, H, tied in (("Rnnlm", 100, False), ("BetterRnnlm", 650, True)):
+        W = (rng.standard_normal((VOCAB, H), dtype=np.float32).T if tied
+             else rng.standard_normal((H, VOCAB), dtype=np.float32))
+        dW = np.empty((VOCAB, H), np.float32).T if tied else np.empty((H, VOCAB), np.float32)
+        for rows, what in ((TRAIN_BATCH[0] * TRAIN_BATCH[1], "train"),
+                           (EVAL_BATCH[0] * EVAL_BATCH[1], "eval")):
+            x = rng.standard_normal((rows, H), dtype=np.float32)
+            dout = rng.standard_normal((rows, VOCAB), dtype=np.float32)
+            cases.append((f"{model} {what} forward x @ W", np.empty((rows, VOCAB), np.float32),
+                          x, W))
+            if what == "train":
+                cases.append((f"{model} train dW = x.T @ dout", dW, x.T, dout))
+                cases.append((f"{model} train dx = dout @ W.T", np.empty((rows, H), np.float32),
+                              dout, W.T))
+    return cases
+
+
+def run_products(budget: float, compare: Callable[..., dict[str, float]]) -> list[Row]:
+    rng = np.random.default_rng(3)
+    scratch = _kernels.MatmulScratch()
+    rows: list[Row] = []
+    for name, out, a, b in _product_cases(rng):
+        def engine(out: Any = out, a: Any = a, b: Any = b) -> None:
+            with _products.engine_limit(float("inf")):
+                _products.matmul_into(out, a, b, scratch=scratch)
+
+        def blas(out: Any = out, a: Any = a, b: Any = b) -> None:
+            with _products.engine_limit(0.0):
+                _products.matmul_into(out, a, b)
+        times = compare({"engine": engine, "sgemm": blas}, budget)
+        flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+        rows.append({"name": name, "shape": (a.shape, b.shape), "flops": flops, **times})
+    return rows
+
+
+def print_products(rows: list[Row]) -> None:
+    print("\nthe output layer's products (float32), our engine against SciPy's sgemm, median ms")
+    print(f"  {'product':34s} {'(M, K) @ (K, N)':26s} {'engine':>8s} {'GFLOP/s':>8s} "
+          f"{'sgemm':>8s} {'engine/sgemm':>13s}")
+    for r in rows:
+        (M, K), (_, N) = r["shape"]
+        print(f"  {r['name']:34s} {f'({M}, {K}) @ ({K}, {N})':26s} {_ms(r['engine']):>8s} "
+              f"{r['flops'] / r['engine'] / 1e9:8.0f} {_ms(r['sgemm']):>8s} "
+              f"{r['engine'] / r['sgemm']:13.2f}")

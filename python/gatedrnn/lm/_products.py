@@ -13,6 +13,9 @@ the Fortran-contiguous ``out.T = B.T @ A.T``; a C-contiguous array's ``.T`` is
 a Fortran-contiguous view, so nothing is copied. That swap lives in
 ``matmul_into`` only.
 """
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 from scipy.linalg import blas as _fblas
 
@@ -27,6 +30,18 @@ from .._typing import FloatArray
 # language model's shapes it is as fast or faster than SciPy's OpenBLAS alone
 # (measured side by side: README, "Where products run").
 ENGINE_MAX_FLOPS = float("inf")
+
+
+@contextlib.contextmanager
+def engine_limit(flops: float) -> Iterator[None]:
+    """Within the block, products above `flops` go to SciPy's BLAS (0: all of
+    them); for tests and benchmarks."""
+    global ENGINE_MAX_FLOPS
+    previous, ENGINE_MAX_FLOPS = ENGINE_MAX_FLOPS, flops
+    try:
+        yield
+    finally:
+        ENGINE_MAX_FLOPS = previous
 
 
 def on_engine(M: int, N: int, K: int) -> bool:
