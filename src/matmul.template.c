@@ -1,58 +1,79 @@
 /*
  * C (M, N) (+)= A (M, K) @ B (K, N), or C = bias + A @ B with a bias row, on
- * the packed-product engine, for the
- * language model's affine layer (simd_path.template.c includes this per TYPE
- * and ISA). Its products then run on our thread pool, and no BLAS pool is
- * left spinning beside the recurrent kernels.
+ * the packed-product engine, for the language model's affine layer
+ * (simd_path.template.c includes this per TYPE and ISA). Its products then
+ * run on our thread pool, and no BLAS pool is left spinning beside the
+ * recurrent kernels.
  *
  * A[i, k] = A[i*a_rs + k*a_cs]: any strides, so a transposed A costs nothing.
- * B comes either row-major and contiguous (rows N apart), read in place but
- * for a partial last vector, packed once as `tail`; or as B^T (N, K)
- * row-major and contiguous, packed into column panels first (an item per
- * panel).
+ * B comes row-major and contiguous (rows N apart), or as B^T (N, K)
+ * row-major and contiguous. Either way it is packed into column panels
+ * first (an item per panel), so that the micro-kernel reads each panel as
+ * one contiguous stream, which the hardware prefetches; unpacked, a panel's
+ * rows are N apart, a page or more each at the output layer's N = 10000.
+ * A product of a few rows reads a row-major B in place instead, but for its
+ * partial last vector (the `tail` panel): packing would cost more than the
+ * product.
  */
+
+/* Below this many rows a row-major B is read in place: packing copies all of
+ * B, once, for the row blocks that then share it. */
+#ifndef MATMUL_PACK_MIN_ROWS
+#define MATMUL_PACK_MIN_ROWS (4 * MR)
+/* The most packed B that rows of A read by columns sweep whole (about L2). */
+#define MATMUL_ROW_ITEMS_MAX_B ((size_t)2 << 20)
+enum { B_IN_PLACE, B_PACKED, B_TRANSPOSED_PACKED };
+#endif
 
 typedef struct FN(matmul) {
     FN(product) product;
-    const TYPE *Bt;    /* B^T to pack, or NULL */
-    TYPE *panels;      /* packed B, or the tail panel of an in-place B */
-    const TYPE *B;     /* B read in place (needs_tail: its last panel from `panels`) */
-    int needs_tail;
+    int b_mode;
+    const TYPE *B;     /* B, or B^T with B_TRANSPOSED_PACKED */
+    TYPE *panels;      /* the packed panels; B_IN_PLACE: its tail panel, if any */
 } FN(matmul);
 
-/* Workspace elements: the packed panels of B^T, or the tail panel of B. */
-static size_t FN(matmul_elements)(size_t N, size_t K, int b_transposed)
+static int FN(b_mode)(size_t M, size_t N, int b_transposed)
 {
-    if (b_transposed) return FN(count_panels)(N) * K * TILE_LD;
+    (void)N;
+    if (b_transposed) return B_TRANSPOSED_PACKED;
+    return M >= MATMUL_PACK_MIN_ROWS ? B_PACKED : B_IN_PLACE;
+}
+
+/* Workspace elements: the packed panels of B, or the tail panel of B in place. */
+static size_t FN(matmul_elements)(size_t M, size_t N, size_t K, int b_transposed)
+{
+    if (FN(b_mode)(M, N, b_transposed) != B_IN_PLACE) return FN(count_panels)(N) * K * TILE_LD;
     return FN(has_partial_vector)(N) ? K * TILE_LD : 0;
 }
 
 size_t FN(gr_simd_matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed)
 {
-    (void)M;
     size_t offset = 0;
-    gr_take(&offset, FN(matmul_elements)(N, K, b_transposed), sizeof(TYPE));
+    gr_take(&offset, FN(matmul_elements)(M, N, K, b_transposed), sizeof(TYPE));
     return offset;
 }
 
 static size_t FN(matmul_items)(const void *ctx, size_t phase)
 {
     const FN(matmul) *m = ctx;
+    const size_t N = m->product.ncols;
     if (phase == 0)  // packing
-        return m->Bt ? FN(count_panels)(m->product.ncols) : m->needs_tail ? 1 : 0;
+        return m->b_mode != B_IN_PLACE ? FN(count_panels)(N) : m->product.tail ? 1 : 0;
     return phase == 1 ? FN(product_items)(&m->product) : 0;
 }
 
 static void FN(matmul_run)(const void *ctx, size_t phase, size_t item)
 {
     const FN(matmul) *m = ctx;
-    if (phase == 1) {
+    const size_t N = m->product.ncols, K = m->product.K;
+    if (phase == 1)
         FN(product_item)(&m->product, item);
-    } else if (m->Bt) {
-        FN(pack_transposed)(m->panels, m->Bt, m->product.ncols, m->product.K, item, item + 1);
-    } else {
-        FN(pack_tail_panel)(m->panels, m->B, m->product.K, m->product.ncols);
-    }
+    else if (m->b_mode == B_TRANSPOSED_PACKED)
+        FN(pack_transposed)(m->panels, m->B, N, K, item, item + 1);
+    else if (m->b_mode == B_PACKED)
+        FN(pack_panel)(m->panels + item * K * TILE_LD, m->B, K, N, item);
+    else
+        FN(pack_panel)(m->panels, m->B, K, N, FN(count_panels)(N) - 1);
 }
 
 int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs, size_t a_cs,
@@ -73,13 +94,20 @@ int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
         return GR_OK;
     }
     FN(matmul) m = {0};
-    m.panels = workspace;
+    m.b_mode = FN(b_mode)(M, N, b_transposed);
     m.B = B;
-    m.Bt = b_transposed ? B : NULL;
-    m.needs_tail = !b_transposed && FN(has_partial_vector)(N);
-    m.product = (FN(product)){M, K, N, A, a_rs, a_cs, b_transposed ? m.panels : B,
-                              b_transposed, N, C, ldc, m.needs_tail ? m.panels : NULL,
-                              0, 0, 0, 0, K, accumulate, bias, 1};
+    m.panels = workspace;
+    const int packed = m.b_mode != B_IN_PLACE;
+    const TYPE *tail = !packed && FN(has_partial_vector)(N) ? m.panels : NULL;
+    // Packed panels go panel by panel (panel_major), each staying in L2 for
+    // every row; but an A read down its columns (a transposed view: a page
+    // per k at the tied output layer's dW) is better read once, its span of
+    // rows kept in L2 across every panel, when all of packed B fits in L2.
+    const int a_by_columns = a_rs == 1 && a_cs > 1;
+    const size_t b_bytes = FN(count_panels)(N) * K * TILE_LD * sizeof(TYPE);
+    const int panel_major = !(a_by_columns && b_bytes <= MATMUL_ROW_ITEMS_MAX_B);
+    m.product = (FN(product)){M, K, N, A, a_rs, a_cs, packed ? m.panels : B, packed, N, C, ldc,
+                              tail, 0, 0, 0, 0, K, accumulate, bias, panel_major};
     FN(plan) plan = {&m, FN(matmul_items), FN(matmul_run), 0};
     plan.total = FN(count_items)(&plan, 2);
     gr_run_job(FN(work_job), &plan, nthreads);

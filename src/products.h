@@ -60,9 +60,20 @@ typedef void (*FN(tile_fn))(size_t K, const TYPE *A, size_t rs, size_t cs, const
                                   TYPE *restrict C, size_t ldc, int accumulate)            \
     {                                                                                       \
         V acc[MR][NV];                                                                    \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                              \
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                           \
-                acc[i][v] = accumulate ? FN(load)(C + i * ldc + v * GW) : (V){0};       \
+        if (accumulate) {                                                                   \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                          \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                       \
+                    acc[i][v] = FN(load)(C + i * ldc + v * GW);                             \
+        } else {                                                                            \
+            /* C's lines are fetched for writing while the K loop runs: the stores */       \
+            /* at the end then find them in L1 rather than stall on memory. */              \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                        \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                     \
+                    __builtin_prefetch(C + i * ldc + v * GW, 1, 3);                         \
+                    acc[i][v] = (V){0};                                                     \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
         for (size_t k = 0; k < K; k++) {                                                    \
             const TYPE *a_k = A + k * cs;  /* A[:, k] */                                    \
             const TYPE *b_k = B + k * ldb; /* B[k, :] */                                    \
@@ -380,7 +391,7 @@ static void FN(work_job)(void *plan, gr_team *team, int tid, int nthreads)
  * B is packed by pack_transposed() (panel p at B + p*K*4*GW) or row-major
  * with rows ldb apart (panel p at B + p*4*GW); the last vector of an unpacked
  * B may read GW - 1 elements past column ncols, so the caller makes them
- * readable or passes the last panel packed as `tail` (pack_tail_panel). K
+ * readable or passes the last panel packed as `tail` (pack_panel). K
  * goes in near-equal blocks of at most KC, each of which stays in L2 while
  * the row blocks pass.
  */
@@ -494,16 +505,17 @@ static void FN(product_item)(const FN(product) *p, size_t item)
         FN(product_panel)(p, panel, b_lo, b_hi);
 }
 
-/* The last column panel of W (K, ncols) if its last vector is partial, zero-padded:
- * tail[k, c] = W[k, c0 + c], rows nv*GW wide (see product.tail). */
-static void FN(pack_tail_panel)(TYPE *tail, const TYPE *W, size_t K, size_t ncols)
+/* Column panel p of W (K, ncols) row-major, zero-padded past ncols:
+ * panel[k, c] = W[k, c0 + c], rows nv*GW wide (see FN(panel)); panels are
+ * K*4*GW apart. The last panel alone serves as product.tail. */
+static void FN(pack_panel)(TYPE *panel, const TYPE *W, size_t K, size_t ncols, size_t p)
 {
     size_t c0, width, nv;
-    FN(panel)(ncols, FN(count_panels)(ncols) - 1, &c0, &width, &nv);
+    FN(panel)(ncols, p, &c0, &width, &nv);
     for (size_t k = 0; k < K; k++)
         for (size_t v = 0; v < nv; v++)
-            FN(store)(tail + k * nv * GW + v * GW,
-                       FN(load_n)(W + k * ncols + c0 + v * GW, FN(min)(GW, width - v * GW)));
+            FN(store)(panel + k * nv * GW + v * GW,
+                      FN(load_n)(W + k * ncols + c0 + v * GW, FN(min)(GW, width - v * GW)));
 }
 
 static inline int FN(has_partial_vector)(size_t ncols) { return ncols % GW != 0; }

@@ -277,7 +277,8 @@ static void FN(pack_forward)(const FN(forward) *f, const FN(forward_dir) *dir, s
 {
     const size_t H = f->H;
     if (item == f->max_groups) {
-        if (dir->x_tail) FN(pack_tail_panel)(dir->x_tail, dir->Wx, f->D, f->GH);
+        if (dir->x_tail)
+            FN(pack_panel)(dir->x_tail, dir->Wx, f->D, f->GH, FN(count_panels)(f->GH) - 1);
         return;
     }
     for (int p = 0; p < f->L->fwd_products; p++) {
