@@ -210,6 +210,21 @@ int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, cons
               int flags);
 
 /*
+ * The evaluation loss of the language model's output layer, without its
+ * scores in memory: loss[r] = logsumexp(s[r, :]) - s[r, target[r]] for
+ * s = A @ B + bias (bias a row of N, or NULL), A and B as gr_matmul takes
+ * them, every target in [0, N) (the caller checks). The scores exist only
+ * tile by tile; the same result for any thread count. SIMD paths only
+ * (GR_ERR_NO_PATH on the BLAS path).
+ */
+size_t gr_affine_xent_workspace(int path, int double_precision, size_t M, size_t N, size_t K,
+                                int b_transposed);
+int gr_affine_xent(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
+                   size_t a_rs, size_t a_cs, const void *B, int b_transposed, const void *bias,
+                   const int64_t *target, double *loss, void *workspace, size_t workspace_bytes,
+                   int flags);
+
+/*
  * The book's optimizers and clip_grads (common/optimizer.py, common/util.py)
  * as NumPy evaluates them: each statement of the book's update rounds where
  * NumPy rounds, so that the results are bit-identical (src/book_updates.c).

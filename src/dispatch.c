@@ -35,12 +35,17 @@ typedef struct simd_path {
                   const void *B, int b_transposed, void *C, size_t ldc, int accumulate,
                   const void *bias, void *workspace, size_t workspace_bytes, int nthreads);
     size_t (*matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed);
+    int (*affine_xent)(size_t M, size_t N, size_t K, const void *A, size_t a_rs, size_t a_cs,
+                       const void *B, int b_transposed, const void *bias, const int64_t *target,
+                       double *loss, void *workspace, size_t workspace_bytes, int nthreads);
+    size_t (*affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed);
 } simd_path;
 
 #define SIMD_PATH(SFX_ISA)                                                              \
     {CAT(gr_simd_forward_, SFX_ISA), CAT(gr_simd_backward_, SFX_ISA),                   \
      CAT(gr_simd_workspace_, SFX_ISA), CAT(gr_simd_threads_, SFX_ISA),                  \
-     CAT(gr_simd_matmul_, SFX_ISA), CAT(gr_simd_matmul_workspace_, SFX_ISA)}
+     CAT(gr_simd_matmul_, SFX_ISA), CAT(gr_simd_matmul_workspace_, SFX_ISA),             \
+     CAT(gr_simd_affine_xent_, SFX_ISA), CAT(gr_simd_affine_xent_workspace_, SFX_ISA)}
 
 /* paths[double_precision][path] */
 static const simd_path paths[2][GR_NUM_PATHS] = {
@@ -254,4 +259,25 @@ int gr_matmul(int path, int double_precision, size_t M, size_t N, size_t K, cons
     const int nthreads = flops >= 2e6 || (flags & GR_FLAG_ALL_THREADS) ? gr_threads_in_effect() : 1;
     return p->matmul(M, N, K, A, a_rs, a_cs, B, b_transposed, C, ldc, accumulate, bias,
                      workspace, workspace_bytes, nthreads);
+}
+
+size_t gr_affine_xent_workspace(int path, int double_precision, size_t M, size_t N, size_t K,
+                                int b_transposed)
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    return p ? p->affine_xent_workspace(M, N, K, b_transposed) : SIZE_MAX;
+}
+
+int gr_affine_xent(int path, int double_precision, size_t M, size_t N, size_t K, const void *A,
+                   size_t a_rs, size_t a_cs, const void *B, int b_transposed, const void *bias,
+                   const int64_t *target, double *loss, void *workspace, size_t workspace_bytes,
+                   int flags)
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    if (!p) return GR_ERR_NO_PATH;
+    if (M && (!target || !loss || (K && (!A || !B)))) return GR_ERR_NULL_ARGUMENT;
+    const double flops = 2.0 * (double)M * (double)N * (double)K;
+    const int nthreads = flops >= 2e6 || (flags & GR_FLAG_ALL_THREADS) ? gr_threads_in_effect() : 1;
+    return p->affine_xent(M, N, K, A, a_rs, a_cs, B, b_transposed, bias, target, loss, workspace,
+                          workspace_bytes, nthreads);
 }

@@ -126,6 +126,8 @@ int gr_threads_in_effect(void);
  *   int    threads(cell, ndirs, N, T, D, H): threads worth using (SIMD paths)
  *   int    matmul(M, N, K, A, ...), size_t matmul_workspace(...): C (+)= A @ B
  *          (SIMD paths; see matmul.template.c)
+ *   int    affine_xent(M, N, K, A, ...), size_t affine_xent_workspace(...): the
+ *          softmax cross-entropy of A @ B + bias (SIMD paths; affine_xent.template.c)
  */
 #define GR_DECLARE_BLAS(SFX)                                                                 \
     int gr_blas_forward_##SFX(int cell, const gr_forward_io *io, size_t ndirs, size_t N,     \
@@ -154,7 +156,13 @@ GR_DECLARE_BLAS(f64)
                                  size_t a_cs, const void *B, int b_transposed, void *C,     \
                                  size_t ldc, int accumulate, const void *bias,              \
                                  void *workspace, size_t workspace_bytes, int nthreads);    \
-    size_t gr_simd_matmul_workspace_##SFX_ISA(size_t M, size_t N, size_t K, int b_transposed);
+    size_t gr_simd_matmul_workspace_##SFX_ISA(size_t M, size_t N, size_t K, int b_transposed); \
+    int gr_simd_affine_xent_##SFX_ISA(size_t M, size_t N, size_t K, const void *A, size_t a_rs, \
+                                      size_t a_cs, const void *B, int b_transposed,          \
+                                      const void *bias, const int64_t *target, double *loss, \
+                                      void *workspace, size_t workspace_bytes, int nthreads); \
+    size_t gr_simd_affine_xent_workspace_##SFX_ISA(size_t M, size_t N, size_t K,            \
+                                                   int b_transposed);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)
 GR_DECLARE_SIMD(f32_avx2)

@@ -1,12 +1,14 @@
 /*
  * A SIMD path for one precision (precisions.h includes this per TYPE): the
  * lanes, the vector math, the packed-product engine, the cells, the
- * recurrence driver and the plain products (matmul.template.c), compiled for
+ * recurrence driver, the plain products (matmul.template.c) and the
+ * evaluation loss of an affine map (affine_xent.template.c), compiled for
  * the instruction set of the simd_<isa>.c file that includes it (ISA,
  * VBYTES, MR).
  */
 #ifndef GR_SIMD_PATH_ONCE
 #define GR_SIMD_PATH_ONCE
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -32,6 +34,7 @@
 #include "cell_dispatch.h"
 #include "recurrence.template.c"
 #include "matmul.template.c"
+#include "affine_xent.template.c"
 
 /* What differs between the precisions. */
 #undef ZIP_LO

@@ -149,3 +149,84 @@ def test_a_training_iteration_calls_no_blas_on_the_simd_paths(path, model_class,
             SGD(1.0).update(model.params, model.grads)
     assert np.isfinite(loss)
     assert all(not np.array_equal(p, b) for p, b in zip(model.params, before))
+
+
+# ---- the output layer's evaluation loss without the scores (affine_xent) -------
+
+XENT_SHAPES = {
+    (1, 1, 1): "one class",
+    (5, 7, 13): "few rows (B read in place), a partial vector",
+    (50, 30, 700): "several panel groups and spans, a partial last group",
+    (33, 600, 65): "K in two blocks",
+}
+
+
+def _xent_reference(a, b, bias, targets):
+    """The losses in float64, and the largest |score| (the scale of their rounding)."""
+    s = a.astype(np.float64) @ b.astype(np.float64) + (0 if bias is None else bias)
+    m = s.max(axis=1, keepdims=True)
+    losses = np.log(np.exp(s - m).sum(axis=1)) + m[:, 0] - s[np.arange(len(s)), targets]
+    return losses, np.abs(s).max()
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", XENT_SHAPES, ids=list(XENT_SHAPES.values()))
+@pytest.mark.parametrize("a_transposed", [False, True], ids=["A", "A^T view"])
+@pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view (tied)"])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no bias"])
+def test_affine_xent_against_numpy(path, dtype, shape, a_transposed, b_transposed, with_bias):
+    M, N, K = shape
+    rng = np.random.default_rng(M + N + K)
+    a, b = _operands(rng, M, N, K, dtype, a_transposed, b_transposed)
+    a, b = 3 * a, 3 * b  # scores far apart: the max matters
+    bias = rng.standard_normal(N).astype(dtype) if with_bias else None
+    targets = rng.integers(0, N, M).astype(np.int64)
+    with kernel_path(path):
+        got = _kernels.affine_xent(a, b, bias, targets)
+    want, scale = _xent_reference(a, b, bias, targets)
+    assert got.dtype == np.float64 and got.shape == (M,)
+    err = np.max(np.abs(got - want)) / max(1.0, scale)
+    assert err < TOL[dtype], err
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+def test_affine_xent_is_bit_identical_on_two_threads_and_keeps_nan(path):
+    rng = np.random.default_rng(11)
+    a, b = _operands(rng, 120, 900, 40, np.float32, False, True)
+    targets = rng.integers(0, 900, 120).astype(np.int64)
+    results = []
+    for threads in (1, 2):
+        with kernel_path(path, threads):
+            shared = _kernels.jobs_shared()
+            for _ in range(200):  # until a worker takes part
+                got = _kernels.affine_xent(a, b, None, targets)
+                if threads == 1 or _kernels.jobs_shared() > shared:
+                    break
+            assert threads == 1 or _kernels.jobs_shared() > shared, "no worker took part"
+        results.append(got)
+    np.testing.assert_array_equal(results[0], results[1])
+    a[7, 3] = np.nan  # one row's scores all NaN: its loss, and only its, is NaN
+    with kernel_path(path):
+        got = _kernels.affine_xent(a, b, None, targets)
+    assert np.isnan(got[7]) and np.all(np.isfinite(np.delete(got, 7)))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("model_class", [Rnnlm, BetterRnnlm])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_evaluation_loss_fused_equals_the_scores_then_the_softmax(path, model_class, dtype):
+    """model.forward(train_flg=False) never builds the scores on the SIMD
+    paths; it gives the loss of predict() and the softmax layer, ignored
+    targets (-1) included (the BLAS path computes exactly that)."""
+    rng = np.random.default_rng(2)
+    V = 301
+    xs, ts = rng.integers(0, V, (3, 11)), rng.integers(0, V, (3, 11))
+    ts[1, 4] = -1
+    with kernel_path(path):
+        model = model_class(V, 24, 24, seed=0, dtype=dtype)
+        fused = model.forward(xs, ts, train_flg=False)
+        model.reset_state()
+        unfused = model.loss_layer.forward(model.predict(xs, False), ts, train=False)
+    tol = {np.float32: 1e-6, np.float64: 1e-13}[dtype]
+    assert fused == pytest.approx(unfused, rel=tol)

@@ -67,3 +67,7 @@ def matmul(
     out: _Float, a: _Float, b: _Float, accumulate: bool = False,
     scratch: MatmulScratch | None = None, bias: _Float | None = None,
 ) -> bool: ...
+def affine_xent(
+    a: _Float, b: _Float, bias: _Float | None, target: NDArray[np.int64],
+    scratch: MatmulScratch | None = None,
+) -> NDArray[np.float64] | None: ...

@@ -835,3 +835,71 @@ def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None, bias=No
                            p_out, N, accumulate, p_bias, p_ws, nbytes, flags)
     _raise_status(status)
     return True
+
+
+# ---- The output layer's evaluation loss (src/affine_xent.template.c) ------------
+
+cdef extern from "gatedrnn.h" nogil:
+    size_t gr_affine_xent_workspace(int path, int double_precision, size_t M, size_t N,
+                                    size_t K, int b_transposed)
+    int gr_affine_xent(int path, int double_precision, size_t M, size_t N, size_t K,
+                       const void *A, size_t a_rs, size_t a_cs, const void *B, int b_transposed,
+                       const void *bias, const int64_t *target, double *loss, void *workspace,
+                       size_t workspace_bytes, int flags)
+
+
+def affine_xent(a, b, bias, target, MatmulScratch scratch=None):
+    """The losses -log softmax(a @ b + bias)[r, target[r]] of every row r, as
+    a float64 array, without the scores in memory, on the SIMD path in use:
+    a (M, K) with any non-negative strides, b (K, N) C-contiguous or the
+    transpose of a C-contiguous array, bias a contiguous row of N (or None),
+    target int64 (M,) in [0, N) (the caller checks). Returns None, computing
+    nothing, on the BLAS path or for another layout of b (the caller then
+    computes the scores)."""
+    cdef int path = _resolved_path()
+    if path == GR_PATH_BLAS:
+        return None
+    dtype = a.dtype
+    cdef int typenum = _typenum(dtype)
+    if (cnp.PyArray_TYPE(<cnp.ndarray>b) != typenum or a.ndim != 2 or b.ndim != 2
+            or (bias is not None and (cnp.PyArray_TYPE(<cnp.ndarray>bias) != typenum
+                                      or not bias.flags.c_contiguous))
+            or target.dtype != np.int64 or not target.flags.c_contiguous):
+        raise TypeError("internal: affine_xent needs a, b and bias of one float dtype and "
+                        "contiguous int64 targets")
+    cdef size_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
+    if (<size_t>b.shape[0] != K or <size_t>target.shape[0] != M
+            or (bias is not None and bias.shape != (N,)) or N == 0):
+        raise ValueError(f"internal: affine_xent of {a.shape} @ {b.shape} with "
+                         f"{target.shape} targets")
+    cdef int transposed
+    if b.flags.c_contiguous:
+        transposed = 0
+    elif b.T.flags.c_contiguous:
+        transposed = 1
+    else:
+        return None
+    cdef Py_ssize_t item = dtype.itemsize
+    if a.strides[0] < 0 or a.strides[1] < 0 or a.strides[0] % item or a.strides[1] % item:
+        return None
+    cdef size_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
+    cdef int double_precision = dtype == np.float64
+    cdef size_t nbytes = gr_affine_xent_workspace(path, double_precision, M, N, K, transposed)
+    if nbytes == <size_t>-1:
+        raise ValueError("internal: affine_xent workspace overflows")
+    if scratch is None:
+        scratch = MatmulScratch()
+    buf = scratch.get(nbytes)
+    loss = np.empty(M, np.float64)
+    cdef const void *p_a = _data(a)
+    cdef const void *p_b = _data(b)
+    cdef const void *p_bias = NULL if bias is None else _data(bias)
+    cdef const int64_t *p_target = <const int64_t *>_data(target)
+    cdef double *p_loss = <double *>_data(loss)
+    cdef void *p_ws = _data(buf)
+    cdef int flags = _all_threads_flag, status
+    with nogil:
+        status = gr_affine_xent(path, double_precision, M, N, K, p_a, a_rs, a_cs, p_b,
+                                transposed, p_bias, p_target, p_loss, p_ws, nbytes, flags)
+    _raise_status(status)
+    return loss

@@ -232,6 +232,18 @@ class TimeAffine:
         self.x: FloatArray | None = None
         self._scratch = _kernels.MatmulScratch()
 
+    def _rows(self, x: FloatArray) -> FloatArray:
+        """x (N, T, D), checked, as C-contiguous rows (N*T, D)."""
+        W = self.params[0]
+        D = W.shape[0]
+        if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != D:
+            got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
+            raise ValueError(f"x must have shape (N, T, D) with D == W.shape[0] == {D}; got {got}")
+        if x.dtype != W.dtype:
+            raise TypeError(f"x must have dtype {W.dtype}, the dtype of W; got {x.dtype}")
+        N, T, _ = x.shape
+        return np.ascontiguousarray(x).reshape(N * T, D)
+
     def forward(self, x: FloatArray) -> FloatArray:
         """Return ``x @ W + b``.
 
@@ -257,19 +269,33 @@ class TimeAffine:
         array([[[2., 3., 1.]]])
         """
         W, b = self.params
-        D, M = W.shape
-        if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != D:
-            got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(f"x must have shape (N, T, D) with D == W.shape[0] == {D}; got {got}")
-        if x.dtype != W.dtype:
-            raise TypeError(f"x must have dtype {W.dtype}, the dtype of W; got {x.dtype}")
+        M = W.shape[1]
+        rx = self._rows(x)
         N, T, _ = x.shape
-        rx = np.ascontiguousarray(x).reshape(N * T, D)
         out = np.empty((N * T, M), W.dtype)
         _products.matmul_into(out, rx, W, bias=np.ascontiguousarray(b), scratch=self._scratch)
         self.x = rx
         self._NT = (N, T)
         return out.reshape(N, T, M)
+
+    def row_losses(self, x: FloatArray, targets: IntArray) -> FloatArray | None:
+        """``-log softmax(x @ W + b)`` at `targets`, per row of the (N*T, M)
+        scores, without the scores in memory (evaluation); None on the BLAS
+        kernel path, where the caller computes the scores instead.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, T, D), the dtype of W
+        targets : ndarray of int64, shape (N*T,)
+            Column indices in [0, M) (checked by the caller).
+
+        Returns
+        -------
+        ndarray of float64, shape (N*T,), or None
+        """
+        W, b = self.params
+        rx = self._rows(x)
+        return _kernels.affine_xent(rx, W, np.ascontiguousarray(b), targets, self._scratch)
 
     def backward(self, dout: FloatArray) -> FloatArray:
         """Write dW and db into ``grads`` in place; return the gradient at x.
@@ -408,23 +434,9 @@ class TimeSoftmaxWithLoss:
         if xs.dtype not in FLOAT_DTYPES:
             raise TypeError(f"xs must have dtype float32 or float64; got {xs.dtype}")
         N, T, V = xs.shape
-        ts = np.asarray(ts)
-        if ts.ndim == 3:
-            ts = ts.argmax(axis=2)
-        if ts.shape != (N, T):
-            raise ValueError(f"ts must have shape (N, T) = ({N}, {T}) to match xs; got {ts.shape}")
-        if ts.dtype.kind not in "iu":
-            raise TypeError(f"ts must be integer word ids; got dtype {ts.dtype}")
         rows = N * T
-        ts = ts.reshape(rows)
-        mask = ts != self.ignore_label
-        check_word_ids(ts[mask], V, "ts (targets other than ignore_label)")
-        count = int(mask.sum())
-        if count == 0:
-            raise ValueError("every target in ts equals ignore_label; there is no loss to average")
-
+        targets, mask, count = self._targets(ts, N, T, V)
         src = np.ascontiguousarray(xs).reshape(rows, V)
-        targets = np.where(mask, ts, 0).astype(np.int64)
         buf: FloatArray | None
         scale: FloatArray | None
         if train:
@@ -440,6 +452,64 @@ class TimeSoftmaxWithLoss:
         loss = float(np.dot(losses, mask)) / count
         self.cache = (buf, targets, mask, count, (N, T, V)) if train else None
         return loss
+
+    def forward_affine(self, affine: TimeAffine, x: FloatArray, ts: IntArray) -> float:
+        """The evaluation loss of ``affine.forward(x)`` against `ts`, the same as
+        ``forward(affine.forward(x), ts, train=False)`` but without the scores
+        in memory: they exist only tile by tile, in the kernels'
+        output-layer loss (the unfused pair on the BLAS kernel path).
+
+        Parameters
+        ----------
+        affine : TimeAffine
+            The output layer, (D, V).
+        x : ndarray, shape (N, T, D)
+            Its input.
+        ts : ndarray of int, shape (N, T), or one-hot (N, T, V)
+            The target word ids; ``ignore_label`` (-1) adds no loss.
+
+        Returns
+        -------
+        float
+            The mean cross-entropy.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeAffine, TimeSoftmaxWithLoss
+        >>> affine = TimeAffine(np.zeros((2, 4)), np.zeros(4))
+        >>> round(TimeSoftmaxWithLoss().forward_affine(affine, np.ones((1, 3, 2)),
+        ...                                            np.array([[0, 3, -1]])), 6)  # log 4
+        1.386294
+        """
+        if not isinstance(x, np.ndarray) or x.ndim != 3:
+            got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
+            raise ValueError(f"x must have shape (N, T, D); got {got}")
+        N, T, _ = x.shape
+        targets, mask, count = self._targets(ts, N, T, affine.params[0].shape[1])
+        losses = affine.row_losses(x, targets)
+        if losses is None:
+            return self.forward(affine.forward(x), ts, train=False)
+        self.cache = None
+        return float(np.dot(losses, mask)) / count
+
+    def _targets(self, ts: IntArray, N: int, T: int, V: int) -> tuple[IntArray, Any, int]:
+        """(targets (N*T,) int64 with 0 where ignored, the mask of the others,
+        their count), from ids (N, T) or one-hot ts (N, T, V), checked."""
+        ts = np.asarray(ts)
+        if ts.ndim == 3:
+            ts = ts.argmax(axis=2)
+        if ts.shape != (N, T):
+            raise ValueError(f"ts must have shape (N, T) = ({N}, {T}) to match xs; got {ts.shape}")
+        if ts.dtype.kind not in "iu":
+            raise TypeError(f"ts must be integer word ids; got dtype {ts.dtype}")
+        ts = ts.reshape(N * T)
+        mask = ts != self.ignore_label
+        check_word_ids(ts[mask], V, "ts (targets other than ignore_label)")
+        count = int(mask.sum())
+        if count == 0:
+            raise ValueError("every target in ts equals ignore_label; there is no loss to average")
+        return np.where(mask, ts, 0).astype(np.int64), mask, count
 
     def backward(self, dout: float = 1) -> FloatArray:
         """The gradient at xs, (N, T, V), times `dout`; uses up the forward's cache.

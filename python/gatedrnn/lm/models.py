@@ -56,7 +56,13 @@ class _LanguageModel:
     grads: list[FloatArray]
     loss_layer: TimeSoftmaxWithLoss
 
+    affine: TimeAffine
+
     def predict(self, xs: IntArray, train_flg: bool = False) -> FloatArray:
+        raise NotImplementedError
+
+    def _features(self, xs: IntArray, train_flg: bool) -> FloatArray:
+        """What the output layer reads: the last layer's hidden states."""
         raise NotImplementedError
 
     def book_params(self) -> list[FloatArray]:
@@ -95,6 +101,8 @@ class _LanguageModel:
         >>> type(loss).__name__, bool(abs(loss - np.log(10)) < 0.1)
         ('float', True)
         """
+        if not train_flg:  # the loss alone: the scores never exist whole
+            return self.loss_layer.forward_affine(self.affine, self._features(xs, False), ts)
         score = self.predict(xs, train_flg)
         return self.loss_layer.forward(score, ts, train=train_flg)
 
@@ -262,9 +270,10 @@ class Rnnlm(_LanguageModel):
         >>> model.predict(np.array([[1, 2, 3]])).shape
         (1, 3, 10)
         """
-        x = self.embed.forward(xs)
-        h = self.lstm_layer.forward(x, train=train_flg)
-        return self.affine.forward(h)
+        return self.affine.forward(self._features(xs, train_flg))
+
+    def _features(self, xs: IntArray, train_flg: bool) -> FloatArray:
+        return self.lstm_layer.forward(self.embed.forward(xs), train=train_flg)
 
     def backward(self, dout: float = 1) -> None:
         """Write the gradients of the last training forward's loss into ``grads``.
@@ -460,14 +469,16 @@ class BetterRnnlm(_LanguageModel):
         >>> model.predict(np.array([[1, 2, 3]])).shape
         (1, 3, 10)
         """
+        return self.affine.forward(self._features(xs, train_flg))
+
+    def _features(self, xs: IntArray, train_flg: bool) -> FloatArray:
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         x = self.embed.forward(xs)
         for k in range(2):
             x = self.drop_layers[k].forward(x)
             x = self.lstm_layers[k].forward(x, train=train_flg)
-        x = self.drop_layers[2].forward(x)
-        return self.affine.forward(x)
+        return self.drop_layers[2].forward(x)
 
     def backward(self, dout: float = 1) -> None:
         """Write the gradients of the last training forward's loss into ``grads``.

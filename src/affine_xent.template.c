@@ -1,0 +1,209 @@
+/*
+ * The language model's evaluation loss without its scores in memory:
+ *   loss[r] = logsumexp(s[r, :]) - s[r, target[r]],  s = A @ B + bias,
+ * on the packed-product engine (simd_path.template.c includes this per TYPE
+ * and ISA, after matmul.template.c, whose packing of B it shares).
+ *
+ * The scores (rows x the vocabulary) are the largest array of an evaluation
+ * batch; here they live only tile by tile in a buffer. An item is a group of
+ * column panels and a span of row blocks: for each row it keeps a running
+ * maximum and sum of exp(s - maximum) across its panels (in panel order),
+ * and leaves them per (row, group); the panel holding a row's target leaves
+ * s[r, target]. A last phase combines each row's groups in order, so the
+ * result does not depend on the thread count.
+ */
+
+#ifndef XENT_SPAN
+#define XENT_SPAN 8     /* row blocks per item (their tiles stay in L1) */
+#define XENT_GROUP 8    /* column panels per item: 512 columns of floats */
+#define XENT_ROWS 64    /* rows per item of the combining phase */
+#endif
+
+typedef struct FN(xent) {
+    FN(matmul) mm;            /* B's packing, and the product's shape (C unused) */
+    const TYPE *bias;         /* or NULL */
+    const int64_t *target;    /* M ids in [0, N) */
+    double *loss;             /* M */
+    TYPE *group_max;          /* (M, groups) */
+    double *group_sum;        /* (M, groups) */
+    TYPE *picked;             /* M: s[r, target[r]] */
+    size_t panels, groups, blocks, spans;
+} FN(xent);
+
+/* The workspace: packed B, the (row, panel) stats, the picked scores; returns its bytes. */
+static size_t FN(xent_layout)(size_t M, size_t N, size_t K, int b_transposed, size_t off[4])
+{
+    size_t offset = 0;
+    const size_t groups = (FN(count_panels)(N) + XENT_GROUP - 1) / XENT_GROUP;
+    if (groups && M > SIZE_MAX / groups) return SIZE_MAX;
+    off[0] = gr_take(&offset, FN(matmul_elements)(b_transposed ? M : 0, N, K, b_transposed), sizeof(TYPE));
+    off[1] = gr_take(&offset, M * groups, sizeof(TYPE));
+    off[2] = gr_take(&offset, M * groups, sizeof(double));
+    off[3] = gr_take(&offset, M, sizeof(TYPE));
+    return offset;
+}
+
+size_t FN(gr_simd_affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed)
+{
+    size_t off[4];
+    return FN(xent_layout)(M, N, K, b_transposed, off);
+}
+
+/* The largest lane of v, as a tree of halvings. */
+static inline TYPE FN(vmax)(V v)
+{
+    TYPE lanes[GW];
+    FN(store)(lanes, v);
+    for (int half = GW / 2; half > 0; half /= 2)
+        for (int l = 0; l < half; l++) lanes[l] = lanes[l + half] > lanes[l] ? lanes[l + half] : lanes[l];
+    return lanes[0];
+}
+
+/* A tile row's `width` scores into a row's running (maximum, sum of exp(s -
+ * maximum)). Lanes past `width` (zero padding) are set to -inf first. NaN
+ * scores: the comparisons skip them, exp keeps them, so the sum is NaN. */
+static void FN(row_stats)(TYPE *row, size_t width, size_t nv, TYPE *max, double *sum)
+{
+    for (size_t j = width; j < nv * GW; j++) row[j] = -(TYPE)INFINITY;
+    V vm = FN(load)(row);
+    for (size_t v = 1; v < nv; v++) {
+        const V x = FN(load)(row + v * GW);
+        vm = FN(select)(FN(mask_lt)(vm, x), x, vm);
+    }
+    const TYPE m_panel = FN(vmax)(vm);
+    if (m_panel > *max) {  // a new maximum rescales the sum so far
+        *sum = *max == -(TYPE)INFINITY ? 0 : *sum * exp((double)*max - (double)m_panel);
+        *max = m_panel;
+    }
+    V e = FN(splat)(0);
+    const V m = FN(splat)(*max);
+    for (size_t v = 0; v < nv; v++) e += FN(exp_nonpositive)(FN(load)(row + v * GW) - m);
+    *sum += (double)FN(vsum)(e);
+}
+
+/* Panels [p_lo, p_hi) of row blocks [b_lo, b_hi): tiles of scores, folded
+ * into each row's running stats, left per (row, group). */
+static void FN(xent_item)(const FN(xent) *x, size_t group, size_t b_lo, size_t b_hi)
+{
+    const FN(product) *p = &x->mm.product;
+    const size_t p_lo = group * XENT_GROUP, p_hi = FN(min)(x->panels, p_lo + XENT_GROUP);
+    FN(tile_buffer) buf[XENT_SPAN];
+    size_t r0[XENT_SPAN], mr[XENT_SPAN];
+    TYPE run_max[XENT_SPAN * MR];
+    double run_sum[XENT_SPAN * MR];
+    for (size_t b = b_lo; b < b_hi; b++) FN(block)(p->M, x->blocks, b, &r0[b - b_lo], &mr[b - b_lo]);
+    for (size_t i = 0; i < XENT_SPAN * MR; i++) run_max[i] = -(TYPE)INFINITY, run_sum[i] = 0;
+    const size_t kc = FN(k_block)(p->K, KC);
+    for (size_t panel = p_lo; panel < p_hi; panel++) {
+        size_t c0, width, nv;
+        FN(panel)(p->ncols, panel, &c0, &width, &nv);
+        const int from_tail = !p->packed && width != nv * GW && p->tail;
+        const TYPE *B = p->packed ? p->B + panel * p->K * TILE_LD : from_tail ? p->tail : p->B + c0;
+        const size_t ldb = p->packed || from_tail ? nv * GW : p->ldb;
+        for (size_t b = b_lo; b < b_hi; b++) {  // each tile starts from the bias
+            TYPE *t = (TYPE *)buf[b - b_lo].v;
+            for (size_t i = 0; i < mr[b - b_lo]; i++)
+                for (size_t v = 0; v < nv; v++) {
+                    const size_t n = FN(min)(GW, width - v * GW);
+                    FN(store)(t + i * TILE_LD + v * GW,
+                              x->bias ? FN(load_n)(x->bias + c0 + v * GW, n) : FN(splat)(0));
+                }
+        }
+        for (size_t k0 = 0; k0 == 0 || k0 < p->K; k0 += kc) {
+            const size_t kn = FN(min)(kc, p->K - k0);
+            for (size_t b = b_lo; b < b_hi; b++) {
+                const TYPE *A = p->A + r0[b - b_lo] * p->rs + k0 * p->cs;
+                FN(tiles)[nv - 1][mr[b - b_lo] - 1](kn, A, p->rs, p->cs, B + k0 * ldb, ldb, GW,
+                                                    (TYPE *)buf[b - b_lo].v, TILE_LD, 1);
+            }
+        }
+        for (size_t b = b_lo; b < b_hi; b++)
+            for (size_t i = 0; i < mr[b - b_lo]; i++) {
+                const size_t r = r0[b - b_lo] + i, slot = (b - b_lo) * MR + i;
+                TYPE *row = (TYPE *)buf[b - b_lo].v + i * TILE_LD;
+                const size_t t = (size_t)x->target[r];
+                if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];
+                FN(row_stats)(row, width, nv, &run_max[slot], &run_sum[slot]);
+            }
+    }
+    for (size_t b = b_lo; b < b_hi; b++)
+        for (size_t i = 0; i < mr[b - b_lo]; i++) {
+            const size_t r = r0[b - b_lo] + i, slot = (b - b_lo) * MR + i;
+            x->group_max[r * x->groups + group] = run_max[slot];
+            x->group_sum[r * x->groups + group] = run_sum[slot];
+        }
+}
+
+/* loss[r] for rows [r_lo, r_hi): the groups' stats combined in group order. */
+static void FN(xent_combine)(const FN(xent) *x, size_t r_lo, size_t r_hi)
+{
+    for (size_t r = r_lo; r < r_hi; r++) {
+        const TYPE *gm = x->group_max + r * x->groups;
+        const double *gs = x->group_sum + r * x->groups;
+        TYPE m = gm[0];
+        for (size_t q = 1; q < x->groups; q++) m = gm[q] > m ? gm[q] : m;
+        double sum = 0;
+        for (size_t q = 0; q < x->groups; q++)
+            if (gm[q] != -(TYPE)INFINITY) sum += gs[q] * exp((double)gm[q] - (double)m);
+        if (m == -(TYPE)INFINITY) sum = 0;  // every score -inf (or NaN): log 0 below
+        x->loss[r] = log(sum) - ((double)x->picked[r] - (double)m);
+    }
+}
+
+static size_t FN(xent_items)(const void *ctx, size_t phase)
+{
+    const FN(xent) *x = ctx;
+    if (phase == 0) return FN(matmul_items)(&x->mm, 0);  // packing B
+    if (phase == 1) return x->groups * x->spans;
+    return phase == 2 ? (x->mm.product.M + XENT_ROWS - 1) / XENT_ROWS : 0;
+}
+
+static void FN(xent_run)(const void *ctx, size_t phase, size_t item)
+{
+    const FN(xent) *x = ctx;
+    if (phase == 0) {
+        FN(matmul_run)(&x->mm, 0, item);
+    } else if (phase == 1) {
+        const size_t s = item % x->spans, b_lo = s * XENT_SPAN;
+        FN(xent_item)(x, item / x->spans, b_lo, FN(min)(x->blocks, b_lo + XENT_SPAN));
+    } else {
+        const size_t r_lo = item * XENT_ROWS;
+        FN(xent_combine)(x, r_lo, FN(min)(x->mm.product.M, r_lo + XENT_ROWS));
+    }
+}
+
+int FN(gr_simd_affine_xent)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
+                            size_t a_cs, const void *b, int b_transposed, const void *bias,
+                            const int64_t *target, double *loss, void *workspace,
+                            size_t workspace_bytes, int nthreads)
+{
+    if (workspace_bytes < FN(gr_simd_affine_xent_workspace)(M, N, K, b_transposed))
+        return GR_ERR_WORKSPACE;
+    if (M == 0) return GR_OK;
+    if (N == 0) return GR_ERR_BAD_ARGUMENT;  // no class to be the target
+    size_t off[4];
+    FN(xent_layout)(M, N, K, b_transposed, off);
+    char *ws = workspace;
+    FN(xent) x = {0};
+    x.mm.b_mode = b_transposed ? B_TRANSPOSED_PACKED : B_IN_PLACE;
+    x.mm.B = b;
+    x.mm.panels = (TYPE *)(ws + off[0]);
+    const int packed = x.mm.b_mode != B_IN_PLACE;
+    const TYPE *tail = !packed && FN(has_partial_vector)(N) ? x.mm.panels : NULL;
+    x.mm.product = (FN(product)){M, K, N, a, a_rs, a_cs, packed ? x.mm.panels : b, packed, N,
+                                 NULL, 0, tail, 0, 0, 0, 0, K, 0, NULL, 1};
+    x.bias = bias;
+    x.target = target;
+    x.loss = loss;
+    x.group_max = (TYPE *)(ws + off[1]);
+    x.group_sum = (double *)(ws + off[2]);
+    x.picked = (TYPE *)(ws + off[3]);
+    x.panels = FN(count_panels)(N);
+    x.groups = (x.panels + XENT_GROUP - 1) / XENT_GROUP;
+    x.blocks = FN(count_blocks)(M, MR);
+    x.spans = (x.blocks + XENT_SPAN - 1) / XENT_SPAN;
+    FN(plan) plan = {&x, FN(xent_items), FN(xent_run), 0};
+    plan.total = FN(count_items)(&plan, 3);
+    gr_run_job(FN(work_job), &plan, nthreads);
+    return GR_OK;
+}
