@@ -82,7 +82,7 @@ def matmul_into(out: FloatArray, a: FloatArray, b: FloatArray, *,
         return out
     if not out.flags.c_contiguous:
         raise ValueError("internal: matmul_into needs a contiguous out")
-    if on_engine(*out.shape, a.shape[1]) \
+    if on_engine(out.shape[0], out.shape[1], a.shape[1]) \
             and _kernels.matmul(out, a, b, False, scratch, bias=bias):
         return out
     gemm = _GEMM[out.dtype]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _kernels
 from .._checks import FLOAT_DTYPES
@@ -278,7 +278,7 @@ class TimeAffine:
         self._NT = (N, T)
         return out.reshape(N, T, M)
 
-    def row_losses(self, x: FloatArray, targets: IntArray) -> FloatArray | None:
+    def row_losses(self, x: FloatArray, targets: NDArray[np.int64]) -> FloatArray | None:
         """``-log softmax(x @ W + b)`` at `targets`, per row of the (N*T, M)
         scores, without the scores in memory (evaluation); None on the BLAS
         kernel path, where the caller computes the scores instead.
@@ -292,6 +292,15 @@ class TimeAffine:
         Returns
         -------
         ndarray of float64, shape (N*T,), or None
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import TimeAffine
+        >>> layer = TimeAffine(np.zeros((2, 4)), np.zeros(4))   # uniform over 4 classes
+        >>> losses = layer.row_losses(np.ones((1, 2, 2)), np.array([0, 3]))
+        >>> losses is None or bool(np.allclose(losses, np.log(4)))
+        True
         """
         W, b = self.params
         rx = self._rows(x)
@@ -493,7 +502,8 @@ class TimeSoftmaxWithLoss:
         self.cache = None
         return float(np.dot(losses, mask)) / count
 
-    def _targets(self, ts: IntArray, N: int, T: int, V: int) -> tuple[IntArray, Any, int]:
+    def _targets(self, ts: IntArray, N: int, T: int, V: int
+                 ) -> tuple[NDArray[np.int64], Any, int]:
         """(targets (N*T,) int64 with 0 where ignored, the mask of the others,
         their count), from ids (N, T) or one-hot ts (N, T, V), checked."""
         ts = np.asarray(ts)
