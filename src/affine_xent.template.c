@@ -15,7 +15,7 @@
 
 #ifndef XENT_SPAN
 #define XENT_SPAN 8     /* row blocks per item (their tiles stay in L1) */
-#define XENT_GROUP 8    /* column panels per item: 512 columns of floats */
+#define XENT_GROUP 16   /* column panels per item: 1024 columns of floats (AVX-512) */
 #define XENT_ROWS 64    /* rows per item of the combining phase */
 #endif
 

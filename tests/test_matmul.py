@@ -153,11 +153,11 @@ def test_a_training_iteration_calls_no_blas_on_the_simd_paths(path, model_class,
 
 # ---- the output layer's evaluation loss without the scores (affine_xent) -------
 
-XENT_SHAPES = {
+XENT_SHAPES = {  # (M, N, K): rows, classes, inputs
     (1, 1, 1): "one class",
-    (5, 7, 13): "few rows (B read in place), a partial vector",
-    (50, 30, 700): "several panel groups and spans, a partial last group",
-    (33, 600, 65): "K in two blocks",
+    (5, 13, 7): "few rows (B read in place), a partial vector",
+    (50, 2100, 30): "several panel groups and spans, a partial last group",
+    (33, 65, 600): "K in two blocks",
 }
 
 
