@@ -63,6 +63,12 @@ cdef _flat(a, Py_ssize_t size, name):
     return a.reshape(-1)
 
 
+def sizes_ok(Py_ssize_t N, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H):
+    """Whether the kernels can take (N, T, D, H), all >= 0: check_sizes
+    without the message, for the checks' fast path."""
+    return N >= 0 and T >= 0 and D >= 0 and H >= 0 and gr_check_sizes(N, T, D, H) == 0
+
+
 def check_sizes(N, T, D, H, what):
     """Raise ValueError, naming `what` and the sizes, unless the kernels can take
     (N, T, D, H). Cheap and allocates nothing: call it before allocating."""

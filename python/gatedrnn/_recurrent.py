@@ -53,6 +53,10 @@ class Recurrent:
         self._directions = len(weights) // 3
         # (the params' types, shapes and dtypes, (D, H, dtype))
         self._checked: tuple[object, _Sizes] | None = None
+        # The params and grads of the last call that needed no copy, as
+        # objects and layouts, with _weights()'s answer for them.
+        self._last_weights: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...],
+                                  tuple[list[FloatArray], int, int, np.dtype[Any]]] | None = None
         self._check_weights(weights)
         self.params = list(weights)
         self.grads = [np.zeros(p.shape, p.dtype) for p in weights]
@@ -96,6 +100,9 @@ class Recurrent:
 
     def _weights(self) -> tuple[list[FloatArray], int, int, np.dtype[Any]]:
         """The current params, checked and C-contiguous, with (D, H, dtype)."""
+        last = self._last_weights
+        if last is not None and self._same_weights(last):
+            return last[3]
         D, H, dtype = self._check_weights(self.params)
         for k, (p, g) in enumerate(zip(self.params, self.grads)):
             if not isinstance(g, np.ndarray) or g.shape != p.shape:
@@ -103,10 +110,37 @@ class Recurrent:
                 raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
                                  f"got {got} (replace params and grads together, "
                                  f"or build a new layer)")
-        return [as_c_array(p) for p in self.params], D, H, dtype
+        weights = [as_c_array(p) for p in self.params]
+        result = (weights, D, H, dtype)
+        # Small calls are mostly these checks: the same objects in the same
+        # layouts next time need none of them (the bindings check memory anyway).
+        self._last_weights = ((tuple(self.params), tuple(self.grads),
+                               tuple((p.shape, p.strides, p.dtype) for p in self.params), result)
+                              if all(w is p for w, p in zip(weights, self.params)) else None)
+        return result
+
+    def _same_weights(self, last: tuple[Any, ...]) -> bool:
+        params, grads = self.params, self.grads
+        last_params, last_grads, layouts, _ = last
+        if len(params) != len(last_params) or len(grads) != len(last_grads):
+            return False
+        for p, q, (shape, strides, dtype) in zip(params, last_params, layouts):
+            if p is not q or p.shape != shape or p.strides != strides or p.dtype is not dtype:
+                return False
+        for g, h in zip(grads, last_grads):
+            if g is not h:
+                return False
+        return True
 
     def _checked_xs(self, xs: FloatArray, D: int, H: int, dtype: np.dtype[Any], name: str = "xs",
                     letters: str = "(N, T, D)") -> FloatArray:
+        ndim = len(letters.split(","))
+        if type(xs) is np.ndarray and xs.dtype is dtype and xs.ndim == ndim \
+                and xs.shape[-1] == D:
+            flags = xs.flags
+            N, T = (xs.shape[0], xs.shape[1]) if ndim == 3 else (xs.shape[0], 1)
+            if flags.c_contiguous and flags.aligned and _kernels.sizes_ok(N, T, D, H):
+                return xs  # the usual case, checked at once; else the messages below
         xs = check_array(xs, name, dtype, (None,) * (len(letters.split(",")) - 1) + (D,),
                          letters, f"with D == Wx.shape[0] == {D}", contiguous=False)
         N, T = (xs.shape[0], xs.shape[1]) if xs.ndim == 3 else (xs.shape[0], 1)
@@ -120,14 +154,18 @@ class Recurrent:
         """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache)] per direction."""
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be True or False; got {train!r}")
-        dirs = [(xs, *weights[3 * d:3 * d + 3], h0s[d], c0s[d])
-                for d, xs in enumerate(xs_dirs)]
+        if len(xs_dirs) == 1:
+            dirs = [(xs_dirs[0], *weights, h0s[0], c0s[0])]
+        else:
+            dirs = [(xs, *weights[3 * d:3 * d + 3], h0s[d], c0s[d])
+                    for d, xs in enumerate(xs_dirs)]
         results = _kernels.forward(self._cell, dirs, train, self._workspace)
-        self._cache = _Cache(xs_dirs, h0s, c0s, [r[2] for r in results], D, H, dtype)
-        if not train:
+        if train:
+            self._cache = _Cache(xs_dirs, h0s, c0s, [r[2] for r in results], D, H, dtype)
+            self._no_cache_reason = ""
+        else:
             self._cache = None
-        self._no_cache_reason = ("the last forward() ran with train=False, which keeps no cache"
-                                 if not train else "")
+            self._no_cache_reason = "the last forward() ran with train=False, which keeps no cache"
         return results
 
     def _take_cache(self, D: int, H: int, dtype: np.dtype[Any]) -> _Cache:
@@ -250,9 +288,9 @@ class TimeRecurrent(Recurrent):
         if self.stateful:
             h0 = self._stored_state("h", self.h, N, H, dtype)
             c0 = self._stored_state("c", self.c, N, H, dtype) if self._has_c else None
-        else:
+        else:  # the kernels only read h0 and c0: one array of zeros serves both
             h0 = np.zeros((N, H), dtype)
-            c0 = np.zeros((N, H), dtype) if self._has_c else None
+            c0 = h0 if self._has_c else None
 
         [(hs, c_T, _)] = self._forward(weights, [xs], [h0], [c0], train, D, H, dtype)
 
