@@ -107,6 +107,36 @@ def test_param_replaced_with_another_shape():
         layer.backward(p["dhs"])
 
 
+def test_the_checks_fast_path_sees_every_change_to_the_weights():
+    """Calls with the same arrays skip the weight checks; any change in
+    place (shape, dtype, strides), a replaced array or grad, or a new input
+    layout brings the full checks and their messages back."""
+    p = make_problem(2, 3, 4, 5, np.float64)
+    layer = TimeLSTM(p["Wx"], p["Wh"], p["b"])
+    want = layer.forward(p["xs"])
+    np.testing.assert_array_equal(layer.forward(p["xs"]), want)  # the fast path
+    Wx = layer.params[0]
+    Wx.shape = (20, 4)  # in place, the same size
+    with pytest.raises(ValueError, match=r"Wx must have shape \(D, 4H\)"):
+        layer.forward(p["xs"])
+    Wx.shape = (4, 20)
+    np.testing.assert_array_equal(layer.forward(p["xs"]), want)
+    b = layer.params[2]
+    b.dtype = np.int64  # a view of the same bytes as integers
+    with pytest.raises(TypeError, match=r"b must have the dtype of Wx"):
+        layer.forward(p["xs"])
+    b.dtype = np.float64
+    layer.grads[1] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"grads\[1\] must have the shape of params\[1\]"):
+        layer.forward(p["xs"])
+    layer.grads[1] = np.zeros_like(p["Wh"])
+    layer.params[1] = np.asfortranarray(p["Wh"])  # another layout: copied, same results
+    np.testing.assert_array_equal(layer.forward(p["xs"]), want)
+    np.testing.assert_array_equal(layer.forward(np.asfortranarray(p["xs"])), want)
+    with pytest.raises(ValueError, match=r"xs must have shape \(N, T, D\)"):
+        layer.forward(p["xs"][:, :, :3])
+
+
 def test_cell_bad_state_shapes():
     p = make_problem(3, 1, 4, 5, np.float64)
     cell = LSTM(p["Wx"], p["Wh"], p["b"])
