@@ -62,6 +62,8 @@ LSTM = "src/cell_lstm.h"
 GRU = "src/cell_gru.h"
 RNN = "src/cell_rnn.h"
 BLAS = "src/blas_path.template.c"
+MATMUL = "src/matmul.template.c"
+XENT = "src/affine_xent.template.c"
 
 # The cells' epilogues serve every path (the BLAS path runs them one lane
 # wide); the engine (products, driver) the SIMD paths; lanes_vector.h one
@@ -268,12 +270,44 @@ MUTANTS = [
            "softmax cross-entropy: the target's score is added, not subtracted"),
     # -- plain products (matmul.template.c) and the book's updates (book_updates) -------
     Mutant("matmul-accumulate-ignored", PRODUCTS,
-           "const int add = k0 > 0 || p->accumulate;", "const int add = k0 > 0;",
-           "C += A @ B overwrites C (the affine layer's bias is lost)"),
-    Mutant("matmul-packing-skips-last-panel", "src/matmul.template.c",
-           "return m->Bt ? FN(count_panels)(m->product.ncols) :",
-           "return m->Bt ? FN(count_panels)(m->product.ncols) - 1 :",
-           "B^T's last column panel is never packed (the product reads stale scratch)"),
+           "int add = k0 > 0 || p->accumulate;", "int add = k0 > 0;",
+           "C += A @ B overwrites C"),
+    Mutant("matmul-packing-skips-last-panel", MATMUL,
+           "return m->b_mode != B_IN_PLACE ? FN(count_panels)(N) :",
+           "return m->b_mode != B_IN_PLACE ? FN(count_panels)(N) - 1 :",
+           "B's last column panel is never packed (the product reads stale scratch)"),
+    Mutant("matmul-packs-the-previous-panel", MATMUL,
+           "FN(pack_panel)(m->panels + item * K * TILE_LD, m->B, K, N, item);",
+           "FN(pack_panel)(m->panels + item * K * TILE_LD, m->B, K, N, item ? item - 1 : 0);",
+           "a row-major B (24 rows of A or more) is packed with each panel's columns taken "
+           "from the panel before"),
+    Mutant("matmul-bias-not-offset", PRODUCTS,
+           "memcpy(C + i * p->ldc, p->bias + c0, width * sizeof(TYPE));",
+           "memcpy(C + i * p->ldc, p->bias, width * sizeof(TYPE));",
+           "C = bias + A @ B adds the bias's first columns to every column panel"),
+    # -- the output layer's evaluation loss (affine_xent.template.c) ---------------------
+    Mutant("xent-no-rescale-on-a-new-maximum", XENT,
+           "*sum = *max == -(TYPE)INFINITY ? 0 : *sum * exp((double)*max - (double)m_panel);",
+           "*sum = *max == -(TYPE)INFINITY ? 0 : *sum;",
+           "a row's running sum of exponentials is not rescaled when a later panel raises its "
+           "maximum"),
+    Mutant("xent-groups-combined-without-their-maxima", XENT,
+           "if (gm[q] != -(TYPE)INFINITY) sum += gs[q] * exp((double)gm[q] - (double)m);",
+           "if (gm[q] != -(TYPE)INFINITY) sum += gs[q];",
+           "the panel groups' sums are added as if they shared one maximum (N above 1024)"),
+    Mutant("xent-picks-the-next-score", XENT,
+           "if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];",
+           "if (t >= c0 && t + 1 < c0 + width) x->picked[r] = row[t - c0 + 1];",
+           "the loss takes the score after the target's"),
+    # -- softmax rows on the pool, clip_grads' sum of squares ---------------------------
+    Mutant("softmax-items-share-the-first-targets", "src/softmax.template.c",
+           "j->x + r0 * j->V, j->target + r0,", "j->x + r0 * j->V, j->target,",
+           "a large softmax (threaded, 8 rows an item) reads every item's targets from the "
+           "first rows"),
+    Mutant("sum-squares-f32-drops-the-tail", "src/sum_squares.c",
+           "for (int l = 0; i < n; i++, l++) acc[l] += (double)a[i] * (double)a[i];",
+           "for (int l = 0; i < n; i++, l++) acc[l] += 0;",
+           "clip_grads' norm leaves out a float32 array's last n % 16 elements"),
     Mutant("book-momentum-sign", "src/book_updates.template.c",
            "const TYPE v_new = kept - step;", "const TYPE v_new = kept + step;",
            "Momentum climbs the gradient"),
