@@ -789,6 +789,33 @@ cdef class MatmulScratch:
         return self._buffer
 
 
+cdef bint _engine_operands(a, b, size_t *a_rs, size_t *a_cs, int *transposed):
+    """Whether the engine reads a (any non-negative strides of whole
+    elements) and b (C-contiguous, or the transpose of a C-contiguous array)
+    in place; then their strides in elements and b's layout."""
+    if b.flags.c_contiguous:
+        transposed[0] = 0
+    elif b.T.flags.c_contiguous:
+        transposed[0] = 1
+    else:
+        return False
+    cdef Py_ssize_t item = a.dtype.itemsize
+    if a.strides[0] < 0 or a.strides[1] < 0 or a.strides[0] % item or a.strides[1] % item:
+        return False
+    a_rs[0] = a.strides[0] // item
+    a_cs[0] = a.strides[1] // item
+    return True
+
+
+cdef object _engine_workspace(MatmulScratch scratch, size_t nbytes, str what):
+    """The scratch's buffer of nbytes (a new scratch's when None)."""
+    if nbytes == <size_t>-1:
+        raise ValueError(f"internal: {what} workspace overflows")
+    if scratch is None:
+        scratch = MatmulScratch()
+    return scratch.get(nbytes)
+
+
 def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None, bias=None):
     """out = a @ b (or out += a @ b, or out = bias + a @ b for a contiguous
     bias row) on the SIMD path in use, for 2-D arrays of one float dtype: out
@@ -814,23 +841,12 @@ def matmul(out, a, b, bint accumulate=False, MatmulScratch scratch=None, bias=No
             raise ValueError(f"internal: matmul's bias must be a contiguous row of {N}")
         p_bias = _data(bias)
     cdef int transposed
-    if b.flags.c_contiguous:
-        transposed = 0
-    elif b.T.flags.c_contiguous:
-        transposed = 1
-    else:
+    cdef size_t a_rs, a_cs
+    if not _engine_operands(a, b, &a_rs, &a_cs, &transposed):
         return False
-    cdef Py_ssize_t item = dtype.itemsize
-    if a.strides[0] < 0 or a.strides[1] < 0 or a.strides[0] % item or a.strides[1] % item:
-        return False
-    cdef size_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
     cdef int double_precision = dtype == np.float64
     cdef size_t nbytes = gr_matmul_workspace(path, double_precision, M, N, K, transposed)
-    if nbytes == <size_t>-1:
-        raise ValueError("internal: matmul workspace overflows")
-    if scratch is None:
-        scratch = MatmulScratch()
-    buf = scratch.get(nbytes)
+    buf = _engine_workspace(scratch, nbytes, "matmul")
     cdef void *p_out = _data(out)
     cdef const void *p_a = _data(a)
     cdef const void *p_b = _data(b)
@@ -879,23 +895,12 @@ def affine_xent(a, b, bias, target, MatmulScratch scratch=None):
         raise ValueError(f"internal: affine_xent of {a.shape} @ {b.shape} with "
                          f"{target.shape} targets")
     cdef int transposed
-    if b.flags.c_contiguous:
-        transposed = 0
-    elif b.T.flags.c_contiguous:
-        transposed = 1
-    else:
+    cdef size_t a_rs, a_cs
+    if not _engine_operands(a, b, &a_rs, &a_cs, &transposed):
         return None
-    cdef Py_ssize_t item = dtype.itemsize
-    if a.strides[0] < 0 or a.strides[1] < 0 or a.strides[0] % item or a.strides[1] % item:
-        return None
-    cdef size_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
     cdef int double_precision = dtype == np.float64
     cdef size_t nbytes = gr_affine_xent_workspace(path, double_precision, M, N, K, transposed)
-    if nbytes == <size_t>-1:
-        raise ValueError("internal: affine_xent workspace overflows")
-    if scratch is None:
-        scratch = MatmulScratch()
-    buf = scratch.get(nbytes)
+    buf = _engine_workspace(scratch, nbytes, "affine_xent")
     loss = np.empty(M, np.float64)
     cdef const void *p_a = _data(a)
     cdef const void *p_b = _data(b)
