@@ -410,7 +410,7 @@ typedef struct FN(product) {
     size_t k_lo, k_len;       /* the rows of K this product covers; adds to C past k = 0 */
     int accumulate;           /* add to C from k = 0 too (C += A @ B) */
     const TYPE *bias;         /* or NULL: C = bias + A @ B, bias a row of ncols */
-    int panel_major;          /* packed B too large for L2: items go panel by panel */
+    int panel_major;          /* packed B, but items go panel by panel (plain products) */
 } FN(product);
 
 /* The length of near-equal blocks of at most `most` that cover K. */
@@ -420,12 +420,15 @@ static inline size_t FN(k_block)(size_t K, size_t most)
     return blocks ? (K + blocks - 1) / blocks : 1;
 }
 
-/* Row blocks per item: at most 8, so that an item's rows of A stay in L2; with
- * packed B, where an item spans every panel, fewer, for some 32 items. */
+/* Whether an item is a span of rows across every panel (packed B, unless
+ * panel_major), rather than one panel and a span of rows. */
 static inline int FN(row_major_items)(const FN(product) *p)
 {
     return p->packed && !p->panel_major;
 }
+
+/* Row blocks per item: at most 8, so that an item's rows of A stay in L2; when
+ * an item spans every panel, fewer, for some 32 items. */
 
 static inline size_t FN(span)(const FN(product) *p, size_t blocks)
 {
