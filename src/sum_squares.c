@@ -18,7 +18,7 @@
 #define SUMSQ_LANES 16 /* independent accumulators: a vectorizable order */
 
 /* The loops in fixed lanes, compiled for baseline x86-64, AVX2 and AVX-512
- * (GCC target_clones, see blas_path.c); the lanes fix the order of the sum. */
+ * (GCC target_clones, internal.h); the lanes fix the order of the sum. */
 SIMD_CLONES static double squares_f32(const float *restrict a, size_t n)
 {
     double acc[SUMSQ_LANES] = {0};
