@@ -23,6 +23,7 @@ from . import _kernels
 from .clip import clip_grads
 from .interop import to_torch
 from .lm import BetterRnnlm, Rnnlm, SGD, _products
+from ._typing import IntArray
 
 # Row: one model's medians by name.
 Row = dict[str, Any]
@@ -47,7 +48,7 @@ INSIDE_TARGET = 1.1
 INSIDE_TARGET_MODELS = ("BetterRnnlm",)
 
 
-def _word_ids(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+def _word_ids(rng: np.random.Generator, shape: tuple[int, int]) -> IntArray:
     return rng.integers(0, VOCAB, size=shape)
 
 
