@@ -51,12 +51,10 @@ class Recurrent:
         self._bias_rows = _kernels.cell_bias_rows(self._cell)
         self._has_c = cell == "lstm"
         self._directions = len(weights) // 3
-        # (the params' types, shapes and dtypes, (D, H, dtype))
-        self._checked: tuple[object, _Sizes] | None = None
-        # The params and grads of the last call that needed no copy, as
-        # objects and layouts, with _weights()'s answer for them.
+        # The params and grads last checked, as objects and layouts, with
+        # (D, H, dtype) and whether every param is already C-contiguous.
         self._last_weights: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...],
-                                  tuple[list[FloatArray], int, int, np.dtype[Any]]] | None = None
+                                  _Sizes, bool] | None = None
         self._check_weights(weights)
         self.params = list(weights)
         self.grads = [np.zeros(p.shape, p.dtype) for p in weights]
@@ -79,13 +77,7 @@ class Recurrent:
         return self.params[0].dtype
 
     def _check_weights(self, weights: Sequence[FloatArray]) -> _Sizes:
-        """(D, H, dtype), the same for every direction. What is checked depends
-        only on each array's type, shape and dtype: the last answer is kept
-        for weights that match it in those."""
-        key = tuple((type(w), getattr(w, "shape", None), getattr(w, "dtype", None))
-                    for w in weights)
-        if self._checked is not None and self._checked[0] == key:
-            return self._checked[1]
+        """(D, H, dtype), the same for every direction."""
         found = []
         for d in range(self._directions):
             suffix = str(d + 1) if self._directions > 1 else ""
@@ -95,33 +87,32 @@ class Recurrent:
             (D1, H1, t1), (D2, H2, t2) = found
             raise ValueError(f"the two directions' weights must match: D={D1}, H={H1}, {t1} "
                              f"against D={D2}, H={H2}, {t2}")
-        self._checked = (key, found[0])
         return found[0]
 
     def _weights(self) -> tuple[list[FloatArray], int, int, np.dtype[Any]]:
         """The current params, checked and C-contiguous, with (D, H, dtype)."""
-        last = self._last_weights
-        if last is not None and self._same_weights(last):
-            return last[3]
-        D, H, dtype = self._check_weights(self.params)
-        for k, (p, g) in enumerate(zip(self.params, self.grads)):
-            if not isinstance(g, np.ndarray) or g.shape != p.shape:
-                got = g.shape if isinstance(g, np.ndarray) else type(g).__name__
-                raise ValueError(f"grads[{k}] must have the shape of params[{k}], {p.shape}; "
-                                 f"got {got} (replace params and grads together, "
-                                 f"or build a new layer)")
-        weights = [as_c_array(p) for p in self.params]
-        result = (weights, D, H, dtype)
         # Small calls are mostly these checks: the same objects in the same
-        # layouts next time need none of them (the bindings check memory anyway).
-        self._last_weights = ((tuple(self.params), tuple(self.grads),
-                               tuple((p.shape, p.strides, p.dtype) for p in self.params), result)
-                              if all(w is p for w, p in zip(weights, self.params)) else None)
-        return result
+        # layouts as last time need none of them (the bindings check memory anyway).
+        last = self._last_weights
+        if last is None or not self._same_weights(last):
+            sizes = self._check_weights(self.params)
+            for k, (p, g) in enumerate(zip(self.params, self.grads)):
+                if not isinstance(g, np.ndarray) or g.shape != p.shape:
+                    got = g.shape if isinstance(g, np.ndarray) else type(g).__name__
+                    raise ValueError(f"grads[{k}] must have the shape of params[{k}], "
+                                     f"{p.shape}; got {got} (replace params and grads "
+                                     f"together, or build a new layer)")
+            contiguous = all(as_c_array(p) is p for p in self.params)
+            last = self._last_weights = (
+                tuple(self.params), tuple(self.grads),
+                tuple((p.shape, p.strides, p.dtype) for p in self.params), sizes, contiguous)
+        D, H, dtype = last[3]
+        weights = list(self.params) if last[4] else [as_c_array(p) for p in self.params]
+        return weights, D, H, dtype
 
     def _same_weights(self, last: tuple[Any, ...]) -> bool:
         params, grads = self.params, self.grads
-        last_params, last_grads, layouts, _ = last
+        last_params, last_grads, layouts = last[:3]
         if len(params) != len(last_params) or len(grads) != len(last_grads):
             return False
         for p, q, (shape, strides, dtype) in zip(params, last_params, layouts):
@@ -134,7 +125,7 @@ class Recurrent:
 
     def _checked_xs(self, xs: FloatArray, D: int, H: int, dtype: np.dtype[Any], name: str = "xs",
                     letters: str = "(N, T, D)") -> FloatArray:
-        ndim = len(letters.split(","))
+        ndim = letters.count(",") + 1
         if type(xs) is np.ndarray and xs.dtype is dtype and xs.ndim == ndim \
                 and xs.shape[-1] == D:
             flags = xs.flags
