@@ -17,31 +17,24 @@
 #define SUMSQ_THREADED_MIN ((size_t)1 << 17)
 #define SUMSQ_LANES 16 /* independent accumulators: a vectorizable order */
 
-/* The loops in fixed lanes, compiled for baseline x86-64, AVX2 and AVX-512
- * (GCC target_clones, internal.h); the lanes fix the order of the sum. */
-SIMD_CLONES static double squares_f32(const float *restrict a, size_t n)
-{
-    double acc[SUMSQ_LANES] = {0};
-    size_t i = 0;
-    for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)
-        for (int l = 0; l < SUMSQ_LANES; l++) acc[l] += (double)a[i + l] * (double)a[i + l];
-    for (int l = 0; i < n; i++, l++) acc[l] += (double)a[i] * (double)a[i];
-    double total = 0;
-    for (int l = 0; l < SUMSQ_LANES; l++) total += acc[l];
-    return total;
-}
-
-SIMD_CLONES static double squares_f64(const double *restrict a, size_t n)
-{
-    double acc[SUMSQ_LANES] = {0};
-    size_t i = 0;
-    for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)
-        for (int l = 0; l < SUMSQ_LANES; l++) acc[l] += a[i + l] * a[i + l];
-    for (int l = 0; i < n; i++, l++) acc[l] += a[i] * a[i];
-    double total = 0;
-    for (int l = 0; l < SUMSQ_LANES; l++) total += acc[l];
-    return total;
-}
+/* sum(a[i]^2) for i < n in double, in fixed lanes (the order of the sum), one
+ * definition per element type; compiled for baseline x86-64, AVX2 and AVX-512
+ * (GCC target_clones, internal.h). */
+#define DEFINE_SQUARES(NAME, TYPE)                                                        \
+    SIMD_CLONES static double NAME(const TYPE *restrict a, size_t n)                      \
+    {                                                                                     \
+        double acc[SUMSQ_LANES] = {0};                                                    \
+        size_t i = 0;                                                                     \
+        for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)                                    \
+            for (int l = 0; l < SUMSQ_LANES; l++)                                         \
+                acc[l] += (double)a[i + l] * (double)a[i + l];                            \
+        for (int l = 0; i < n; i++, l++) acc[l] += (double)a[i] * (double)a[i];           \
+        double total = 0;                                                                 \
+        for (int l = 0; l < SUMSQ_LANES; l++) total += acc[l];                            \
+        return total;                                                                     \
+    }
+DEFINE_SQUARES(squares_f32, float)
+DEFINE_SQUARES(squares_f64, double)
 
 static size_t chunks_of(size_t n) { return (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK; }
 

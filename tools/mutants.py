@@ -304,10 +304,10 @@ MUTANTS = [
            "j->x + r0 * j->V, j->target + r0,", "j->x + r0 * j->V, j->target,",
            "a large softmax (threaded, 8 rows an item) reads every item's targets from the "
            "first rows"),
-    Mutant("sum-squares-f32-drops-the-tail", "src/sum_squares.c",
+    Mutant("sum-squares-drops-the-tail", "src/sum_squares.c",
            "for (int l = 0; i < n; i++, l++) acc[l] += (double)a[i] * (double)a[i];",
            "for (int l = 0; i < n; i++, l++) acc[l] += 0;",
-           "clip_grads' norm leaves out a float32 array's last n % 16 elements"),
+           "clip_grads' norm leaves out an array's last n % 16 elements"),
     Mutant("book-momentum-sign", "src/book_updates.template.c",
            "const TYPE v_new = kept - step;", "const TYPE v_new = kept + step;",
            "Momentum climbs the gradient"),
