@@ -32,25 +32,38 @@ typedef struct FN(matmul) {
     TYPE *panels;      /* the packed panels; B_IN_PLACE: its tail panel, if any */
 } FN(matmul);
 
-static int FN(b_mode)(size_t M, size_t N, int b_transposed)
+static int FN(b_mode)(size_t M, int b_transposed)
 {
-    (void)N;
     if (b_transposed) return B_TRANSPOSED_PACKED;
     return M >= MATMUL_PACK_MIN_ROWS ? B_PACKED : B_IN_PLACE;
 }
 
-/* Workspace elements: the packed panels of B, or the tail panel of B in place. */
-static size_t FN(matmul_elements)(size_t M, size_t N, size_t K, int b_transposed)
+/* Workspace elements for B: its packed panels, or the tail panel of B in place. */
+static size_t FN(b_elements)(int b_mode, size_t N, size_t K)
 {
-    if (FN(b_mode)(M, N, b_transposed) != B_IN_PLACE) return FN(count_panels)(N) * K * TILE_LD;
+    if (b_mode != B_IN_PLACE) return FN(count_panels)(N) * K * TILE_LD;
     return FN(has_partial_vector)(N) ? K * TILE_LD : 0;
 }
 
 size_t FN(gr_simd_matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed)
 {
     size_t offset = 0;
-    gr_take(&offset, FN(matmul_elements)(M, N, K, b_transposed), sizeof(TYPE));
+    gr_take(&offset, FN(b_elements)(FN(b_mode)(M, b_transposed), N, K), sizeof(TYPE));
     return offset;
+}
+
+/* B's handling (b_mode, panels in the workspace) and the product's operands
+ * and shape; the caller sets the product's output fields. */
+static void FN(matmul_init)(FN(matmul) *m, int b_mode, const TYPE *B, TYPE *panels, size_t M,
+                            size_t N, size_t K, const TYPE *A, size_t a_rs, size_t a_cs)
+{
+    m->b_mode = b_mode;
+    m->B = B;
+    m->panels = panels;
+    const int packed = b_mode != B_IN_PLACE;
+    const TYPE *tail = !packed && FN(has_partial_vector)(N) ? panels : NULL;
+    m->product = (FN(product)){M, K, N, A, a_rs, a_cs, packed ? panels : B, packed, N, NULL, 0,
+                               tail, 0, 0, 0, 0, K, 0, NULL, 1};
 }
 
 static size_t FN(matmul_items)(const void *ctx, size_t phase)
@@ -93,21 +106,19 @@ int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
             }
         return GR_OK;
     }
-    FN(matmul) m = {0};
-    m.b_mode = FN(b_mode)(M, N, b_transposed);
-    m.B = B;
-    m.panels = workspace;
-    const int packed = m.b_mode != B_IN_PLACE;
-    const TYPE *tail = !packed && FN(has_partial_vector)(N) ? m.panels : NULL;
+    FN(matmul) m;
+    FN(matmul_init)(&m, FN(b_mode)(M, b_transposed), B, workspace, M, N, K, A, a_rs, a_cs);
     // Packed panels go panel by panel (panel_major), each staying in L2 for
     // every row; but an A read down its columns (a transposed view: a page
     // per k at the tied output layer's dW) is better read once, its span of
     // rows kept in L2 across every panel, when all of packed B fits in L2.
     const int a_by_columns = a_rs == 1 && a_cs > 1;
     const size_t b_bytes = FN(count_panels)(N) * K * TILE_LD * sizeof(TYPE);
-    const int panel_major = !(a_by_columns && b_bytes <= MATMUL_ROW_ITEMS_MAX_B);
-    m.product = (FN(product)){M, K, N, A, a_rs, a_cs, packed ? m.panels : B, packed, N, C, ldc,
-                              tail, 0, 0, 0, 0, K, accumulate, bias, panel_major};
+    m.product.panel_major = !(a_by_columns && b_bytes <= MATMUL_ROW_ITEMS_MAX_B);
+    m.product.C = C;
+    m.product.ldc = ldc;
+    m.product.accumulate = accumulate;
+    m.product.bias = bias;
     FN(plan) plan = {&m, FN(matmul_items), FN(matmul_run), 0};
     plan.total = FN(count_items)(&plan, 2);
     gr_run_job(FN(work_job), &plan, nthreads);
