@@ -55,15 +55,15 @@ def _dtype(mutated, original, size):
     return f"(sizeof(TYPE) == {size} ? {mutated} : {original})"
 
 
-ENGINE = "src/recurrence.template.c"
-PRODUCTS = "src/products.h"
-LANES = "src/lanes_vector.h"
-LSTM = "src/cell_lstm.h"
-GRU = "src/cell_gru.h"
-RNN = "src/cell_rnn.h"
-BLAS = "src/blas_path.template.c"
-MATMUL = "src/matmul.template.c"
-XENT = "src/affine_xent.template.c"
+ENGINE = "src/rnn/recurrence.template.c"
+PRODUCTS = "src/gemm/products.h"
+LANES = "src/base/lanes_vector.h"
+LSTM = "src/rnn/cell_lstm.h"
+GRU = "src/rnn/cell_gru.h"
+RNN = "src/rnn/cell_rnn.h"
+BLAS = "src/paths/blas_path.template.c"
+MATMUL = "src/gemm/matmul.template.c"
+XENT = "src/gemm/affine_xent.template.c"
 
 # The cells' epilogues serve every path (the BLAS path runs them one lane
 # wide); the engine (products, driver) the SIMD paths; lanes_vector.h one
@@ -150,11 +150,11 @@ MUTANTS = [
     Mutant("generic-tail-load", LANES, "for (size_t l = 0; l < n; l++) v[l] = p[l];",
            "for (size_t l = 0; (VBYTES == 16 ? l + 1 : l) < n; l++) v[l] = p[l];",
            "generic path: a partial vector loads one lane too few"),
-    Mutant("f32-exp-reduction", "src/one_precision.h", "#define LN2_LO (-2.12194440e-4f)",
+    Mutant("f32-exp-reduction", "src/base/one_precision.h", "#define LN2_LO (-2.12194440e-4f)",
            "#define LN2_LO 0.0f", "float: exp's argument reduction loses ln 2's tail"),
-    Mutant("f64-exp-reduction", "src/one_precision.h", "#define LN2_LO 1.90821492927058770002e-10",
+    Mutant("f64-exp-reduction", "src/base/one_precision.h", "#define LN2_LO 1.90821492927058770002e-10",
            "#define LN2_LO 0.0", "double: exp's argument reduction loses ln 2's tail"),
-    Mutant("exp-below-range-not-zero", "src/vector_math.h",
+    Mutant("exp-below-range-not-zero", "src/base/vector_math.h",
            "V e = FN(select)(in_range, FN(exp_series)(r, 0) * two_to_k, FN(splat)(0));",
            "V e = FN(exp_series)(r, 0) * two_to_k;",
            "exp below EXP_MIN is exp(EXP_MIN), not 0: 0 * inf no longer gives NaN as the "
@@ -239,7 +239,7 @@ MUTANTS = [
            "V slope = relu ? FN(select)(FN(mask_lt)(zero, h), one, zero)",
            "V slope = relu ? FN(select)(FN(mask_ge)(h, zero), one, zero)",
            "relu: slope 1 where h == 0 (every clipped unit) instead of 0"),
-    Mutant("rnn-relu-backward-as-tanh", "src/cell_dispatch.h",
+    Mutant("rnn-relu-backward-as-tanh", "src/rnn/cell_dispatch.h",
            "case GR_CELL_RNN_RELU: FN(rnn_backward)(rows, acc, units, 1); break;",
            "case GR_CELL_RNN_RELU: FN(rnn_backward)(rows, acc, units, 0); break;",
            "relu: the backward takes tanh's derivative"),
@@ -265,7 +265,7 @@ MUTANTS = [
            + "; r < NT; r++) {\n                    const TYPE *dA_r = dA",
            "BLAS path, double only: db misses the first row"),
     # -- the language model's softmax cross-entropy ------------------------------------
-    Mutant("softmax-loss-sign", "src/softmax.template.c", "loss[r] = log(sum) - (double)picked;",
+    Mutant("softmax-loss-sign", "src/lm/softmax.template.c", "loss[r] = log(sum) - (double)picked;",
            "loss[r] = log(sum) + (double)picked;",
            "softmax cross-entropy: the target's score is added, not subtracted"),
     # -- plain products (matmul.template.c) and the book's updates (book_updates) -------
@@ -300,21 +300,21 @@ MUTANTS = [
            "if (t >= c0 && t + 1 < c0 + width) x->picked[r] = row[t - c0 + 1];",
            "the loss takes the score after the target's"),
     # -- softmax rows on the pool, clip_grads' sum of squares ---------------------------
-    Mutant("softmax-items-share-the-first-targets", "src/softmax.template.c",
+    Mutant("softmax-items-share-the-first-targets", "src/lm/softmax.template.c",
            "j->x + r0 * j->V, j->target + r0,", "j->x + r0 * j->V, j->target,",
            "a large softmax (threaded, 8 rows an item) reads every item's targets from the "
            "first rows"),
-    Mutant("sum-squares-drops-the-tail", "src/sum_squares.c",
+    Mutant("sum-squares-drops-the-tail", "src/lm/sum_squares.c",
            "for (int l = 0; i < n; i++, l++) acc[l] += (double)a[i] * (double)a[i];",
            "for (int l = 0; i < n; i++, l++) acc[l] += 0;",
            "clip_grads' norm leaves out an array's last n % 16 elements"),
-    Mutant("book-momentum-sign", "src/book_updates.template.c",
+    Mutant("book-momentum-sign", "src/lm/book_updates.template.c",
            "const TYPE v_new = kept - step;", "const TYPE v_new = kept + step;",
            "Momentum climbs the gradient"),
-    Mutant("book-adam-rounds-the-step-first", "src/book_updates.template.c",
+    Mutant("book-adam-rounds-the-step-first", "src/lm/book_updates.template.c",
            "p[i] = (TYPE)((double)p[i] - quotient);", "p[i] = p[i] - (TYPE)quotient;",
            "Adam's float32 step rounded before the subtraction (NumPy 2 rounds once, after)"),
-    Mutant("book-pairwise-sum-order", "src/book_updates.template.c",
+    Mutant("book-pairwise-sum-order", "src/lm/book_updates.template.c",
            "TYPE sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));",
            "TYPE sum = (((r[0] + r[1]) + r[2]) + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]));",
            "clip_grads' sum of squares adds the 8 running sums in another order than NumPy"),

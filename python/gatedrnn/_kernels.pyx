@@ -586,7 +586,7 @@ cdef extern from "gatedrnn.h" nogil:
 def sum_of_squares(arrays):
     """sum(a ** 2) over a list of C-contiguous float32/float64 arrays (mixed),
     as a Python float, accumulated in double precision on the kernels' thread
-    pool (src/sum_squares.c). GIL released."""
+    pool (src/lm/sum_squares.c). GIL released."""
     cdef Py_ssize_t count = len(arrays), k
     cdef gr_sum_array *sums = <gr_sum_array *>malloc(max(count, 1) * sizeof(gr_sum_array))
     cdef double total = 0
@@ -618,7 +618,7 @@ def sum_of_squares(arrays):
     return total
 
 
-# ---- The book's optimizers and clip_grads' sum (src/book_updates.c) -----------
+# ---- The book's optimizers and clip_grads' sum (src/lm/book_updates.c) -----------
 
 
 cdef extern from "gatedrnn.h" nogil:

@@ -8,7 +8,7 @@ state lives in ``v`` (Momentum, Nesterov), ``h`` (AdaGrad, RMSprop), ``m`` and
 ``v`` (Adam), lists of arrays created at the first update and reused after.
 
 ``update(params, grads)`` changes every param array in place with one pass per
-array (src/book_updates.c): a C loop reads p, g and the state and writes p and
+array (src/lm/book_updates.c): a C loop reads p, g and the state and writes p and
 the state, without temporaries, the GIL released, split among the kernels'
 threads when the arrays are large (the same results for any thread count).
 Arrays that are not contiguous (any strided view), or whose param, grad and

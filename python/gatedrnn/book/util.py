@@ -3,7 +3,7 @@
 ``clip_grads`` gives the book's results to the bit: the squares of each
 gradient are summed by a compiled pass that adds them in the order and the
 dtype NumPy's ``np.sum(grad ** 2)`` does (pairwise, in float32 for float32
-grads; src/book_updates.c), without the temporary ``grad ** 2``, and the
+grads; src/lm/book_updates.c), without the temporary ``grad ** 2``, and the
 norm, the rate and the scaling follow the book's scalar arithmetic. (The
 package's ``gatedrnn.clip_grads`` sums in float64 and so differs from the book
 in the last bits of the rate.)

@@ -6,13 +6,13 @@
  * what every path computes. Layouts are those of the SIMD paths: a cache
  * from one path feeds the other's backward.
  */
-#include "lanes_scalar.h"
-#include "vector_math.h"
-#include "cell_interface.h"
-#include "cell_lstm.h"
-#include "cell_gru.h"
-#include "cell_rnn.h"
-#include "cell_dispatch.h"
+#include "base/lanes_scalar.h"
+#include "base/vector_math.h"
+#include "rnn/cell_interface.h"
+#include "rnn/cell_lstm.h"
+#include "rnn/cell_gru.h"
+#include "rnn/cell_rnn.h"
+#include "rnn/cell_dispatch.h"
 
 /*
  * Row-major C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C.
@@ -237,4 +237,4 @@ int FN(gr_blas_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
 #undef IV
 
 /* The language model's softmax cross-entropy, on the same exp. */
-#include "softmax.template.c"
+#include "lm/softmax.template.c"

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cells.h"
-#include "internal.h"
+#include "rnn/cells.h"
+#include "base/internal.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)

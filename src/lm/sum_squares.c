@@ -10,7 +10,7 @@
  */
 #include <stddef.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 #define SUMSQ_CHUNK ((size_t)32768)
 /* Below this many elements the caller sums alone (unless GR_FLAG_ALL_THREADS). */

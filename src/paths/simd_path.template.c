@@ -16,25 +16,25 @@
 #include <immintrin.h>
 #endif
 
-#include "cells.h"
-#include "internal.h"
+#include "rnn/cells.h"
+#include "base/internal.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(CAT(name, CAT(_, SFX)), CAT(_, ISA))
 #endif
 
-#include "lanes_vector.h"
-#include "vector_math.h"
-#include "products.h"
-#include "cell_interface.h"
-#include "cell_lstm.h"
-#include "cell_gru.h"
-#include "cell_rnn.h"
-#include "cell_dispatch.h"
-#include "recurrence.template.c"
-#include "matmul.template.c"
-#include "affine_xent.template.c"
+#include "base/lanes_vector.h"
+#include "base/vector_math.h"
+#include "gemm/products.h"
+#include "rnn/cell_interface.h"
+#include "rnn/cell_lstm.h"
+#include "rnn/cell_gru.h"
+#include "rnn/cell_rnn.h"
+#include "rnn/cell_dispatch.h"
+#include "rnn/recurrence.template.c"
+#include "gemm/matmul.template.c"
+#include "gemm/affine_xent.template.c"
 
 /* What differs between the precisions. */
 #undef ZIP_LO

@@ -10,14 +10,14 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, CAT(_, SFX))
 
-#define GR_TEMPLATE "book_updates.template.c"
-#include "precisions.h"
+#define GR_TEMPLATE "lm/book_updates.template.c"
+#include "base/precisions.h"
 
 /* Elements per work item: small enough to share a few arrays among threads,
  * large enough that claiming an item costs nothing next to it. */

@@ -6,5 +6,5 @@
 #define ISA avx512
 #define VBYTES 64
 #define MR 6 /* 6 x 4 accumulators + 4 vectors of B + 1 broadcast of 32 registers */
-#define GR_TEMPLATE "simd_path.template.c"
-#include "precisions.h"
+#define GR_TEMPLATE "paths/simd_path.template.c"
+#include "base/precisions.h"

@@ -11,8 +11,8 @@
 #include <xmmintrin.h> /* _mm_getcsr: the softmax rows round alike on every thread */
 #endif
 
-#include "cells.h"
-#include "internal.h"
+#include "rnn/cells.h"
+#include "base/internal.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -63,7 +63,7 @@ int gr_check_sizes(size_t N, size_t T, size_t D, size_t H)
     return GR_OK;
 }
 
-#define GR_TEMPLATE "blas_path.template.c"
-#include "precisions.h"
+#define GR_TEMPLATE "paths/blas_path.template.c"
+#include "base/precisions.h"
 
 const gr_cell_layout *gr_cell(int cell) { return cell_layout_f32(cell); }

@@ -8,7 +8,7 @@
  *   LN2_HI, LN2_LO              ln 2 split so that k * LN2_HI is exact
  *   ROUNDING_MAGIC              1.5 * 2^mantissa: adding and subtracting it
  *                               rounds to an integer without a conversion
- * Usage: #define GR_TEMPLATE "file.template.c", then #include "precisions.h".
+ * Usage: #define GR_TEMPLATE "folder/file.template.c", then #include "base/precisions.h".
  * one_precision.h defines them for GR_DOUBLE 0 or 1 and includes the file.
  */
 #ifndef GR_TEMPLATE
@@ -23,11 +23,11 @@
                               1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0}
 
 #define GR_DOUBLE 0
-#include "one_precision.h"
+#include "base/one_precision.h"
 #undef GR_DOUBLE
 
 #define GR_DOUBLE 1
-#include "one_precision.h"
+#include "base/one_precision.h"
 #undef GR_DOUBLE
 
 #undef GR_TEMPLATE

@@ -23,7 +23,7 @@
 
 #include <stdlib.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 #define GR_MAX_THREADS 64
 

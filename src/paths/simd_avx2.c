@@ -5,5 +5,5 @@
 #define ISA avx2
 #define VBYTES 32
 #define MR 2 /* 2 x 4 accumulators + 4 vectors of B + 1 broadcast of 16 registers */
-#define GR_TEMPLATE "simd_path.template.c"
-#include "precisions.h"
+#define GR_TEMPLATE "paths/simd_path.template.c"
+#include "base/precisions.h"

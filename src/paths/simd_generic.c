@@ -6,5 +6,5 @@
 #define ISA generic
 #define VBYTES 16
 #define MR 2 /* 2 x 4 accumulators + 4 vectors of B + temporaries of 16 registers */
-#define GR_TEMPLATE "simd_path.template.c"
-#include "precisions.h"
+#define GR_TEMPLATE "paths/simd_path.template.c"
+#include "base/precisions.h"
