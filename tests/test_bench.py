@@ -4,13 +4,14 @@ import pytest
 
 from gatedrnn import __main__ as cli
 from gatedrnn import bench
+from gatedrnn.bench import cli as bench_cli, lstm as bench_lstm
 
 TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
         "--no-interference"]
 
 
 def test_bench_without_torch(capsys, monkeypatch):
-    monkeypatch.setattr(bench, "import_torch", lambda: None)
+    monkeypatch.setattr(bench_cli, "import_torch", lambda: None)
     assert bench.main(TINY) == 0
     out = capsys.readouterr().out
     for text in ("threads:", "BLAS peak", "forward+backward, float32", "torch (not installed)",
@@ -37,21 +38,51 @@ def test_bench_is_a_cli_subcommand():
 
 
 def test_scaling_reports_a_bounded_cache(capsys):
-    rows = bench.scaling(0.001, True, D=3, H=5)
+    rows = bench_lstm.scaling(0.001, True, D=3, H=5)
     assert all(r["cache_values"] == 5 and r["infer_cache"] is None for r in rows)
     infer = [r["infer_ws"] for r in rows if r["kind"] == "T"]
     assert infer == sorted(infer) and infer[-1] == infer[-2]  # bounded in T
-    bench.print_scaling(rows)
+    bench_lstm.print_scaling(rows)
     assert "us/step" in capsys.readouterr().out
 
 
 def test_interference_runs_without_torch(capsys):
-    rows = bench.interference(None, 0.0)
-    bench.print_interference(rows)
+    rows = bench_lstm.interference(None, 0.0)
+    bench_lstm.print_interference(rows)
     assert "after a NumPy matmul" in capsys.readouterr().out
 
 
 def test_torch_weights_are_permuted_to_its_gate_order(torch):
-    p = bench.make_problem(2, 4, 3, 5, np.float64)
-    ours = bench.Ours(p).layer.forward(p["xs"], train=False)
-    np.testing.assert_allclose(bench.Torch(torch, p).hs(), ours, rtol=1e-10, atol=1e-12)
+    p = bench_lstm.make_problem(2, 4, 3, 5, np.float64)
+    ours = bench_lstm.Ours(p).layer.forward(p["xs"], train=False)
+    np.testing.assert_allclose(bench_lstm.Torch(torch, p).hs(), ours, rtol=1e-10, atol=1e-12)
+
+
+def test_the_bench_package_has_no_import_circle():
+    """bench/'s modules import one another in one direction only (cli -> parts -> timing)."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(bench.__file__).parent
+    graph = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module} if node.module else {a.name for a in node.names}
+        graph[path.stem] = {n for n in names if (folder / f"{n}.py").exists()}
+    assert {"cli", "lstm", "family", "models", "timing", "machine"} <= set(graph)
+    done, stack = set(), []
+
+    def visit(module):
+        assert module not in stack, f"import circle: {' -> '.join(stack + [module])}"
+        if module in done:
+            return
+        stack.append(module)
+        for other in graph[module]:
+            visit(other)
+        stack.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)

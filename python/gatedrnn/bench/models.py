@@ -10,7 +10,7 @@ models as a training program runs them.
 - The output layer's products on our engine against SciPy's sgemm, at the
   models' shapes: the measurements behind lm/_products.py's rule.
 
-Timing as in bench.compare(): blocks of calls with a pause before each block.
+Timing as in timing.compare(): blocks of calls with a pause before each block.
 """
 import statistics
 import time
@@ -19,15 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
-from .clip import clip_grads
-from .interop import to_torch
-from .lm import BetterRnnlm, Rnnlm, SGD, _products
-from ._typing import IntArray
-
-# Row: one model's medians by name.
-Row = dict[str, Any]
-TorchModule = Any
+from .. import _kernels
+from .._typing import IntArray
+from ..clip import clip_grads
+from ..interop import to_torch
+from ..lm import BetterRnnlm, Rnnlm, SGD, _products
+from .timing import Row, TorchModule, compare
 
 VOCAB = 10000
 MODELS: dict[str, tuple[type[Rnnlm] | type[BetterRnnlm], int]] = {
@@ -171,8 +168,7 @@ def _median_of(fn: Callable[[], float], budget: float, pause: float) -> float:
     return statistics.median(values)
 
 
-def run_models(torch: TorchModule | None, budget: float,
-               compare: Callable[..., dict[str, float]]) -> list[Row]:
+def run_models(torch: TorchModule | None, budget: float) -> list[Row]:
     rows: list[Row] = []
     for name in MODELS:
         ours = OursModel(name)
@@ -257,7 +253,7 @@ def _product_cases(rng: np.random.Generator) -> list[tuple[str, Any, Any, Any]]:
     return cases
 
 
-def run_products(budget: float, compare: Callable[..., dict[str, float]]) -> list[Row]:
+def run_products(budget: float) -> list[Row]:
     rng = np.random.default_rng(3)
     scratch = _kernels.MatmulScratch()
     rows: list[Row] = []

@@ -1,44 +1,28 @@
-"""`python -m gatedrnn bench`: time TimeLSTM against the NumPy spec, PyTorch's
-CPU LSTM (when torch is importable) and the BLAS of this machine; then the
-rest of the family (bench_family.py).
-
-Everything runs in one process with one thread count for everyone (printed).
-Contenders take turns in blocks of back-to-back calls after a warm-up, with a
-short pause before each block (see compare()), and the tables show medians,
-so that ratios compare runs made side by side. Times are wall clock; nothing
-here is a test (tests never assert on time).
+"""TimeLSTM in `python -m gatedrnn bench`: against the NumPy spec, PyTorch's CPU
+nn.LSTM holding the same weights (when torch is importable) and its own products
+alone; the T and N scaling with the memory kept; the cost of running right after
+other libraries' thread pools; the LSTM's targets.
 
 FLOP counts: a forward is 2*N*T*(D+H)*4H (the two products; the gates are not
 counted), a forward+backward three times that.
 """
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from . import TimeLSTM, __version__, _kernels, spec
-from .demo import make_problem
-from .demo import Problem
-from .interop import to_torch
+from .. import TimeLSTM, _kernels, spec
+from ..demo import Problem, make_problem
+from ..interop import to_torch
+from .timing import Row, Size, TorchModule, compare, fmt_ms, fmt_ratio, ratio, time_calls
 
-# (N, T, D, H)
-Size = tuple[int, ...]
-# One timed row of a table: sizes and medians by name.
-Row = dict[str, Any]
-# The torch module, when installed (untyped here).
-TorchModule = Any
-
-DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN (tanh, relu) and TimeBiLSTM "
-               "against the NumPy spec, PyTorch's CPU layers (when torch is importable) and the "
-               "BLAS; print the tables and the speed targets.")
 
 SIZES = [  # (N, T, D, H)
     (20, 35, 100, 100),   # the book's Rnnlm
@@ -48,9 +32,7 @@ SIZES = [  # (N, T, D, H)
     (1, 1, 100, 100),     # the cost of a single small call
 ]
 FLOAT64_SIZES = SIZES[:2]
-CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 SMALL = (1, 1, 100, 100)
-
 # The targets we hold ourselves to: forward+backward, float32, ours / torch.
 TARGETS = {(20, 35, 100, 100): 0.8, (20, 35, 650, 650): 0.85, (64, 35, 256, 256): 1.0,
            (1, 35, 650, 650): 0.5}
@@ -62,49 +44,6 @@ FLOAT64_TARGET = 3.0
 def forward_flops(N: int, T: int, D: int, H: int) -> float:
     return 2.0 * N * T * (D + H) * 4 * H
 
-
-# ---- timing -------------------------------------------------------------------
-
-def time_calls(fn: Callable[[], object], calls: int) -> list[float]:
-    """Wall time of each of `calls` calls of fn()."""
-    times: list[float] = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def compare(contenders: Mapping[str, Callable[[], object]], budget: float,
-            pause: float = 0.03) -> dict[str, float]:
-    """Median seconds per call of each contender (a dict name -> fn).
-
-    Contenders take turns in blocks of back-to-back calls (about 100 ms, at
-    least 3 calls) until each has had about `budget` seconds and 5 calls.
-    Before each block the process sleeps `pause` seconds: thread pools that
-    spin after their work (libgomp's in torch, OpenBLAS's in NumPy, ours)
-    then have gone idle, so that each contender is timed as it runs on its
-    own, not slowed by the previous one's spinning threads.
-    """
-    estimate: dict[str, float] = {}
-    for name, fn in contenders.items():
-        fn()  # warm-up: allocations, page faults, thread start
-        estimate[name] = max(statistics.median(time_calls(fn, 2)), 1e-7)
-    block = {name: max(3, int(0.1 / t)) for name, t in estimate.items()}
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    spent = {name: 0.0 for name in contenders}
-    while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
-        for name, fn in contenders.items():
-            if spent[name] >= budget and len(samples[name]) >= 5:
-                continue
-            time.sleep(pause)
-            times = time_calls(fn, block[name])
-            samples[name] += times
-            spent[name] += sum(times)
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-# ---- contenders ---------------------------------------------------------------
 
 class Ours:
     """TimeLSTM: forward (training and inference), forward+backward, and the
@@ -153,14 +92,6 @@ class Spec:
         self.layer.backward(self.p["dhs"])
 
 
-def import_torch() -> TorchModule | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 class Torch:
     """torch.nn.LSTM(batch_first=True) on CPU with our weights (gatedrnn.interop
     converts them: gate order i, f, g, o; weight_ih is (4H, D)), checked
@@ -205,72 +136,6 @@ def fastest_torch(torch: TorchModule, p: Problem, candidates: int = 3) -> Torch 
         if best is None or t < best_time:
             best, best_time = tw, t
     return best
-
-
-# ---- the machine ----------------------------------------------------------------
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_count() -> int | None:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
-
-
-def blas_threads(n: int) -> tuple[Any, list[str]]:
-    """Limit NumPy's and SciPy's BLAS to n threads (threadpoolctl, if installed);
-    returns (a context to keep alive, a description of the BLAS libraries)."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None, ["BLAS threads not set (threadpoolctl is not installed)"]
-    import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting it)
-    limits = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-    described: list[str] = []
-    for lib in threadpoolctl.threadpool_info():
-        if lib.get("user_api") == "blas":
-            path = lib["filepath"]
-            owner = next((name for name in ("numpy", "scipy", "torch")
-                          if f"{os.sep}{name}.libs{os.sep}" in path or f"{os.sep}{name}{os.sep}" in path),
-                         os.path.basename(path))
-            described.append(f"{lib['internal_api']} {lib.get('version')} ({owner}), "
-                             f"{lib.get('architecture', '?')} kernels, "
-                             f"{lib['num_threads']} threads")
-    return limits, described
-
-
-def sgemm_peak(budget: float, n: int = 2048) -> float:
-    """GFLOP/s of SciPy's sgemm at n^3 (the BLAS our BLAS path calls)."""
-    from scipy.linalg import blas
-    rng = np.random.default_rng(0)
-    a = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    t = compare({"sgemm": lambda: blas.sgemm(1.0, a, b)}, budget)["sgemm"]
-    return 2.0 * n ** 3 / t / 1e9
-
-
-# ---- the run --------------------------------------------------------------------
-
-def fmt_ms(t: float | None) -> str:
-    return "-" if t is None else f"{t * 1e3:.3f}" if t < 0.01 else f"{t * 1e3:.2f}"
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a / b
-
-
-def fmt_ratio(r: float | None) -> str:
-    return "-" if r is None else f"{r:.2f}"
 
 
 def run_size(size: Size, dtype: DTypeLike, torch: TorchModule | None, budget: float,
@@ -508,38 +373,6 @@ def print_targets(rows: list[Row], small: dict[str, float] | None,
     return met_all
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
-                                               description=DESCRIPTION)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for everyone (default: gatedrnn's, the usable CPUs)")
-    parser.add_argument("--quick", action="store_true",
-                        help="shorter timings, fewer scaling points")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
-    parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
-    parser.add_argument("--no-interference", action="store_true",
-                        help="skip timing ours right after NumPy's and torch's calls")
-    parser.add_argument("--no-models", action="store_true",
-                        help="skip the language models end to end")
-    parser.add_argument("--sizes", default=None,
-                        help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
-                             "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
-                             "1,1,100,100, float64 for the first two)")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds of timed calls per contender and size (default 0.6)")
-    parser.add_argument("--peak-size", type=int, default=2048,
-                        help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
-    parser.add_argument("--cells", default=",".join(CELLS),
-                        help=f"the layers to time, of {', '.join(CELLS)} (default: all; the "
-                             f"others at (20,35,100,100) and (20,35,650,650), or --sizes)")
-    return parser
-
-
-def parse_sizes(text: str) -> list[Size]:
-    return [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
-
-
 def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
              sizes: Sequence[Size], f64_sizes: Sequence[Size], peak: float) -> None:
     """TimeLSTM: the tables, the interference and scaling runs, the targets."""
@@ -572,77 +405,3 @@ def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
             if any(r["dtype"] == "float32" and 3 * forward_flops(*r["size"]) / r["ours_fb"] / 1e9 > peak
                    for r in rows) else None)
     print_targets(rows, small, note, inter)
-
-
-def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
-               kinds: list[str]) -> None:
-    """The other layers at the family's sizes (or --sizes)."""
-    from . import bench_family
-
-    sizes = parse_sizes(args.sizes) if args.sizes else bench_family.SIZES
-    rows: list[Row] = []
-    for kind in kinds:
-        for size in sizes:
-            rows.append(bench_family.run_kind(kind, size, torch, budget, not args.no_spec))
-            print(f"  timed {bench_family.KINDS[kind][0]} {size}")
-            sys.stdout.flush()
-    bench_family.print_family(rows, torch)
-    bench_family.print_family_targets(rows)
-
-
-def run_models(torch: TorchModule | None, budget: float) -> None:
-    """The language models end to end (bench_model.py)."""
-    from . import bench_model
-
-    products = bench_model.run_products(budget, compare)
-    rows = bench_model.run_models(torch, budget, compare)
-    bench_model.print_products(products)
-    bench_model.print_models(rows)
-    print("\ntargets, end to end")
-    for text, ok in bench_model.model_targets(rows):
-        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
-
-
-def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
-    args = args or build_parser().parse_args(argv)
-    threads = args.threads or _kernels.get_num_threads()
-    _kernels.set_num_threads(threads)
-    torch = None if args.no_torch else import_torch()
-    if torch is not None:
-        torch.set_num_threads(threads)
-    keep, blas = blas_threads(threads)
-    budget = args.budget or (0.25 if args.quick else 0.6)
-    sizes = parse_sizes(args.sizes) if args.sizes else SIZES
-    f64_sizes = [s for s in sizes if s in FLOAT64_SIZES]
-
-    print(f"gatedrnn {__version__} bench: recurrent layers vs the NumPy spec"
-          f"{', PyTorch ' + torch.__version__ + ' (CPU)' if torch else ''} and the BLAS")
-    print(f"machine: {cpu_name()}, {cpu_count()} CPUs; Python {platform.python_version()}, "
-          f"NumPy {np.__version__}")
-    print(f"gatedrnn kernel path: {_kernels.get_path()} (available: "
-          f"{', '.join(_kernels.available_paths())})")
-    for text in blas:
-        print(f"BLAS: {text}")
-    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
-    if env:
-        print(f"environment: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}")
-    print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
-          f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
-    sys.stdout.flush()
-    peak = sgemm_peak(budget, args.peak_size)
-    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
-    sys.stdout.flush()
-
-    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    unknown = sorted(set(cells) - set(CELLS))
-    if unknown:
-        raise SystemExit(f"bench: unknown --cells {unknown}; choose from {', '.join(CELLS)}")
-    if "lstm" in cells:
-        run_lstm(args, torch, budget, sizes, f64_sizes, peak)
-    family = [c for c in cells if c != "lstm"]
-    if family:
-        run_family(args, torch, budget, family)
-    if not args.no_models:
-        run_models(torch, budget)
-    del keep
-    return 0

@@ -5,17 +5,19 @@ nn.GRU, nn.RNN and nn.LSTM(bidirectional=True) holding the same weights
 equivalent: it is timed against nn.GRU of the same sizes, which does less
 (one product a step, not two dependent ones).
 
-Timing as in bench.py: one process, one thread count, contenders in blocks
+Timing as in bench/timing.py: one process, one thread count, contenders in blocks
 with a pause before each, medians; float32.
 """
+
 import numpy as np
 
 import gatedrnn
 
-from . import spec
-from .interop import to_torch
-from .bench import Row, Size, Torch, TorchModule, compare, fmt_ms, fmt_ratio, ratio
-from .problems import Layer, Problem, make_problem, time_layer
+from .. import spec
+from ..interop import to_torch
+from ..problems import Layer, Problem, make_problem, time_layer
+from .lstm import Torch
+from .timing import Row, Size, TorchModule, compare, fmt_ms, fmt_ratio, ratio
 
 SIZES = [(20, 35, 100, 100), (20, 35, 650, 650)]
 KINDS = {  # kind: (our layer, its PyTorch counterpart)

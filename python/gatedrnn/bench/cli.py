@@ -1,0 +1,129 @@
+"""`python -m gatedrnn bench`: the arguments, the header that names the machine,
+and the parts in order (bench/lstm.py, bench/family.py, bench/models.py).
+
+Everything runs in one process with one thread count for everyone (printed).
+Contenders take turns in blocks of back-to-back calls after a warm-up, with a
+short pause before each block (timing.compare()), and the tables show medians,
+so that ratios compare runs made side by side. Times are wall clock; nothing
+here is a test (tests never assert on time).
+"""
+import argparse
+import os
+import platform
+import sys
+
+import numpy as np
+
+from .. import __version__, _kernels
+from . import family, lstm, models
+from .machine import blas_threads, cpu_count, cpu_name, sgemm_peak
+from .timing import Row, Size, TorchModule, import_torch
+
+
+DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN (tanh, relu) and TimeBiLSTM "
+               "against the NumPy spec, PyTorch's CPU layers (when torch is importable) and the "
+               "BLAS; print the tables and the speed targets.")
+
+
+CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
+                                               description=DESCRIPTION)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for everyone (default: gatedrnn's, the usable CPUs)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter timings, fewer scaling points")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
+    parser.add_argument("--no-interference", action="store_true",
+                        help="skip timing ours right after NumPy's and torch's calls")
+    parser.add_argument("--no-models", action="store_true",
+                        help="skip the language models end to end")
+    parser.add_argument("--sizes", default=None,
+                        help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
+                             "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
+                             "1,1,100,100, float64 for the first two)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds of timed calls per contender and size (default 0.6)")
+    parser.add_argument("--peak-size", type=int, default=2048,
+                        help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
+    parser.add_argument("--cells", default=",".join(CELLS),
+                        help=f"the layers to time, of {', '.join(CELLS)} (default: all; the "
+                             f"others at (20,35,100,100) and (20,35,650,650), or --sizes)")
+    return parser
+
+
+def parse_sizes(text: str) -> list[Size]:
+    return [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part.strip()]
+
+
+def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
+               kinds: list[str]) -> None:
+    """The other layers at the family's sizes (or --sizes)."""
+    sizes = parse_sizes(args.sizes) if args.sizes else family.SIZES
+    rows: list[Row] = []
+    for kind in kinds:
+        for size in sizes:
+            rows.append(family.run_kind(kind, size, torch, budget, not args.no_spec))
+            print(f"  timed {family.KINDS[kind][0]} {size}")
+            sys.stdout.flush()
+    family.print_family(rows, torch)
+    family.print_family_targets(rows)
+
+
+def run_models(torch: TorchModule | None, budget: float) -> None:
+    """The language models end to end (bench/models.py)."""
+    products = models.run_products(budget)
+    rows = models.run_models(torch, budget)
+    models.print_products(products)
+    models.print_models(rows)
+    print("\ntargets, end to end")
+    for text, ok in models.model_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
+
+
+def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
+    args = args or build_parser().parse_args(argv)
+    threads = args.threads or _kernels.get_num_threads()
+    _kernels.set_num_threads(threads)
+    torch = None if args.no_torch else import_torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    keep, blas = blas_threads(threads)
+    budget = args.budget or (0.25 if args.quick else 0.6)
+    sizes = parse_sizes(args.sizes) if args.sizes else lstm.SIZES
+    f64_sizes = [s for s in sizes if s in lstm.FLOAT64_SIZES]
+
+    print(f"gatedrnn {__version__} bench: recurrent layers vs the NumPy spec"
+          f"{', PyTorch ' + torch.__version__ + ' (CPU)' if torch else ''} and the BLAS")
+    print(f"machine: {cpu_name()}, {cpu_count()} CPUs; Python {platform.python_version()}, "
+          f"NumPy {np.__version__}")
+    print(f"gatedrnn kernel path: {_kernels.get_path()} (available: "
+          f"{', '.join(_kernels.available_paths())})")
+    for text in blas:
+        print(f"BLAS: {text}")
+    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
+    if env:
+        print(f"environment: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}")
+    print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
+          f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
+    sys.stdout.flush()
+    peak = sgemm_peak(budget, args.peak_size)
+    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
+    sys.stdout.flush()
+
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    unknown = sorted(set(cells) - set(CELLS))
+    if unknown:
+        raise SystemExit(f"bench: unknown --cells {unknown}; choose from {', '.join(CELLS)}")
+    if "lstm" in cells:
+        lstm.run_lstm(args, torch, budget, sizes, f64_sizes, peak)
+    family = [c for c in cells if c != "lstm"]
+    if family:
+        run_family(args, torch, budget, family)
+    if not args.no_models:
+        run_models(torch, budget)
+    del keep
+    return 0
