@@ -225,6 +225,30 @@ int gr_affine_xent(int path, int double_precision, size_t M, size_t N, size_t K,
                    int flags);
 
 /*
+ * The machine's limits, the yardstick of every speed claim.
+ *
+ * gr_cache_sizes: the bytes of the L1 data cache, L2 and L3 (bytes[0..2])
+ * and how many CPUs share each (shared_by[0..2]; either may be NULL), as the
+ * product engine blocks for them. Read once, from Linux's sysfs, else cpuid,
+ * else typical sizes; returns where they came from (enum gr_cache_source).
+ *
+ * gr_fma_peak: a register-only loop of independent multiply-add chains (no
+ * memory traffic; enough chains to cover the FMA latency) compiled for a SIMD
+ * path, run on up to nthreads threads of the pool at once. Thread t runs
+ * `iterations` steps and reports flops[t] (2 per lane per multiply-add) and
+ * seconds[t], both 0 for a thread that took no part; *wall is the whole
+ * job's seconds. The arrays hold nthreads entries (nthreads <= 64).
+ */
+enum gr_cache_source {
+    GR_CACHES_ASSUMED = 0,
+    GR_CACHES_FROM_SYSFS = 1,
+    GR_CACHES_FROM_CPUID = 2,
+};
+int gr_cache_sizes(size_t bytes[3], int shared_by[3]);
+int gr_fma_peak(int path, int double_precision, int nthreads, size_t iterations, double *flops,
+                double *seconds, double *wall);
+
+/*
  * The book's optimizers and clip_grads (common/optimizer.py, common/util.py)
  * as NumPy evaluates them: each statement of the book's update rounds where
  * NumPy rounds, so that the results are bit-identical (src/book_updates.c).

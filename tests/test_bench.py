@@ -14,7 +14,7 @@ def test_bench_without_torch(capsys, monkeypatch):
     monkeypatch.setattr(bench_cli, "import_torch", lambda: None)
     assert bench.main(TINY) == 0
     out = capsys.readouterr().out
-    for text in ("threads:", "BLAS peak", "forward+backward, float32", "torch (not installed)",
+    for text in ("threads:", "caches: L1d", "FMA peak", "BLAS reference", "forward+backward, float32", "torch (not installed)",
                  "forward, float32", "targets", "the family, float32", "TimeGRU(reset_after=True)",
                  "TimeGRU, the book's", "TimeRNN", "TimeBiLSTM", "family targets"):
         assert text in out, text

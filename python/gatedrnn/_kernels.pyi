@@ -72,3 +72,10 @@ def affine_xent(
     a: _Float, b: _Float, bias: _Float | None, target: NDArray[np.int64],
     scratch: MatmulScratch | None = None,
 ) -> NDArray[np.float64] | None: ...
+
+CACHE_SOURCES: Final[tuple[str, ...]]
+
+def cache_sizes() -> dict[str, Any]: ...
+def fma_peak(
+    path: str | None = None, dtype: Any = ..., threads: int = 0, iterations: int = 1000000,
+) -> tuple[float, list[float], list[float]]: ...

@@ -914,3 +914,61 @@ def affine_xent(a, b, bias, target, MatmulScratch scratch=None):
                                 transposed, p_bias, p_target, p_loss, p_ws, nbytes, flags)
     _raise_status(status)
     return loss
+
+
+# ---- The machine's limits: cache sizes and the FMA peak (src/gemm) -------------
+
+cdef extern from "gatedrnn.h" nogil:
+    int gr_cache_sizes(size_t *bytes, int *shared_by)
+    int gr_fma_peak(int path, int double_precision, int nthreads, size_t iterations,
+                    double *flops, double *seconds, double *wall)
+
+# Where the cache sizes came from (include/gatedrnn.h, enum gr_cache_source).
+CACHE_SOURCES = ("assumed", "sysfs", "cpuid")
+
+
+def cache_sizes():
+    """The data caches the product engine blocks for, read once at run time:
+    a dict with the bytes of ``L1d``, ``L2`` and ``L3``, ``shared_by`` (how
+    many CPUs share each, in that order) and ``source`` ("sysfs", "cpuid", or
+    "assumed" when neither answered)."""
+    cdef size_t nbytes[3]
+    cdef int shared[3]
+    cdef int source
+    with nogil:
+        source = gr_cache_sizes(nbytes, shared)
+    return {"L1d": nbytes[0], "L2": nbytes[1], "L3": nbytes[2],
+            "shared_by": (shared[0], shared[1], shared[2]), "source": CACHE_SOURCES[source]}
+
+
+def fma_peak(path=None, dtype=np.float32, int threads=0, size_t iterations=1000000):
+    """Run the register-only multiply-add loop of a SIMD path (the path in use
+    when None) in dtype on `threads` threads of the pool at once (0: the count
+    in effect), `iterations` steps per thread. Returns (wall seconds, [flops
+    of each thread], [seconds of each thread]); a thread that took no part
+    reports 0 and 0."""
+    cdef int p = _resolved_path() if path is None else (
+        PATHS.index(path) if path in PATHS else -2)
+    if p == -2:
+        raise ValueError(f"unknown kernel path {path!r}; choose from {PATHS}")
+    if p == GR_PATH_BLAS or not gr_path_available(p):
+        raise ValueError(f"fma_peak needs an available SIMD path; got {PATHS[p]!r} "
+                         f"(available: {available_paths()})")
+    cdef int double_precision
+    if np.dtype(dtype) == np.float64:
+        double_precision = 1
+    elif np.dtype(dtype) == np.float32:
+        double_precision = 0
+    else:
+        raise TypeError(f"dtype must be float32 or float64; got {np.dtype(dtype)}")
+    cdef int n = threads if threads > 0 else gr_get_num_threads()
+    if n > 64:
+        raise ValueError(f"threads must be at most 64; got {n}")
+    cdef double flops[64]
+    cdef double seconds[64]
+    cdef double wall = 0
+    cdef int status
+    with nogil:
+        status = gr_fma_peak(p, double_precision, n, iterations, flops, seconds, &wall)
+    _raise_status(status)
+    return wall, [flops[t] for t in range(n)], [seconds[t] for t in range(n)]

@@ -115,6 +115,9 @@ void gr_wait_done(gr_team *team, size_t items);
 /* The thread count in effect: set by gr_set_num_threads, else the default. */
 int gr_threads_in_effect(void);
 
+/* A monotonic clock in seconds, for the kernels that time themselves (fma_peak). */
+double gr_seconds(void);
+
 /* ---- the paths ------------------------------------------------------------ */
 
 /*
@@ -128,6 +131,8 @@ int gr_threads_in_effect(void);
  *          (SIMD paths; see matmul.template.c)
  *   int    affine_xent(M, N, K, A, ...), size_t affine_xent_workspace(...): the
  *          softmax cross-entropy of A @ B + bias (SIMD paths; affine_xent.template.c)
+ *   int    fma_peak(nthreads, iterations, flops, seconds): the register-only FMA
+ *          loop on the pool (SIMD paths; fma_peak.template.c)
  */
 #define GR_DECLARE_BLAS(SFX)                                                                 \
     int gr_blas_forward_##SFX(int cell, const gr_forward_io *io, size_t ndirs, size_t N,     \
@@ -162,7 +167,9 @@ GR_DECLARE_BLAS(f64)
                                       const void *bias, const int64_t *target, double *loss, \
                                       void *workspace, size_t workspace_bytes, int nthreads); \
     size_t gr_simd_affine_xent_workspace_##SFX_ISA(size_t M, size_t N, size_t K,            \
-                                                   int b_transposed);
+                                                   int b_transposed);                       \
+    int gr_simd_fma_peak_##SFX_ISA(int nthreads, size_t iterations, double *flops,          \
+                                   double *seconds);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)
 GR_DECLARE_SIMD(f32_avx2)

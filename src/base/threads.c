@@ -22,6 +22,7 @@
 #endif
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "base/internal.h"
 
@@ -284,6 +285,18 @@ static int default_threads(void) { return 1; }
 size_t gr_jobs_shared(void) { return 0; }
 
 #endif /* GR_HAVE_THREADS */
+
+double gr_seconds(void)
+{
+#if defined(CLOCK_MONOTONIC) && GR_HAVE_THREADS
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+#endif
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 int gr_threads_in_effect(void)
 {

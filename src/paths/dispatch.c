@@ -39,13 +39,15 @@ typedef struct simd_path {
                        const void *B, int b_transposed, const void *bias, const int64_t *target,
                        double *loss, void *workspace, size_t workspace_bytes, int nthreads);
     size_t (*affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed);
+    int (*fma_peak)(int nthreads, size_t iterations, double *flops, double *seconds);
 } simd_path;
 
 #define SIMD_PATH(SFX_ISA)                                                              \
     {CAT(gr_simd_forward_, SFX_ISA), CAT(gr_simd_backward_, SFX_ISA),                   \
      CAT(gr_simd_workspace_, SFX_ISA), CAT(gr_simd_threads_, SFX_ISA),                  \
      CAT(gr_simd_matmul_, SFX_ISA), CAT(gr_simd_matmul_workspace_, SFX_ISA),             \
-     CAT(gr_simd_affine_xent_, SFX_ISA), CAT(gr_simd_affine_xent_workspace_, SFX_ISA)}
+     CAT(gr_simd_affine_xent_, SFX_ISA), CAT(gr_simd_affine_xent_workspace_, SFX_ISA),   \
+     CAT(gr_simd_fma_peak_, SFX_ISA)}
 
 /* paths[double_precision][path] */
 static const simd_path paths[2][GR_NUM_PATHS] = {
@@ -280,4 +282,18 @@ int gr_affine_xent(int path, int double_precision, size_t M, size_t N, size_t K,
     const int nthreads = flops >= 2e6 || (flags & GR_FLAG_ALL_THREADS) ? gr_threads_in_effect() : 1;
     return p->affine_xent(M, N, K, A, a_rs, a_cs, B, b_transposed, bias, target, loss, workspace,
                           workspace_bytes, nthreads);
+}
+
+int gr_fma_peak(int path, int double_precision, int nthreads, size_t iterations, double *flops,
+                double *seconds, double *wall)
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    if (!p) return GR_ERR_NO_PATH;
+    if (nthreads < 1 || nthreads > 64) return GR_ERR_BAD_ARGUMENT;
+    if (!flops || !seconds || !wall) return GR_ERR_NULL_ARGUMENT;
+    for (int t = 0; t < nthreads; t++) flops[t] = seconds[t] = 0;
+    const double start = gr_seconds();
+    int status = p->fma_peak(nthreads, iterations, flops, seconds);
+    *wall = gr_seconds() - start;
+    return status;
 }

@@ -2,7 +2,8 @@
  * A SIMD path for one precision (precisions.h includes this per TYPE): the
  * lanes, the vector math, the packed-product engine, the cells, the
  * recurrence driver, the plain products (matmul.template.c) and the
- * evaluation loss of an affine map (affine_xent.template.c), compiled for
+ * evaluation loss of an affine map (affine_xent.template.c) and the FMA
+ * peak's register-only loop (fma_peak.template.c), compiled for
  * the instruction set of the simd_<isa>.c file that includes it (ISA,
  * VBYTES, MR).
  */
@@ -35,6 +36,7 @@
 #include "rnn/recurrence.template.c"
 #include "gemm/matmul.template.c"
 #include "gemm/affine_xent.template.c"
+#include "gemm/fma_peak.template.c"
 
 /* What differs between the precisions. */
 #undef ZIP_LO

@@ -71,6 +71,21 @@ vd probe_shuffle_double(vd a, vd b)
 #endif
 }
 
+/* An empty asm that keeps a vector in a register (fma_peak.template.c). */
+vf probe_keep_in_register(vf v)
+{
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__AVX512F__)
+    __asm__ volatile("" : "+v"(v));
+#else
+    __asm__ volatile("" : "+x"(v));
+#endif
+#elif defined(__aarch64__)
+    __asm__ volatile("" : "+w"(v));
+#endif
+    return v;
+}
+
 /* The intrinsics of the wide paths, and the CPU check that chooses them. */
 #if VBYTES == 64
 vf probe_avx512(const float *p, float *q, vd d)

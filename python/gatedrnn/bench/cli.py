@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__, _kernels
 from . import family, lstm, models
-from .machine import blas_threads, cpu_count, cpu_name, sgemm_peak
+from .machine import Peak, blas_threads, cpu_count, cpu_name, describe_caches, fma_peaks, sgemm_peak
 from .timing import Row, Size, TorchModule, import_torch
 
 
@@ -48,7 +48,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of timed calls per contender and size (default 0.6)")
     parser.add_argument("--peak-size", type=int, default=2048,
-                        help="n of the n^3 sgemm that measures the BLAS peak (default 2048)")
+                        help="n of the n^3 sgemm timed as the BLAS reference (default 2048)")
     parser.add_argument("--cells", default=",".join(CELLS),
                         help=f"the layers to time, of {', '.join(CELLS)} (default: all; the "
                              f"others at (20,35,100,100) and (20,35,650,650), or --sizes)")
@@ -60,7 +60,7 @@ def parse_sizes(text: str) -> list[Size]:
 
 
 def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
-               kinds: list[str]) -> None:
+               kinds: list[str], peak: float | None) -> None:
     """The other layers at the family's sizes (or --sizes)."""
     sizes = parse_sizes(args.sizes) if args.sizes else family.SIZES
     rows: list[Row] = []
@@ -69,19 +69,39 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
             rows.append(family.run_kind(kind, size, torch, budget, not args.no_spec))
             print(f"  timed {family.KINDS[kind][0]} {size}")
             sys.stdout.flush()
-    family.print_family(rows, torch)
+    family.print_family(rows, torch, peak)
     family.print_family_targets(rows)
 
 
-def run_models(torch: TorchModule | None, budget: float) -> None:
+def run_models(torch: TorchModule | None, budget: float, peak: float | None) -> None:
     """The language models end to end (bench/models.py)."""
     products = models.run_products(budget)
     rows = models.run_models(torch, budget)
-    models.print_products(products)
+    models.print_products(products, peak)
     models.print_models(rows)
     print("\ntargets, end to end")
     for text, ok in models.model_targets(rows):
         print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
+
+
+def yardstick(peaks: list[Peak]) -> dict[str, float | None]:
+    """Print the FMA peaks; return the one the 'of peak' columns divide by, per
+    dtype: the path in use's, or the best SIMD path's when the BLAS path runs
+    (None without a SIMD path)."""
+    if not peaks:
+        print("FMA peak: no SIMD path in this build (the 'of peak' columns are left empty)")
+        return {"float32": None, "float64": None}
+    print(f"FMA peak: a register-only multiply-add loop on {peaks[0].threads} threads at once, "
+          "GFLOP/s in total (per core)")
+    for path in dict.fromkeys(p.path for p in peaks):
+        print(f"  {path:8s} " + ", ".join(f"{p.dtype} {p.total:.1f} ({p.per_core:.1f})"
+                                           for p in peaks if p.path == path))
+    path = _kernels.get_path()
+    if path not in {p.path for p in peaks}:
+        path = peaks[-1].path
+    chosen = {p.dtype: p.total for p in peaks if p.path == path}
+    print(f"  'of peak' columns: fractions of {path}'s")
+    return {"float32": chosen.get("float32"), "float64": chosen.get("float64")}
 
 
 def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
@@ -110,8 +130,11 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     print(f"threads: {threads} for gatedrnn ({_kernels.get_num_threads()}), "
           f"torch ({torch.get_num_threads() if torch else '-'}) and BLAS")
     sys.stdout.flush()
-    peak = sgemm_peak(budget, args.peak_size)
-    print(f"BLAS peak: SciPy sgemm {args.peak_size}^3 at {peak:.1f} GFLOP/s (the 'of peak' column)")
+    print(f"caches: {describe_caches()}")
+    peak = yardstick(fma_peaks(threads, min(0.1, budget / 2)))
+    sgemm = sgemm_peak(budget, args.peak_size)
+    print(f"BLAS reference: SciPy sgemm {args.peak_size}^3 at {sgemm:.1f} GFLOP/s"
+          + (f", {sgemm / peak['float32']:.2f} of the FMA peak" if peak["float32"] else ""))
     sys.stdout.flush()
 
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
@@ -122,8 +145,8 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
         lstm.run_lstm(args, torch, budget, sizes, f64_sizes, peak)
     family = [c for c in cells if c != "lstm"]
     if family:
-        run_family(args, torch, budget, family)
+        run_family(args, torch, budget, family, peak["float32"])
     if not args.no_models:
-        run_models(torch, budget)
+        run_models(torch, budget, peak["float32"])
     del keep
     return 0

@@ -27,6 +27,9 @@ KINDS = {  # kind: (our layer, its PyTorch counterpart)
     "rnn_relu": ("TimeRNN, relu", "nn.RNN relu"),
     "bilstm": ("TimeBiLSTM", "nn.LSTM bidirectional"),
 }
+# (gate blocks, directions) of each kind, for the FLOP counts.
+GATES = {"gru_reset_after": (3, 1), "gru": (3, 1), "rnn": (1, 1), "rnn_relu": (1, 1),
+         "bilstm": (4, 2)}
 # ours / torch, forward+backward, at most; and spec / ours at least, at the small size.
 TARGETS = {("gru_reset_after", (20, 35, 100, 100)): 0.8,
            ("gru_reset_after", (20, 35, 650, 650)): 0.9,
@@ -83,21 +86,33 @@ def run_kind(kind: str, size: Size, torch: TorchModule | None, budget: float,
     return row
 
 
-def print_family(rows: list[Row], torch: TorchModule | None) -> None:
+def fb_flops(kind: str, size: Size) -> float:
+    """The products' FLOPs of a forward+backward: three times the forward's
+    2*N*T*(D+H)*G*H per direction (the gates are not counted)."""
+    N, T, D, H = size
+    gates, directions = GATES[kind]
+    return 3 * 2.0 * N * T * (D + H) * gates * H * directions
+
+
+def print_family(rows: list[Row], torch: TorchModule | None, peak: float | None) -> None:
     tname = "torch" if torch is not None else "torch (not installed)"
-    print(f"\nthe family, float32, median ms ({tname}; ratio < 1: gatedrnn faster)")
+    print(f"\nthe family, float32, median ms ({tname}; ratio < 1: gatedrnn faster; "
+          "GFLOP/s and of peak: forward+backward, of the FMA peak)")
     print(f"  {'layer':26s} {'(N,T,D,H)':18s} {'fwd+bwd':>8s} {'torch':>8s} {'ours/':>6s} "
-          f"{'forward':>8s} {'torch':>8s} {'ours/':>6s} {'spec':>8s} {'spec/':>6s}  torch layer")
+          f"{'forward':>8s} {'torch':>8s} {'ours/':>6s} {'spec':>8s} {'spec/':>6s} "
+          f"{'GFLOP/s':>8s} {'of peak':>7s}  torch layer")
     print(f"  {'':26s} {'':18s} {'ours':>8s} {'fwd+bwd':>8s} {'torch':>6s} "
           f"{'ours':>8s} {'no_grad':>8s} {'torch':>6s} {'fwd+bwd':>8s} {'ours':>6s}")
     for r in rows:
         name, counterpart = KINDS[r["kind"]]
+        gflops = fb_flops(r["kind"], r["size"]) / r["ours_fb"] / 1e9
         print(f"  {name:26s} {str(r['size']):18s} {fmt_ms(r['ours_fb']):>8s} "
               f"{fmt_ms(r.get('torch_fb')):>8s} "
               f"{fmt_ratio(ratio(r['ours_fb'], r.get('torch_fb'))):>6s} "
               f"{fmt_ms(r['ours_fwd']):>8s} {fmt_ms(r.get('torch_fwd')):>8s} "
               f"{fmt_ratio(ratio(r['ours_fwd'], r.get('torch_fwd'))):>6s} "
               f"{fmt_ms(r.get('spec_fb')):>8s} {fmt_ratio(ratio(r.get('spec_fb'), r['ours_fb'])):>6s}"
+              f" {gflops:8.1f} {'-' if peak is None else f'{gflops / peak:.2f}':>7s}"
               f"  {counterpart if torch is not None else '-'}")
     errors = [f"{KINDS[r['kind']][0]} {r['size']}: {r['torch_error']:.1e}"
               for r in rows if "torch_error" in r]

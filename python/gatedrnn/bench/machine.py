@@ -1,11 +1,17 @@
-"""The machine the bench runs on: its CPU, its BLAS libraries and their
-threads, and the rates that the bench's columns are fractions of."""
+"""The machine the bench runs on: its CPU, its caches, its BLAS libraries and
+their threads, and the rates that the bench's columns are fractions of: the
+FMA peak of each kernel path (a register-only loop on the pool's threads),
+and SciPy's sgemm as a reference."""
 import os
 import platform
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from .. import _kernels
 from .timing import compare
 
 
@@ -57,3 +63,54 @@ def sgemm_peak(budget: float, n: int = 2048) -> float:
     b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
     t = compare({"sgemm": lambda: blas.sgemm(1.0, a, b)}, budget)["sgemm"]
     return 2.0 * n ** 3 / t / 1e9
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The FMA peak of one kernel path and dtype on `threads` threads at once,
+    in GFLOP/s: in total, and per core (the mean of the threads' own rates)."""
+    path: str
+    dtype: str
+    threads: int
+    total: float
+    per_core: float
+
+
+def fma_peak(path: str, dtype: DTypeLike, threads: int, seconds: float = 0.1,
+             repeats: int = 5) -> Peak:
+    """The best of `repeats` runs of the path's register-only multiply-add loop
+    (_kernels.fma_peak), each about `seconds` long, with a pause before each:
+    a limit is the fastest the machine was seen to go."""
+    wall, flops, spent = _kernels.fma_peak(path, dtype, 1, 100000)
+    rate = flops[0] / max(spent[0], 1e-9)  # flops per second on one thread
+    iterations = max(1000, int(seconds * rate / flops[0] * 100000))
+    best: Peak | None = None
+    for _ in range(repeats):
+        time.sleep(0.03)
+        wall, flops, spent = _kernels.fma_peak(path, dtype, threads, iterations)
+        rates = [f / s for f, s in zip(flops, spent) if s > 0]
+        peak = Peak(path, np.dtype(dtype).name, threads, sum(flops) / wall / 1e9,
+                    sum(rates) / len(rates) / 1e9)
+        if best is None or peak.total > best.total:
+            best = peak
+    assert best is not None
+    return best
+
+
+def fma_peaks(threads: int, seconds: float = 0.1) -> list[Peak]:
+    """The FMA peak of every SIMD path this build and CPU offer, float32 and float64."""
+    return [fma_peak(path, dtype, threads, seconds) for path in _kernels.available_paths()
+            if path != "blas" for dtype in (np.float32, np.float64)]
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes >> 20} MiB" if nbytes >= 1 << 20 else f"{nbytes >> 10} KiB"
+
+
+def describe_caches() -> str:
+    """The caches the product engine blocks for, as it reads them."""
+    c = _kernels.cache_sizes()
+    shared = c["shared_by"]
+    parts = [f"{name} {_size(c[name])}" + (f" (shared by {n} CPUs)" if n > 1 else "")
+             for name, n in zip(("L1d", "L2", "L3"), shared)]
+    return f"{', '.join(parts)}; from {c['source']}"

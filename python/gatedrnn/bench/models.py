@@ -272,12 +272,15 @@ def run_products(budget: float) -> list[Row]:
     return rows
 
 
-def print_products(rows: list[Row]) -> None:
-    print("\nthe output layer's products (float32), our engine against SciPy's sgemm, median ms")
+def print_products(rows: list[Row], peak: float | None) -> None:
+    print("\nthe output layer's products (float32), our engine against SciPy's sgemm, median ms"
+          " (of peak: of the FMA peak)")
     print(f"  {'product':34s} {'(M, K) @ (K, N)':26s} {'engine':>8s} {'GFLOP/s':>8s} "
-          f"{'sgemm':>8s} {'engine/sgemm':>13s}")
+          f"{'of peak':>7s} {'sgemm':>8s} {'GFLOP/s':>8s} {'engine/sgemm':>13s}")
     for r in rows:
         (M, K), (_, N) = r["shape"]
+        rate = r["flops"] / r["engine"] / 1e9
         print(f"  {r['name']:34s} {f'({M}, {K}) @ ({K}, {N})':26s} {_ms(r['engine']):>8s} "
-              f"{r['flops'] / r['engine'] / 1e9:8.0f} {_ms(r['sgemm']):>8s} "
+              f"{rate:8.0f} {'-' if peak is None else f'{rate / peak:.2f}':>7s} "
+              f"{_ms(r['sgemm']):>8s} {r['flops'] / r['sgemm'] / 1e9:8.0f} "
               f"{r['engine'] / r['sgemm']:13.2f}")
