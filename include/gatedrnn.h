@@ -130,6 +130,25 @@ enum {
     GR_FLAG_ALL_THREADS = 8,
 };
 
+/* The product engine of the SIMD paths' plain products (gr_matmul,
+ * gr_affine_xent) and of the recurrences' large products: GR_ENGINE_AUTO
+ * (each product on the engine that measured faster at its shape),
+ * GR_ENGINE_PANELS (the first engine: packed panels of B, A read in place)
+ * or GR_ENGINE_GOTO (five loops around a micro-kernel: packed A and B, blocks
+ * from the caches). For benchmarks and tests that compare them: set it
+ * between calls, never while one runs. Returns the previous choice. */
+enum gr_engine { GR_ENGINE_AUTO = 0, GR_ENGINE_PANELS = 1, GR_ENGINE_GOTO = 2 };
+int gr_set_product_engine(int engine);
+
+/* The Goto engine's blocking of a plain product (M, K) @ (K, N) on a SIMD
+ * path, for tests and benchmarks: out[] = {MR, NR, KC (the largest K block
+ * on this machine), kc (this product's K blocks' length), K blocks, MC
+ * (slivers of MR rows per item), NC (panels of NR columns per item), row
+ * blocks, column blocks, phased (1: a phase per K block)}. */
+#define GR_GEMM_BLOCKING_FIELDS 10
+int gr_gemm_blocking(int path, int double_precision, size_t M, size_t N, size_t K,
+                     size_t out[GR_GEMM_BLOCKING_FIELDS]);
+
 /* How many jobs so far had a worker thread take part (not the caller alone):
  * lets tests check that a call really ran on several threads. */
 size_t gr_jobs_shared(void);

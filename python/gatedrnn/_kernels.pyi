@@ -62,6 +62,16 @@ def book_update(
 ) -> None: ...
 def book_sum_squares(a: _Float) -> np.floating[Any]: ...
 
+ENGINES: Final[tuple[str | None, ...]]
+
+def set_product_engine(name: str | None) -> str | None: ...
+
+BLOCKING_FIELDS: Final[tuple[str, ...]]
+
+def gemm_blocking(
+    M: int, N: int, K: int, dtype: Any = ..., path: str | None = None,
+) -> dict[str, int]: ...
+
 class MatmulScratch: ...
 
 def matmul(

@@ -775,6 +775,46 @@ cdef extern from "gatedrnn.h" nogil:
                   size_t workspace_bytes, int flags)
 
 
+cdef extern from "gatedrnn.h" nogil:
+    int gr_set_product_engine(int engine)
+    enum: GR_GEMM_BLOCKING_FIELDS
+    int gr_gemm_blocking(int path, int double_precision, size_t M, size_t N, size_t K,
+                         size_t *out)
+
+BLOCKING_FIELDS = ("MR", "NR", "KC", "kc", "k_blocks", "MC", "NC", "row_blocks",
+                   "col_blocks", "phased")
+
+
+def gemm_blocking(size_t M, size_t N, size_t K, dtype=np.float32, path=None):
+    """How the Goto engine blocks the product (M, K) @ (K, N) on a SIMD path
+    (the one in use when None) in dtype, on this machine: a dict of
+    BLOCKING_FIELDS (MR x NR the micro-kernel; KC the largest K block, kc this
+    product's; MC slivers and NC panels per item; phased: a phase per K block)."""
+    cdef int p = _resolved_path() if path is None else (
+        PATHS.index(path) if path in PATHS else -2)
+    if p < 0 or p == GR_PATH_BLAS or not gr_path_available(p):
+        raise ValueError(f"gemm_blocking needs an available SIMD path; got {path!r}")
+    cdef size_t out[GR_GEMM_BLOCKING_FIELDS]
+    cdef int status = gr_gemm_blocking(p, np.dtype(dtype) == np.float64, M, N, K, out)
+    _raise_status(status)
+    return {name: out[k] for k, name in enumerate(BLOCKING_FIELDS)}
+
+# The product engines by name (include/gatedrnn.h, enum gr_engine); None: each
+# product on the one that measured faster at its shape.
+ENGINES = (None, "panels", "goto")
+
+
+def set_product_engine(name):
+    """Run the SIMD paths' products on one engine: "goto" (five loops around
+    a micro-kernel, packed A and B, blocks from the caches), "panels" (the
+    first engine: packed panels of B, A read in place), or None (each product
+    on the one measured faster at its shape). For benchmarks and tests that
+    compare them. Returns the previous choice."""
+    if name not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {name!r}")
+    return ENGINES[gr_set_product_engine(ENGINES.index(name))]
+
+
 cdef class MatmulScratch:
     """The packing buffer of a caller's products, kept between calls so that
     products of the same shape allocate (and page-fault) nothing."""

@@ -115,6 +115,9 @@ void gr_wait_done(gr_team *team, size_t items);
 /* The thread count in effect: set by gr_set_num_threads, else the default. */
 int gr_threads_in_effect(void);
 
+/* The product engine chosen by gr_set_product_engine (enum gr_engine). */
+int gr_product_engine(void);
+
 /* A monotonic clock in seconds, for the kernels that time themselves (fma_peak). */
 double gr_seconds(void);
 
@@ -169,7 +172,8 @@ GR_DECLARE_BLAS(f64)
     size_t gr_simd_affine_xent_workspace_##SFX_ISA(size_t M, size_t N, size_t K,            \
                                                    int b_transposed);                       \
     int gr_simd_fma_peak_##SFX_ISA(int nthreads, size_t iterations, double *flops,          \
-                                   double *seconds);
+                                   double *seconds);                                        \
+    void gr_simd_gemm_blocking_##SFX_ISA(size_t M, size_t N, size_t K, size_t *out);
 GR_DECLARE_SIMD(f32_generic)
 GR_DECLARE_SIMD(f64_generic)
 GR_DECLARE_SIMD(f32_avx2)

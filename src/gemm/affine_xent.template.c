@@ -51,7 +51,7 @@ static size_t FN(xent_layout)(size_t M, size_t N, size_t K, int b_transposed, si
     return offset;
 }
 
-size_t FN(gr_simd_affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed)
+static size_t FN(xent_panels_workspace)(size_t M, size_t N, size_t K, int b_transposed)
 {
     size_t off[4];
     return FN(xent_layout)(M, N, K, b_transposed, off);
@@ -180,15 +180,10 @@ static void FN(xent_run)(const void *ctx, size_t phase, size_t item)
     }
 }
 
-int FN(gr_simd_affine_xent)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
+static void FN(xent_panels)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
                             size_t a_cs, const void *b, int b_transposed, const void *bias,
-                            const int64_t *target, double *loss, void *workspace,
-                            size_t workspace_bytes, int nthreads)
+                            const int64_t *target, double *loss, void *workspace, int nthreads)
 {
-    if (workspace_bytes < FN(gr_simd_affine_xent_workspace)(M, N, K, b_transposed))
-        return GR_ERR_WORKSPACE;
-    if (M == 0) return GR_OK;
-    if (N == 0) return GR_ERR_BAD_ARGUMENT;  // no class to be the target
     size_t off[4];
     FN(xent_layout)(M, N, K, b_transposed, off);
     char *ws = workspace;
@@ -208,5 +203,163 @@ int FN(gr_simd_affine_xent)(size_t M, size_t N, size_t K, const void *a, size_t 
     FN(plan) plan = {&x, FN(xent_items), FN(xent_run), 0};
     plan.total = FN(count_items)(&plan, 3);
     gr_run_job(FN(work_job), &plan, nthreads);
+}
+
+/* ---- on the Goto engine (gemm.h) ------------------------------------------ */
+
+/*
+ * The same losses with the Goto engine's micro-kernel: A packed in slivers
+ * over all of K (a phase before); an item is a group of XENT_GOTO_GROUP
+ * panels of GEMM_NR columns over every row. It packs each of its panels of B
+ * over all of K (into its own part of the workspace: B is read from memory
+ * once), then runs every sliver of A past it, each tile of scores summed over
+ * all of K in one call and folded at once into its rows' running stats of
+ * the group. No score reaches memory, and B's panel (K x GEMM_NR) stays in L2.
+ */
+#ifndef XENT_GOTO_GROUP
+#define XENT_GOTO_GROUP 8
+#endif
+
+typedef struct FN(xent_goto) {
+    FN(gemm) g;               /* A packed; B as given (row-major, or B^T) */
+    TYPE *panels;             /* B's panels over all of K: panel p at p*K*GEMM_NR */
+    const TYPE *bias;         /* or NULL */
+    const int64_t *target;
+    double *loss;
+    TYPE *group_max;          /* (M, groups) */
+    double *group_sum;        /* (M, groups) */
+    TYPE *picked;             /* M */
+    size_t groups;
+} FN(xent_goto);
+
+static int FN(xent_on_goto)(size_t M)
+{
+    const int engine = gr_product_engine();
+    if (engine != GR_ENGINE_AUTO) return engine == GR_ENGINE_GOTO;
+    (void)M;
+    return 0;  // until measured side by side
+}
+
+static size_t FN(xent_goto_layout)(FN(xent_goto) *x, size_t M, size_t N, size_t K, size_t off[5])
+{
+    x->g = (FN(gemm)){.M = M, .N = N, .k_len = K};
+    FN(gemm_plan)(&x->g, 0);
+    x->groups = FN(ceil_div)(x->g.blk.panels, XENT_GOTO_GROUP);
+    size_t offset = 0;
+    if (x->groups && M > SIZE_MAX / x->groups) return SIZE_MAX;
+    off[0] = gr_take(&offset, FN(gemm_a_elements)(&x->g), sizeof(TYPE));
+    off[1] = gr_take(&offset, FN(gemm_b_elements)(&x->g), sizeof(TYPE));
+    off[2] = gr_take(&offset, M * x->groups, sizeof(TYPE));
+    off[3] = gr_take(&offset, M * x->groups, sizeof(double));
+    off[4] = gr_take(&offset, M, sizeof(TYPE));
+    return offset;
+}
+
+/* Group q of panels over every row: tiles of scores folded into each row's
+ * running (maximum, sum of exp) of the group, panel after panel. */
+static void FN(xent_goto_item)(const FN(xent_goto) *x, size_t q)
+{
+    const FN(gemm) *g = &x->g;
+    const size_t K = g->k_len, p_lo = q * XENT_GOTO_GROUP;
+    const size_t p_hi = FN(min)(g->blk.panels, p_lo + XENT_GOTO_GROUP);
+    for (size_t r = 0; r < g->M; r++) {
+        x->group_max[r * x->groups + q] = -(TYPE)INFINITY;
+        x->group_sum[r * x->groups + q] = 0;
+    }
+    _Alignas(64) TYPE tile[GEMM_MR * GEMM_NR];
+    for (size_t p = p_lo; p < p_hi; p++) {
+        const size_t c0 = p * GEMM_NR, width = FN(min)(GEMM_NR, g->N - c0);
+        const size_t nv = FN(ceil_div)(width, GW);
+        TYPE *panel = x->panels + p * K * GEMM_NR;
+        FN(gemm_pack_b)(g, p, p + 1, 0, K, x->panels, K * GEMM_NR);
+        for (size_t s = 0; s < g->blk.slivers; s++) {
+            const size_t r0 = s * GEMM_MR, mr = FN(min)(GEMM_MR, g->M - r0);
+            UKERNEL_FULL(K, g->A_packed[0] + s * K * GEMM_MR, 1, GEMM_MR, panel, tile, GEMM_NR,
+                         mr, width, x->bias ? GEMM_BIAS : GEMM_SET, x->bias ? x->bias + c0 : NULL,
+                         NULL);
+            for (size_t i = 0; i < mr; i++) {
+                const size_t r = r0 + i, t = (size_t)x->target[r];
+                TYPE *row = tile + i * GEMM_NR;
+                if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];
+                FN(row_stats)(row, width, nv, &x->group_max[r * x->groups + q],
+                              &x->group_sum[r * x->groups + q]);
+            }
+        }
+    }
+}
+
+static size_t FN(xent_goto_items)(const void *ctx, size_t phase)
+{
+    const FN(xent_goto) *x = ctx;
+    if (phase == 0) return FN(gemm_pack_a_items)(&x->g);
+    if (phase == 1) return x->groups;
+    return phase == 2 ? FN(ceil_div)(x->g.M, XENT_ROWS) : 0;
+}
+
+static void FN(xent_goto_run)(const void *ctx, size_t phase, size_t item)
+{
+    const FN(xent_goto) *x = ctx;
+    if (phase == 0) {
+        FN(gemm_pack_item)(&x->g, 0, item);
+    } else if (phase == 1) {
+        FN(xent_goto_item)(x, item);
+    } else {
+        // The combining phase reads the same fields as the panels engine's.
+        FN(xent) view = {0};
+        view.group_max = x->group_max, view.group_sum = x->group_sum, view.picked = x->picked;
+        view.loss = x->loss, view.groups = x->groups;
+        const size_t r_lo = item * XENT_ROWS;
+        FN(xent_combine)(&view, r_lo, FN(min)(x->g.M, r_lo + XENT_ROWS));
+    }
+}
+
+static void FN(xent_goto_call)(size_t M, size_t N, size_t K, const TYPE *A, size_t a_rs,
+                               size_t a_cs, const TYPE *B, int b_transposed, const TYPE *bias,
+                               const int64_t *target, double *loss, char *workspace,
+                               int nthreads)
+{
+    FN(xent_goto) x;
+    size_t off[5];
+    FN(xent_goto_layout)(&x, M, N, K, off);
+    x.g.A = A, x.g.rs = a_rs, x.g.cs = a_cs;
+    x.g.B = B, x.g.ldb = b_transposed ? K : N, x.g.b_transposed = b_transposed;
+    x.g.A_packed[0] = (TYPE *)(workspace + off[0]);
+    x.panels = (TYPE *)(workspace + off[1]);
+    x.group_max = (TYPE *)(workspace + off[2]);
+    x.group_sum = (double *)(workspace + off[3]);
+    x.picked = (TYPE *)(workspace + off[4]);
+    x.bias = bias, x.target = target, x.loss = loss;
+    FN(plan) plan = {&x, FN(xent_goto_items), FN(xent_goto_run), 0};
+    plan.total = FN(count_items)(&plan, 3);
+    gr_run_job(FN(work_job), &plan, nthreads);
+}
+
+/* ---- the entry points ------------------------------------------------------ */
+
+size_t FN(gr_simd_affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed)
+{
+    if (FN(xent_on_goto)(M)) {
+        FN(xent_goto) x;
+        size_t off[5];
+        return FN(xent_goto_layout)(&x, M, N, K, off);
+    }
+    return FN(xent_panels_workspace)(M, N, K, b_transposed);
+}
+
+int FN(gr_simd_affine_xent)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
+                            size_t a_cs, const void *b, int b_transposed, const void *bias,
+                            const int64_t *target, double *loss, void *workspace,
+                            size_t workspace_bytes, int nthreads)
+{
+    if (workspace_bytes < FN(gr_simd_affine_xent_workspace)(M, N, K, b_transposed))
+        return GR_ERR_WORKSPACE;
+    if (M == 0) return GR_OK;
+    if (N == 0) return GR_ERR_BAD_ARGUMENT;  // no class to be the target
+    if (FN(xent_on_goto)(M))
+        FN(xent_goto_call)(M, N, K, a, a_rs, a_cs, b, b_transposed, bias, target, loss, workspace,
+                      nthreads);
+    else
+        FN(xent_panels)(M, N, K, a, a_rs, a_cs, b, b_transposed, bias, target, loss, workspace,
+                        nthreads);
     return GR_OK;
 }

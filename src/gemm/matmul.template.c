@@ -45,9 +45,92 @@ static size_t FN(b_elements)(int b_mode, size_t N, size_t K)
     return FN(has_partial_vector)(N) ? K * TILE_LD : 0;
 }
 
+/* ---- on the Goto engine (gemm.h) ------------------------------------------ */
+
+/* Whether a product goes to the Goto engine: by the sizes (and the choice of
+ * gr_set_product_engine), never by A's strides, so that the workspace's size
+ * (which knows none) and the call agree. */
+static int FN(matmul_on_goto)(size_t M, size_t N, size_t K, int b_transposed)
+{
+    (void)N, (void)K, (void)b_transposed;
+    const int engine = gr_product_engine();
+    if (engine != GR_ENGINE_AUTO) return engine == GR_ENGINE_GOTO;
+    return 0;  // until measured side by side
+}
+
+/* The product (sizes, blocking) and where its packed A and B go (two
+ * buffers each when phased); returns the workspace's bytes. */
+static size_t FN(matmul_goto_layout)(FN(gemm) *g, size_t M, size_t N, size_t K, size_t off[4])
+{
+    *g = (FN(gemm)){.M = M, .N = N, .k_len = K};
+    FN(gemm_plan)(g, 1);
+    // Unphased, B's panels are packed once, in a phase before, when several
+    // row blocks use them; else each item packs those it uses, as it goes.
+    const int buffers = g->blk.phased ? 2 : 1;
+    const int pack_b = g->blk.phased || g->blk.row_blocks > 1;
+    size_t offset = 0;
+    for (int k = 0; k < 2; k++) {
+        off[k] = gr_take(&offset, k < buffers ? FN(gemm_a_elements)(g) : 0, sizeof(TYPE));
+        off[2 + k] = gr_take(&offset, k < buffers && pack_b ? FN(gemm_b_elements)(g) : 0,
+                             sizeof(TYPE));
+    }
+    return offset;
+}
+
+static size_t FN(goto_items)(const void *ctx, size_t phase)
+{
+    return FN(gemm_phase_items)(ctx, phase);
+}
+
+static void FN(goto_run)(const void *ctx, size_t phase, size_t item)
+{
+    FN(gemm_phase_run)(ctx, phase, item);
+}
+
+static void FN(matmul_goto)(size_t M, size_t N, size_t K, const TYPE *A, size_t a_rs,
+                            size_t a_cs, const TYPE *B, int b_transposed, TYPE *C, size_t ldc,
+                            int accumulate, const TYPE *bias, char *workspace, int nthreads)
+{
+    FN(gemm) g;
+    size_t off[4];
+    FN(matmul_goto_layout)(&g, M, N, K, off);
+    g.A = A, g.rs = a_rs, g.cs = a_cs;
+    g.B = B, g.ldb = b_transposed ? K : N, g.b_transposed = b_transposed;
+    g.C = C, g.ldc = ldc;
+    g.accumulate = accumulate, g.bias = bias;
+    const int buffers = g.blk.phased ? 2 : 1;
+    const int pack_b = g.blk.phased || g.blk.row_blocks > 1;
+    for (int k = 0; k < buffers; k++) {
+        g.A_packed[k] = (TYPE *)(workspace + off[k]);
+        g.B_packed[k] = pack_b ? (TYPE *)(workspace + off[2 + k]) : NULL;
+    }
+    FN(plan) plan = {&g, FN(goto_items), FN(goto_run), 0};
+    plan.total = FN(count_items)(&plan, FN(gemm_phases)(&g));
+    gr_run_job(FN(work_job), &plan, nthreads);
+}
+
+/* ---- the entry points ------------------------------------------------------ */
+
+void FN(gr_simd_gemm_blocking)(size_t M, size_t N, size_t K, size_t *out)
+{
+    FN(gemm) g;
+    size_t off[4];
+    FN(matmul_goto_layout)(&g, M, N, K, off);
+    const FN(blocking) *b = &g.blk;
+    const size_t fields[GR_GEMM_BLOCKING_FIELDS] = {
+        GEMM_MR, GEMM_NR, FN(gemm_kc)(), b->kc, b->k_blocks, b->mc, b->nc,
+        b->row_blocks, b->col_blocks, (size_t)b->phased};
+    memcpy(out, fields, sizeof fields);
+}
+
 size_t FN(gr_simd_matmul_workspace)(size_t M, size_t N, size_t K, int b_transposed)
 {
     size_t offset = 0;
+    if (FN(matmul_on_goto)(M, N, K, b_transposed)) {
+        FN(gemm) g;
+        size_t off[4];
+        return FN(matmul_goto_layout)(&g, M, N, K, off);
+    }
     gr_take(&offset, FN(b_elements)(FN(b_mode)(M, b_transposed), N, K), sizeof(TYPE));
     return offset;
 }
@@ -104,6 +187,11 @@ int FN(gr_simd_matmul)(size_t M, size_t N, size_t K, const void *a, size_t a_rs,
                 if (bias) memcpy(C + i * ldc, bias, N * sizeof(TYPE));
                 else memset(C + i * ldc, 0, N * sizeof(TYPE));
             }
+        return GR_OK;
+    }
+    if (FN(matmul_on_goto)(M, N, K, b_transposed)) {
+        FN(matmul_goto)(M, N, K, A, a_rs, a_cs, B, b_transposed, C, ldc, accumulate, bias,
+                        workspace, nthreads);
         return GR_OK;
     }
     FN(matmul) m;

@@ -40,6 +40,7 @@ typedef struct simd_path {
                        double *loss, void *workspace, size_t workspace_bytes, int nthreads);
     size_t (*affine_xent_workspace)(size_t M, size_t N, size_t K, int b_transposed);
     int (*fma_peak)(int nthreads, size_t iterations, double *flops, double *seconds);
+    void (*gemm_blocking)(size_t M, size_t N, size_t K, size_t *out);
 } simd_path;
 
 #define SIMD_PATH(SFX_ISA)                                                              \
@@ -47,7 +48,7 @@ typedef struct simd_path {
      CAT(gr_simd_workspace_, SFX_ISA), CAT(gr_simd_threads_, SFX_ISA),                  \
      CAT(gr_simd_matmul_, SFX_ISA), CAT(gr_simd_matmul_workspace_, SFX_ISA),             \
      CAT(gr_simd_affine_xent_, SFX_ISA), CAT(gr_simd_affine_xent_workspace_, SFX_ISA),   \
-     CAT(gr_simd_fma_peak_, SFX_ISA)}
+     CAT(gr_simd_fma_peak_, SFX_ISA), CAT(gr_simd_gemm_blocking_, SFX_ISA)}
 
 /* paths[double_precision][path] */
 static const simd_path paths[2][GR_NUM_PATHS] = {
@@ -125,6 +126,18 @@ const char *gr_path_name(int path)
     default: return "unknown";
     }
 }
+
+static gr_setting product_engine = GR_ENGINE_AUTO;
+
+int gr_set_product_engine(int engine)
+{
+    const int previous = gr_setting_load(&product_engine);
+    if (engine == GR_ENGINE_AUTO || engine == GR_ENGINE_PANELS || engine == GR_ENGINE_GOTO)
+        gr_setting_store(&product_engine, engine);
+    return previous;
+}
+
+int gr_product_engine(void) { return gr_setting_load(&product_engine); }
 
 int gr_cell_gates(int cell) { return gr_cell(cell) ? gr_cell(cell)->gates : 0; }
 int gr_cell_cache_width(int cell) { return gr_cell(cell) ? gr_cell(cell)->cache_width : 0; }
@@ -296,4 +309,14 @@ int gr_fma_peak(int path, int double_precision, int nthreads, size_t iterations,
     int status = p->fma_peak(nthreads, iterations, flops, seconds);
     *wall = gr_seconds() - start;
     return status;
+}
+
+int gr_gemm_blocking(int path, int double_precision, size_t M, size_t N, size_t K,
+                     size_t out[GR_GEMM_BLOCKING_FIELDS])
+{
+    const simd_path *p = matmul_path(&path, double_precision);
+    if (!p) return GR_ERR_NO_PATH;
+    if (!out) return GR_ERR_NULL_ARGUMENT;
+    p->gemm_blocking(M, N, K, out);
+    return GR_OK;
 }

@@ -1,11 +1,12 @@
 /*
  * A SIMD path for one precision (precisions.h includes this per TYPE): the
- * lanes, the vector math, the packed-product engine, the cells, the
+ * lanes, the vector math, the packed-product engines (products.h; gemm.h with
+ * its micro-kernel, blocking and packing), the cells, the
  * recurrence driver, the plain products (matmul.template.c) and the
  * evaluation loss of an affine map (affine_xent.template.c) and the FMA
  * peak's register-only loop (fma_peak.template.c), compiled for
  * the instruction set of the simd_<isa>.c file that includes it (ISA,
- * VBYTES, MR).
+ * VBYTES, MR, and GEMM_MR x GEMM_NV, the shape of gemm.h's micro-kernel).
  */
 #ifndef GR_SIMD_PATH_ONCE
 #define GR_SIMD_PATH_ONCE
@@ -28,6 +29,10 @@
 #include "base/lanes_vector.h"
 #include "base/vector_math.h"
 #include "gemm/products.h"
+#include "gemm/microkernel.h"
+#include "gemm/blocking.h"
+#include "gemm/pack.h"
+#include "gemm/gemm.h"
 #include "rnn/cell_interface.h"
 #include "rnn/cell_lstm.h"
 #include "rnn/cell_gru.h"
