@@ -217,7 +217,8 @@ static void FN(xent_panels)(size_t M, size_t N, size_t K, const void *a, size_t 
  * the group. No score reaches memory, and B's panel (K x GEMM_NR) stays in L2.
  */
 #ifndef XENT_GOTO_GROUP
-#define XENT_GOTO_GROUP 8
+#define XENT_GOTO_GROUP 8 /* panels per item */
+#define XENT_GOTO_FOLD 2  /* panels per fold of the row stats */
 #endif
 
 typedef struct FN(xent_goto) {
@@ -232,12 +233,15 @@ typedef struct FN(xent_goto) {
     size_t groups;
 } FN(xent_goto);
 
+/* Measured side by side as for matmul.template.c's rule: BetterRnnlm's
+ * evaluation batch, (350, 650) @ (650, 10000) tied, took 0.52 of the FMA peak
+ * on the first engine and 0.62 on this one; Rnnlm's, (350, 100) @ (100, 10000),
+ * whose time goes mostly to the exponentials, 0.38-0.39 on both. */
 static int FN(xent_on_goto)(size_t M)
 {
     const int engine = gr_product_engine();
     if (engine != GR_ENGINE_AUTO) return engine == GR_ENGINE_GOTO;
-    (void)M;
-    return 0;  // until measured side by side
+    return MATMUL_GOTO_BY_DEFAULT && M >= MATMUL_PACK_MIN_ROWS;
 }
 
 static size_t FN(xent_goto_layout)(FN(xent_goto) *x, size_t M, size_t N, size_t K, size_t off[5])
@@ -266,20 +270,25 @@ static void FN(xent_goto_item)(const FN(xent_goto) *x, size_t q)
         x->group_max[r * x->groups + q] = -(TYPE)INFINITY;
         x->group_sum[r * x->groups + q] = 0;
     }
-    _Alignas(64) TYPE tile[GEMM_MR * GEMM_NR];
-    for (size_t p = p_lo; p < p_hi; p++) {
-        const size_t c0 = p * GEMM_NR, width = FN(min)(GEMM_NR, g->N - c0);
-        const size_t nv = FN(ceil_div)(width, GW);
-        TYPE *panel = x->panels + p * K * GEMM_NR;
-        FN(gemm_pack_b)(g, p, p + 1, 0, K, x->panels, K * GEMM_NR);
+    // Tiles of XENT_GOTO_FOLD panels side by side: each row's stats fold
+    // that many columns at a time (a rescale of the sum per fold, not per panel).
+    _Alignas(64) TYPE tile[GEMM_MR * XENT_GOTO_FOLD * GEMM_NR];
+    const size_t ld = XENT_GOTO_FOLD * GEMM_NR;
+    for (size_t p0 = p_lo; p0 < p_hi; p0 += XENT_GOTO_FOLD) {
+        const size_t p1 = FN(min)(p_hi, p0 + XENT_GOTO_FOLD), c0 = p0 * GEMM_NR;
+        const size_t width = FN(min)(g->N, p1 * GEMM_NR) - c0, nv = FN(ceil_div)(width, GW);
+        FN(gemm_pack_b)(g, p0, p1, 0, K, x->panels, K * GEMM_NR);
         for (size_t s = 0; s < g->blk.slivers; s++) {
             const size_t r0 = s * GEMM_MR, mr = FN(min)(GEMM_MR, g->M - r0);
-            UKERNEL_FULL(K, g->A_packed[0] + s * K * GEMM_MR, 1, GEMM_MR, panel, tile, GEMM_NR,
-                         mr, width, x->bias ? GEMM_BIAS : GEMM_SET, x->bias ? x->bias + c0 : NULL,
-                         NULL);
+            for (size_t p = p0; p < p1; p++) {
+                const size_t c = p * GEMM_NR, w = FN(min)(GEMM_NR, g->N - c);
+                UKERNEL_FULL(K, g->A_packed[0] + s * K * GEMM_MR, 1, GEMM_MR,
+                             x->panels + p * K * GEMM_NR, tile + (c - c0), ld, mr, w,
+                             x->bias ? GEMM_BIAS : GEMM_SET, x->bias ? x->bias + c : NULL, NULL);
+            }
             for (size_t i = 0; i < mr; i++) {
                 const size_t r = r0 + i, t = (size_t)x->target[r];
-                TYPE *row = tile + i * GEMM_NR;
+                TYPE *row = tile + i * ld;
                 if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];
                 FN(row_stats)(row, width, nv, &x->group_max[r * x->groups + q],
                               &x->group_sum[r * x->groups + q]);

@@ -47,15 +47,43 @@ static size_t FN(b_elements)(int b_mode, size_t N, size_t K)
 
 /* ---- on the Goto engine (gemm.h) ------------------------------------------ */
 
-/* Whether a product goes to the Goto engine: by the sizes (and the choice of
+#ifndef MATMUL_PACK_A_MIN_N
+/* Columns of C from which a row-major A is packed (and a product with a
+ * phase per K block goes to the Goto engine at all). */
+#define MATMUL_PACK_A_MIN_N 256
+#endif
+
+/*
+ * Whether a product goes to the Goto engine: by the sizes (and the choice of
  * gr_set_product_engine), never by A's strides, so that the workspace's size
- * (which knows none) and the call agree. */
+ * (which knows none) and the call agree. Measured side by side on a 2-core
+ * Xeon (Emerald Rapids, AVX-512; 2 threads, fractions of the FMA peak by
+ * process CPU time, medians of 7 rounds, the machine shared), first engine
+ * -> Goto engine at the language models' shapes: (700, 100) @ (100, 10000)
+ * 0.46 -> 0.54-0.58, x^T @ dout (100, 700) @ (700, 10000) 0.37 -> 0.44,
+ * (350, 100) @ (100, 10000) 0.49 -> 0.64, (700, 650) @ (650, 10000) 0.61 ->
+ * 0.70, the tied dW (10000, 700) @ (700, 650) 0.50 -> 0.56, dout @ W^T (700,
+ * 10000) @ (10000, 650) 0.52 -> 0.57, (350, 650) @ (650, 10000) 0.53 -> 0.61;
+ * but dout @ W^T (700, 10000) @ (10000, 100), a long K for a narrow C, 0.42-0.49
+ * -> 0.35 (its K blocks as phases cost more than they save), as (700, 2000) @
+ * (2000, 100), 0.61 -> 0.50: those stay on the first engine, as do products of
+ * a few rows (fewer than MATMUL_PACK_MIN_ROWS), where the first reads B in place.
+ * The AVX2 path gains more (0.47-0.54 -> 0.62-0.71 at those shapes); the
+ * generic one, SSE2 without FMA, loses (0.56-0.76 -> 0.46-0.67: its 6 x 2
+ * tile spends a shuffle per broadcast) and stays on the first engine.
+ */
+#ifndef MATMUL_GOTO_BY_DEFAULT
+#define MATMUL_GOTO_BY_DEFAULT (VBYTES > 16)
+#endif
 static int FN(matmul_on_goto)(size_t M, size_t N, size_t K, int b_transposed)
 {
-    (void)N, (void)K, (void)b_transposed;
+    (void)b_transposed;
     const int engine = gr_product_engine();
     if (engine != GR_ENGINE_AUTO) return engine == GR_ENGINE_GOTO;
-    return 0;  // until measured side by side
+    if (M < MATMUL_PACK_MIN_ROWS || !MATMUL_GOTO_BY_DEFAULT) return 0;
+    FN(gemm) g = {.M = M, .N = N, .k_len = K};
+    FN(gemm_plan)(&g, 1);
+    return !(g.blk.phased && N < MATMUL_PACK_A_MIN_N);
 }
 
 /* The product (sizes, blocking) and where its packed A and B go (two
@@ -100,8 +128,11 @@ static void FN(matmul_goto)(size_t M, size_t N, size_t K, const TYPE *A, size_t 
     g.accumulate = accumulate, g.bias = bias;
     const int buffers = g.blk.phased ? 2 : 1;
     const int pack_b = g.blk.phased || g.blk.row_blocks > 1;
+    // A row-major A is transposed as it is packed: that costs as much as the
+    // product when B is narrow, and it is read in place instead (rows rs apart).
+    const int pack_a = !(a_cs == 1 && N < MATMUL_PACK_A_MIN_N);
     for (int k = 0; k < buffers; k++) {
-        g.A_packed[k] = (TYPE *)(workspace + off[k]);
+        g.A_packed[k] = pack_a ? (TYPE *)(workspace + off[k]) : NULL;
         g.B_packed[k] = pack_b ? (TYPE *)(workspace + off[2 + k]) : NULL;
     }
     FN(plan) plan = {&g, FN(goto_items), FN(goto_run), 0};
@@ -155,7 +186,7 @@ static size_t FN(matmul_items)(const void *ctx, size_t phase)
     const size_t N = m->product.ncols;
     if (phase == 0)  // packing
         return m->b_mode != B_IN_PLACE ? FN(count_panels)(N) : m->product.tail ? 1 : 0;
-    return phase == 1 ? FN(product_items)(&m->product) : 0;
+    return phase == 1 ? FN(panels_items)(&m->product) : 0;
 }
 
 static void FN(matmul_run)(const void *ctx, size_t phase, size_t item)
@@ -163,7 +194,7 @@ static void FN(matmul_run)(const void *ctx, size_t phase, size_t item)
     const FN(matmul) *m = ctx;
     const size_t N = m->product.ncols, K = m->product.K;
     if (phase == 1)
-        FN(product_item)(&m->product, item);
+        FN(panels_item)(&m->product, item);
     else if (m->b_mode == B_TRANSPOSED_PACKED)
         FN(pack_transposed)(m->panels, m->B, N, K, item, item + 1);
     else if (m->b_mode == B_PACKED)

@@ -9,7 +9,8 @@
  *   - partitions of rows and column panels, and the packing of B;
  *   - the floating-point environment, workspaces, and jobs: work in phases
  *     of items that threads claim (threads.c);
- *   - products with a plain output (C (+)= A @ B), split into items.
+ *   - products with a plain output (C (+)= A @ B), split into items (the
+ *     first engine's; product.h chooses between it and gemm.h's).
  * Every output element is computed by one thread, in an order fixed by the
  * sizes alone: results are bit-identical for any thread count.
  */
@@ -441,7 +442,7 @@ static inline size_t FN(product_blocks)(const FN(product) *p)
     return FN(count_blocks)(p->M, MR) * (p->segments ? p->segments : 1);
 }
 
-static size_t FN(product_items)(const FN(product) *p)
+static size_t FN(panels_items)(const FN(product) *p)
 {
     if (p->M == 0 || p->ncols == 0) return 0;
     const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
@@ -495,7 +496,7 @@ static void FN(product_panel)(const FN(product) *p, size_t panel, size_t b_lo, s
     }
 }
 
-static void FN(product_item)(const FN(product) *p, size_t item)
+static void FN(panels_item)(const FN(product) *p, size_t item)
 {
     const size_t blocks = FN(product_blocks)(p), span = FN(span)(p, blocks);
     const size_t spans = (blocks + span - 1) / span, s = item % spans;

@@ -33,6 +33,7 @@
 #include "gemm/blocking.h"
 #include "gemm/pack.h"
 #include "gemm/gemm.h"
+#include "gemm/product.h"
 #include "rnn/cell_interface.h"
 #include "rnn/cell_lstm.h"
 #include "rnn/cell_gru.h"

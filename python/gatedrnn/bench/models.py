@@ -253,12 +253,26 @@ def _product_cases(rng: np.random.Generator) -> list[tuple[str, Any, Any, Any]]:
     return cases
 
 
+def _on_engine(engine: str | None, fn: Callable[[], object]) -> Callable[[], None]:
+    """fn() with the product engine set to `engine` (None: the default rule)."""
+    def run() -> None:
+        previous = _kernels.set_product_engine(engine)
+        try:
+            fn()
+        finally:
+            _kernels.set_product_engine(previous)
+    return run
+
+
 def run_products(budget: float) -> list[Row]:
+    """The output layer's products on the Goto engine, the first one (panels)
+    and SciPy's sgemm, side by side in one run (blocks with pauses, taking
+    turns), and the evaluation's fused loss on both engines."""
     rng = np.random.default_rng(3)
     scratch = _kernels.MatmulScratch()
     rows: list[Row] = []
     for name, out, a, b in _product_cases(rng):
-        def engine(out: Any = out, a: Any = a, b: Any = b) -> None:
+        def ours(out: Any = out, a: Any = a, b: Any = b) -> None:
             with _products.engine_limit(float("inf")):
                 _products.matmul_into(out, a, b, scratch=scratch)
 
@@ -266,21 +280,42 @@ def run_products(budget: float) -> list[Row]:
             with _products.engine_limit(0.0):
                 _products.matmul_into(out, a, b)
         # OpenBLAS spins for about 0.1 s after its block: a longer pause.
-        times = compare({"engine": engine, "sgemm": blas}, budget, pause=0.3)
+        times = compare({"goto": _on_engine("goto", ours), "panels": _on_engine("panels", ours),
+                         "engine": ours, "sgemm": blas}, budget, pause=0.3)
         flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
         rows.append({"name": name, "shape": (a.shape, b.shape), "flops": flops, **times})
+    for model, H, tied in (("Rnnlm", 100, False), ("BetterRnnlm", 650, True)):
+        rows_ = EVAL_BATCH[0] * EVAL_BATCH[1]
+        x = rng.standard_normal((rows_, H), dtype=np.float32)
+        W = (rng.standard_normal((VOCAB, H), dtype=np.float32).T if tied
+             else rng.standard_normal((H, VOCAB), dtype=np.float32))
+        bias = rng.standard_normal(VOCAB, dtype=np.float32)
+        target = rng.integers(0, VOCAB, rows_)
+
+        def loss(x: Any = x, W: Any = W, bias: Any = bias, target: Any = target) -> None:
+            _kernels.affine_xent(x, W, bias, target, scratch)
+        times = compare({"goto": _on_engine("goto", loss), "panels": _on_engine("panels", loss),
+                         "engine": loss}, budget, pause=0.03)
+        rows.append({"name": f"{model} eval loss (fused)", "shape": (x.shape, W.shape),
+                     "flops": 2.0 * rows_ * H * VOCAB, **times})
     return rows
 
 
 def print_products(rows: list[Row], peak: float | None) -> None:
-    print("\nthe output layer's products (float32), our engine against SciPy's sgemm, median ms"
-          " (of peak: of the FMA peak)")
-    print(f"  {'product':34s} {'(M, K) @ (K, N)':26s} {'engine':>8s} {'GFLOP/s':>8s} "
-          f"{'of peak':>7s} {'sgemm':>8s} {'GFLOP/s':>8s} {'engine/sgemm':>13s}")
+    print("\nthe output layer's products (float32), median ms: the Goto engine, the first one "
+          "(panels), the\ndefault (each shape on the engine measured faster), SciPy's sgemm; "
+          "GFLOP/s and of peak (of the FMA peak): the default's")
+    print(f"  {'product':34s} {'(M, K) @ (K, N)':26s} {'goto':>7s} {'panels':>7s} "
+          f"{'goto/':>7s} {'default':>7s} {'GFLOP/s':>8s} {'of peak':>7s} {'sgemm':>7s} "
+          f"{'default/':>8s}")
+    print(f"  {'':34s} {'':26s} {'':>7s} {'':>7s} {'panels':>7s} {'':>7s} {'':>8s} {'':>7s} "
+          f"{'':>7s} {'sgemm':>8s}")
     for r in rows:
         (M, K), (_, N) = r["shape"]
         rate = r["flops"] / r["engine"] / 1e9
-        print(f"  {r['name']:34s} {f'({M}, {K}) @ ({K}, {N})':26s} {_ms(r['engine']):>8s} "
+        sgemm = r.get("sgemm")
+        versus = "-" if sgemm is None else f"{r['engine'] / sgemm:.2f}"
+        print(f"  {r['name']:34s} {f'({M}, {K}) @ ({K}, {N})':26s} {_ms(r['goto']):>7s} "
+              f"{_ms(r['panels']):>7s} {r['goto'] / r['panels']:7.2f} {_ms(r['engine']):>7s} "
               f"{rate:8.0f} {'-' if peak is None else f'{rate / peak:.2f}':>7s} "
-              f"{_ms(r['sgemm']):>8s} {r['flops'] / r['sgemm'] / 1e9:8.0f} "
-              f"{r['engine'] / r['sgemm']:13.2f}")
+              f"{_ms(sgemm):>7s} {versus:>8s}")
