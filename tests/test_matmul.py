@@ -1,7 +1,8 @@
-"""The packed-product engine's plain products (src/matmul.template.c), which
-the language model's affine layer uses for small products: every SIMD path,
-both dtypes, every operand layout the layer passes, against float64 NumPy;
-bit-identical on one and two threads; the BLAS path declines."""
+"""The plain products (src/gemm/matmul.template.c) and the fused evaluation
+loss (affine_xent.template.c), which the language model's affine layer uses:
+both product engines (the first; the Goto engine of gemm.h), every SIMD
+path, both dtypes, every operand layout the layer passes, against float64
+NumPy; bit-identical on one and two threads; the BLAS path declines."""
 import numpy as np
 import pytest
 
@@ -11,6 +12,15 @@ from gatedrnn import clip_grads
 from gatedrnn.lm import SGD, BetterRnnlm, Rnnlm, TimeAffine, _products
 
 SIMD_PATHS = [p for p in PATHS if p != "blas"]
+ENGINES = ["goto", "panels"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    """Each test that uses this runs on both product engines."""
+    previous = _kernels.set_product_engine(request.param)
+    yield request.param
+    _kernels.set_product_engine(previous)
 
 # (M, N, K) and what each exercises.
 SHAPES = {
@@ -35,7 +45,7 @@ def _operands(rng, M, N, K, dtype, a_transposed, b_transposed):
 @pytest.mark.parametrize("a_transposed", [False, True], ids=["A", "A^T view"])
 @pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view"])
 @pytest.mark.parametrize("mode", ["C=", "C+=", "C=bias+"])
-def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, mode):
+def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, mode, engine):
     M, N, K = shape
     rng = np.random.default_rng(M * 1000 + N * 10 + K)
     a, b = _operands(rng, M, N, K, dtype, a_transposed, b_transposed)
@@ -52,7 +62,7 @@ def test_matmul_against_numpy(path, dtype, shape, a_transposed, b_transposed, mo
 
 @pytest.mark.parametrize("path", SIMD_PATHS)
 @pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view"])
-def test_matmul_is_bit_identical_on_two_threads(path, b_transposed):
+def test_matmul_is_bit_identical_on_two_threads(path, b_transposed, engine):
     rng = np.random.default_rng(5)
     a, b = _operands(rng, 200, 150, 300, np.float32, False, b_transposed)
     results = []
@@ -70,7 +80,7 @@ def test_matmul_is_bit_identical_on_two_threads(path, b_transposed):
 
 
 @pytest.mark.parametrize("path", SIMD_PATHS)
-def test_matmul_edge_sizes(path):
+def test_matmul_edge_sizes(path, engine):
     with kernel_path(path):
         out = np.full((3, 4), 7.0, np.float32)
         assert _kernels.matmul(out, np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
@@ -175,7 +185,8 @@ def _xent_reference(a, b, bias, targets):
 @pytest.mark.parametrize("a_transposed", [False, True], ids=["A", "A^T view"])
 @pytest.mark.parametrize("b_transposed", [False, True], ids=["B", "B^T view (tied)"])
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no bias"])
-def test_affine_xent_against_numpy(path, dtype, shape, a_transposed, b_transposed, with_bias):
+def test_affine_xent_against_numpy(path, dtype, shape, a_transposed, b_transposed, with_bias,
+                                   engine):
     M, N, K = shape
     rng = np.random.default_rng(M + N + K)
     a, b = _operands(rng, M, N, K, dtype, a_transposed, b_transposed)
@@ -191,7 +202,7 @@ def test_affine_xent_against_numpy(path, dtype, shape, a_transposed, b_transpose
 
 
 @pytest.mark.parametrize("path", SIMD_PATHS)
-def test_affine_xent_is_bit_identical_on_two_threads_and_keeps_nan(path):
+def test_affine_xent_is_bit_identical_on_two_threads_and_keeps_nan(path, engine):
     rng = np.random.default_rng(11)
     a, b = _operands(rng, 120, 900, 40, np.float32, False, True)
     targets = rng.integers(0, 900, 120).astype(np.int64)

@@ -9,6 +9,8 @@ bidirectional LSTM), on
 - both dtypes,
 - one thread, and two threads sharing each step by sequences ("rows") or by
   gate columns with a barrier per step ("columns"),
+- the driver's large products on either product engine (the first, or the
+  Goto engine of src/gemm/gemm.h),
 - sizes that need several inference chunks (about 1024 rows each) and several
   K blocks of the weight gradients (512 rows each), with T long and short, and
   sizes that take the dot-product forms of the backward (few rows).
@@ -43,6 +45,10 @@ SHAPES = {
 }
 THREADING = {"1 thread": (1, None), "2 threads, rows": (2, "rows"),
              "2 threads, columns": (2, "columns")}
+# The driver's large products (input projection, weight gradients) on the
+# first engine (the default) and on the Goto engine (gemm.h, as items over
+# their K rows inside the driver's phases).
+ENGINES = ["panels", "goto"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,6 +84,7 @@ def assert_matches_reference(out, ref, dtype, context):
 def kernels_restored():
     yield
     _kernels.set_path(None)
+    _kernels.set_product_engine(None)
     _kernels.set_split(None)
     _kernels.set_all_threads(False)
     _kernels.set_num_threads(0)
@@ -96,18 +103,20 @@ def test_blas_path(kind, shape, dtype, kernels_restored):
     assert_matches_reference(run_all_three(kind, p), ref, dtype, f"{kind}, blas")
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("threading", THREADING)
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 @pytest.mark.parametrize("path", SIMD_PATHS)
 @pytest.mark.parametrize("kind", family.KINDS)
-def test_simd_path(kind, path, shape, threading, dtype, kernels_restored):
+def test_simd_path(kind, path, shape, threading, engine, dtype, kernels_restored):
     threads, split = THREADING[threading]
+    _kernels.set_product_engine(engine)
     _kernels.set_path(path)
     _kernels.set_split(split)
     _kernels.set_num_threads(threads)
     _kernels.set_all_threads(True)
     p, ref = problem_and_reference(kind, shape, dtype)
-    context = f"{kind}, {path}, {threading}"
+    context = f"{kind}, {path}, {threading}, {engine} engine"
     before = _kernels.jobs_shared()
     out = run_all_three(kind, p)
     assert_matches_reference(out, ref, dtype, context)

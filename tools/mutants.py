@@ -64,6 +64,10 @@ RNN = "src/rnn/cell_rnn.h"
 BLAS = "src/paths/blas_path.template.c"
 MATMUL = "src/gemm/matmul.template.c"
 XENT = "src/gemm/affine_xent.template.c"
+GEMM = "src/gemm/gemm.h"
+PACK = "src/gemm/pack.h"
+UKERNEL = "src/gemm/microkernel.h"
+BLOCKING = "src/gemm/blocking.h"
 
 # The cells' epilogues serve every path (the BLAS path runs them one lane
 # wide); the engine (products, driver) the SIMD paths; lanes_vector.h one
@@ -299,6 +303,55 @@ MUTANTS = [
            "if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];",
            "if (t >= c0 && t + 1 < c0 + width) x->picked[r] = row[t - c0 + 1];",
            "the loss takes the score after the target's"),
+    # -- the Goto engine (gemm.h, pack.h, microkernel.h, blocking.h) and the limits -------
+    Mutant("goto-pack-a-by-columns-drops-a-row", PACK,
+           "const size_t r = s * GEMM_MR + i0, n = r < rows ? FN(min)(GW, rows - r) : 0;",
+           "const size_t r = s * GEMM_MR + i0, n = r < rows ? FN(min)(GW, rows - r - 1) : 0;",
+           "packing an A read down its columns (x^T) loses the last row of A (a zero there)"),
+    Mutant("goto-pack-a-by-rows-short-sliver", PACK,
+           "i0 < mr ? FN(min)(GW, mr - i0) : 0",
+           "i0 < mr ? FN(min)(GW, mr - i0 - 1) : 0",
+           "packing a row-major A transposes one row too few into every sliver"),
+    Mutant("goto-edge-tile-mask-one-lane-short", UKERNEL,
+           "const size_t n = FN(min)(GW, width - (size_t)v * GW);",
+           "const size_t n = FN(min)(GW, width - (size_t)v * GW) - (width % GW != 0);",
+           "an edge tile stores its partial vector one lane short (the last column of C "
+           "when N is not a multiple of the vector width)"),
+    Mutant("goto-pack-b-last-panel-narrow", PACK,
+           "const size_t j = (size_t)v * GW, n = j < width ? FN(min)(GW, width - j) : 0;",
+           "const size_t j = (size_t)v * GW, n = j < width ? FN(min)(GW, width - j - (width < GEMM_NR)) : 0;",
+           "a row-major B's last, partial panel is packed one column short"),
+    Mutant("goto-k-block-one-row-short", GEMM,
+           "kn = FN(min)(b->kc, g->k_lo + g->k_len - k0);",
+           "kn = FN(min)(b->kc - 1, g->k_lo + g->k_len - k0);",
+           "every K block sums one row of K too few (a cache block boundary off by one)"),
+    Mutant("goto-k-blocks-rounded-down", BLOCKING,
+           "b.kc = k_len ? FN(ceil_div)(k_len, b.k_blocks) : 1;",
+           "b.kc = k_len ? k_len / b.k_blocks : 1;",
+           "K blocks of K / blocks rows, rounded down: the last rows of K are never summed "
+           "when the blocks do not divide K"),
+    Mutant("goto-last-column-block-one-panel-short", GEMM,
+           "p_hi = FN(min)(b->panels, p_lo + b->nc);",
+           "p_hi = FN(min)(b->panels - (b->col_blocks > 1), p_lo + b->nc);",
+           "with several column blocks, the last panel of C is never computed"),
+    Mutant("goto-k-blocks-summed-out-of-order", GEMM,
+           "for (size_t kb = kb_lo; kb < kb_hi; kb++) {",
+           "for (size_t kb_ = kb_lo; kb_ < kb_hi; kb_++) {\n"
+           "        const size_t kb = kb_ == kb_lo ? kb_ : kb_lo + kb_hi - (kb_ - kb_lo);",
+           "an item sums its K blocks first, then last to second (right up to rounding, "
+           "but not in the order the results are defined by)"),
+    Mutant("goto-xent-fold-drops-a-column", XENT,
+           "const size_t width = FN(min)(g->N, p1 * GEMM_NR) - c0, nv",
+           "const size_t width = FN(min)(g->N, p1 * GEMM_NR) - c0 - 1, nv",
+           "the evaluation loss on the Goto engine leaves a score of every fold of panels out"),
+    Mutant("caches-shared-by-ignored", "src/gemm/caches.c",
+           "shared_by[level - 1] = cpus >= 1 ? cpus : 1;",
+           "shared_by[level - 1] = 1;",
+           "the CPUs sharing each cache are not read (every cache private)"),
+    Mutant("fma-peak-one-thread-reported", "src/gemm/fma_peak.template.c",
+           "job->seconds[tid] = gr_seconds() - start;",
+           "job->seconds[0] = gr_seconds() - start;",
+           "the FMA peak reports every thread's time as the first thread's"),
     # -- softmax rows on the pool, clip_grads' sum of squares ---------------------------
     Mutant("softmax-items-share-the-first-targets", "src/lm/softmax.template.c",
            "j->x + r0 * j->V, j->target + r0,", "j->x + r0 * j->V, j->target,",

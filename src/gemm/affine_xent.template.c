@@ -289,7 +289,7 @@ static void FN(xent_goto_item)(const FN(xent_goto) *x, size_t q)
             for (size_t i = 0; i < mr; i++) {
                 const size_t r = r0 + i, t = (size_t)x->target[r];
                 TYPE *row = tile + i * ld;
-                if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];
+                if (t - c0 < width) x->picked[r] = row[t - c0];  // t in [c0, c0 + width)
                 FN(row_stats)(row, width, nv, &x->group_max[r * x->groups + q],
                               &x->group_sum[r * x->groups + q]);
             }

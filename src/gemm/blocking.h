@@ -127,12 +127,15 @@ static FN(blocking) FN(gemm_blocking)(size_t slivers, size_t N, size_t k_len, in
     // (unless it stays in L2).
     const double c_passes = c * sizeof(TYPE) <= l2 / 2 ? 1 : (double)b.k_blocks;
     if (may_phase && b.k_blocks > 1 && a + bb + 2 * c_passes * c < best) {
+        // A phase's items: about GEMM_PHASE_ITEMS, 4 row blocks (more if A's
+        // block would not fit in half of L2) by as many column blocks.
         b.phased = 1;
-        const size_t rows = slivers < 4 ? slivers : 4;
-        const size_t cols = FN(min)(b.panels, FN(ceil_div)(GEMM_PHASE_ITEMS, rows));
-        b.mc = FN(ceil_div)(slivers, rows);
-        b.nc = FN(ceil_div)(b.panels, cols);
+        const size_t mc_l2 = l2 / 2 / (b.kc * GEMM_MR * sizeof(TYPE));
+        b.mc = FN(ceil_div)(slivers, slivers < 4 ? slivers : 4);
+        b.mc = mc_l2 < 1 ? 1 : b.mc < mc_l2 ? b.mc : mc_l2;
         b.row_blocks = FN(ceil_div)(slivers, b.mc);
+        const size_t cols = FN(ceil_div)(GEMM_PHASE_ITEMS, b.row_blocks);
+        b.nc = FN(ceil_div)(b.panels, cols < b.panels ? cols : b.panels);
         b.col_blocks = FN(ceil_div)(b.panels, b.nc);
     }
     return b;
