@@ -7,7 +7,7 @@ from gatedrnn import bench
 from gatedrnn.bench import cli as bench_cli, lstm as bench_lstm
 
 TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
-        "--no-interference"]
+        "--no-interference", "--no-engines"]
 
 
 def test_bench_without_torch(capsys, monkeypatch):
@@ -44,6 +44,14 @@ def test_scaling_reports_a_bounded_cache(capsys):
     assert infer == sorted(infer) and infer[-1] == infer[-2]  # bounded in T
     bench_lstm.print_scaling(rows)
     assert "us/step" in capsys.readouterr().out
+
+
+def test_recurrence_products_on_both_engines(capsys):
+    rows = bench_lstm.recurrence_products(0.0, sizes=(8,))
+    assert [r["name"] for r in rows][-1].startswith("TimeLSTM")
+    assert all(r["goto"] > 0 and r["panels"] > 0 for r in rows)
+    bench_lstm.print_recurrence_products(rows, None)
+    assert "dxs = dA @ Wx^T" in capsys.readouterr().out
 
 
 def test_interference_runs_without_torch(capsys):

@@ -6,7 +6,8 @@
  *
  *   V, IV                  a vector of TYPE and of the same-size integer
  *   GW                     lanes per vector
- *   load, store            GW lanes; load_n, store_n: the first n (zeros past)
+ *   load, store            GW lanes; load_n, store_n: the first n (zeros past),
+ *                          masked on AVX-512 and AVX2, lane by lane on the generic path
  *   splat                  every lane x
  *   select(mask, a, b)     mask ? a : b, lane by lane (mask lanes all ones or zeros)
  *   mask_ge, mask_lt, mask_isnum   comparisons as masks
@@ -33,6 +34,19 @@ static inline void FN(store)(TYPE *p, V v) { memcpy(p, &v, sizeof v); }
 
 static inline V FN(splat)(TYPE x) { return (V){0} + x; }
 
+#if VBYTES == 32 && defined(__AVX2__)
+/* AVX2's masks: lanes below n all ones. */
+static inline IV FN(lanes_below)(size_t n)
+{
+#if IS_FLOAT
+    const IV iota = {0, 1, 2, 3, 4, 5, 6, 7};
+#else
+    const IV iota = {0, 1, 2, 3};
+#endif
+    return iota < (ITYPE)n;
+}
+#endif
+
 /* The first n lanes of p (n <= GW), zeros beyond; reads nothing past p[n-1]. */
 static inline V FN(load_n)(const TYPE *p, size_t n)
 {
@@ -42,6 +56,12 @@ static inline V FN(load_n)(const TYPE *p, size_t n)
     return (V)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
 #else
     return (V)_mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1), p);
+#endif
+#elif VBYTES == 32 && defined(__AVX2__)
+#if IS_FLOAT
+    return (V)_mm256_maskload_ps(p, (__m256i)FN(lanes_below)(n));
+#else
+    return (V)_mm256_maskload_pd(p, (__m256i)FN(lanes_below)(n));
 #endif
 #else
     V v = {0};
@@ -61,6 +81,12 @@ static inline void FN(store_n)(TYPE *p, V v, size_t n)
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
 #else
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), (__m512d)v);
+#endif
+#elif VBYTES == 32 && defined(__AVX2__)
+#if IS_FLOAT
+    _mm256_maskstore_ps(p, (__m256i)FN(lanes_below)(n), (__m256)v);
+#else
+    _mm256_maskstore_pd(p, (__m256i)FN(lanes_below)(n), (__m256d)v);
 #endif
 #else
     for (size_t l = 0; l < n; l++) p[l] = v[l];

@@ -99,6 +99,14 @@ vf probe_avx512(const float *p, float *q, vd d)
 }
 #elif VBYTES == 32
 vf probe_avx2(vf v) { return (vf)_mm256_rcp_ps((__m256)v); }
+vf probe_avx2_masks(const float *p, float *q, vi lanes)
+{
+    vf v = (vf)_mm256_maskload_ps(p, (__m256i)lanes);
+    _mm256_maskstore_ps(q, (__m256i)lanes, (__m256)v);
+    _mm256_maskstore_pd((double *)q, (__m256i)lanes,
+                        _mm256_maskload_pd((const double *)p, (__m256i)lanes));
+    return v;
+}
 #endif
 
 #if VBYTES > 16

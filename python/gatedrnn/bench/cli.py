@@ -37,6 +37,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
+    parser.add_argument("--no-engines", action="store_true",
+                        help="skip the recurrence's products on both product engines")
     parser.add_argument("--no-interference", action="store_true",
                         help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--no-models", action="store_true",

@@ -1,7 +1,8 @@
 """TimeLSTM in `python -m gatedrnn bench`: against the NumPy spec, PyTorch's CPU
 nn.LSTM holding the same weights (when torch is importable) and its own products
 alone; the T and N scaling with the memory kept; the cost of running right after
-other libraries' thread pools; the LSTM's targets.
+other libraries' thread pools; the recurrence's large products on both product
+engines; the LSTM's targets.
 
 FLOP counts: a forward is 2*N*T*(D+H)*4H (the two products; the gates are not
 counted), a forward+backward three times that.
@@ -383,6 +384,69 @@ def print_targets(rows: list[Row], small: dict[str, float] | None,
     return met_all
 
 
+def _on_engine(engine: str, fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        previous = _kernels.set_product_engine(engine)
+        try:
+            fn()
+        finally:
+            _kernels.set_product_engine(previous)
+    return run
+
+
+ENGINE_SIZES = (100, 256, 650)  # H = D of the recurrence's products, N*T = 700
+
+
+def recurrence_products(budget: float, sizes: Sequence[int] = ENGINE_SIZES) -> list[Row]:
+    """The recurrence's large products at N*T = 700 rows, as plain products in
+    the driver's layouts, on the Goto engine and on the first one (panels),
+    side by side; then TimeLSTM (20, 35, H, H) forward+backward with the
+    driver's own products on each engine."""
+    rng = np.random.default_rng(4)
+    scratch = _kernels.MatmulScratch()
+    rows: list[Row] = []
+    for H in sizes:
+        NT, D, GH = 700, H, 4 * H
+        xs = rng.standard_normal((NT, D), dtype=np.float32)
+        h = rng.standard_normal((NT, H), dtype=np.float32)
+        dA = rng.standard_normal((NT, GH), dtype=np.float32)
+        Wx = rng.standard_normal((D, GH), dtype=np.float32)
+        cases = [("input projection x @ Wx", (NT, GH), xs, Wx),
+                 ("dWx = x^T @ dA", (D, GH), xs.T, dA),
+                 ("dWh = h^T @ dA", (H, GH), h.T, dA),
+                 ("dxs = dA @ Wx^T", (NT, D), dA, Wx.T)]
+        for name, shape, a, b in cases:
+            out = np.empty(shape, np.float32)
+
+            def product(out: Any = out, a: Any = a, b: Any = b) -> None:
+                _kernels.matmul(out, a, b, scratch=scratch)
+            t = compare({"goto": _on_engine("goto", product),
+                         "panels": _on_engine("panels", product)}, budget)
+            rows.append({"name": name, "H": H, "shape": (a.shape, b.shape),
+                         "flops": 2.0 * a.shape[0] * a.shape[1] * b.shape[1], **t})
+        ours = Ours(make_problem(20, 35, H, H, np.float32))
+        t = compare({"goto": _on_engine("goto", ours.forward_backward),
+                     "panels": _on_engine("panels", ours.forward_backward)}, budget)
+        rows.append({"name": "TimeLSTM fwd+bwd, driver's products", "H": H,
+                     "shape": None, "flops": 3 * forward_flops(20, 35, H, H), **t})
+    return rows
+
+
+def print_recurrence_products(rows: list[Row], peak: float | None) -> None:
+    print("\nthe recurrence's large products at N*T = 700 (float32; in the driver's layouts, as "
+          "plain products),\nthe Goto engine against the first one (panels), median ms; "
+          "GFLOP/s and of peak (of the FMA peak): the Goto engine's")
+    print(f"  {'H = D':6s} {'product':38s} {'(M, K) @ (K, N)':24s} {'goto':>8s} {'panels':>8s} "
+          f"{'goto/panels':>11s} {'GFLOP/s':>8s} {'of peak':>7s}")
+    for r in rows:
+        shape = "" if r["shape"] is None else "({}, {}) @ ({}, {})".format(*r["shape"][0],
+                                                                          *r["shape"][1])
+        rate = r["flops"] / r["goto"] / 1e9
+        print(f"  {r['H']:<6d} {r['name']:38s} {shape:24s} {fmt_ms(r['goto']):>8s} "
+              f"{fmt_ms(r['panels']):>8s} {r['goto'] / r['panels']:11.2f} {rate:8.1f} "
+              f"{of_peak(rate, peak):>7s}")
+
+
 def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
              sizes: Sequence[Size], f64_sizes: Sequence[Size],
              peak: dict[str, float | None]) -> None:
@@ -411,4 +475,7 @@ def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
               f"{small['forward_backward']:.1f} us")
     if not args.no_scaling:
         print_scaling(scaling(budget / 2, args.quick))
+    if not args.no_engines and _kernels.get_path() != "blas":
+        sizes_h = ENGINE_SIZES[::2] if args.quick else ENGINE_SIZES
+        print_recurrence_products(recurrence_products(budget / 2, sizes_h), peak["float32"])
     print_targets(rows, small, None, inter)
