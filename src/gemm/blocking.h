@@ -50,12 +50,32 @@ static size_t FN(gemm_kc)(void)
 
 static inline size_t FN(ceil_div)(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Elements read or written in memory by items over all of K: A once if it
- * stays in L2, else once per column block; B once per row block; C once. */
-static double FN(traffic_over_k)(const FN(blocking) *b, double a, double bb, double c, size_t l2)
+/* A read of an operand again, after its first from memory, costs this
+ * fraction of the first when it stays in this core's share of L3. */
+#define GEMM_REREAD_COST 0.25
+
+/* This core's share of L3, at most 4 L2s: a virtual machine may report its
+ * host's whole L3 (480 MB for 2 CPUs, measured), which it does not get. */
+static size_t FN(l3_share)(const size_t bytes[3], const int shared_by[3])
+{
+    const size_t share = bytes[2] / (size_t)(shared_by[2] > 0 ? shared_by[2] : 1);
+    return share < 4 * bytes[1] ? share : 4 * bytes[1];
+}
+
+/* The cost of reading an operand of n elements `times` times. */
+static inline double FN(reads)(double n, double times, size_t l3)
+{
+    return n * (1 + (times - 1) * (n * sizeof(TYPE) <= l3 ? GEMM_REREAD_COST : 1));
+}
+
+/* The cost, in elements moved through memory, of items over all of K: A
+ * once, and again per column block unless it stays in L2; B once, and again
+ * per row block; C read and written once. */
+static double FN(traffic_over_k)(const FN(blocking) *b, double a, double bb, double c, size_t l2,
+                                 size_t l3)
 {
     const double a_reads = a * sizeof(TYPE) <= l2 / 2 ? 1 : (double)b->col_blocks;
-    return a_reads * a + (double)b->row_blocks * bb + 2 * c;
+    return FN(reads)(a, a_reads, l3) + FN(reads)(bb, (double)b->row_blocks, l3) + 2 * c;
 }
 
 /* Items over all of K: of the (MC, NC) pairs that keep A's block (and, with
@@ -63,7 +83,8 @@ static double FN(traffic_over_k)(const FN(blocking) *b, double a, double bb, dou
  * the fewest elements among those giving GEMM_MIN_ITEMS items (or, for a
  * small product, the one giving the most items). NC runs from all the panels
  * through C's quarter of L2 down to 1, halving; MC from the most L2 holds. */
-static void FN(items_over_k)(FN(blocking) *b, double a, double bb, double c, size_t l2)
+static void FN(items_over_k)(FN(blocking) *b, double a, double bb, double c, size_t l2,
+                             size_t l3)
 {
     const size_t sliver_bytes = GEMM_MR * sizeof(TYPE);
     size_t mc_l2 = l2 / 2 / (b->kc * sliver_bytes);
@@ -85,7 +106,7 @@ static void FN(items_over_k)(FN(blocking) *b, double a, double bb, double c, siz
             t.col_blocks = FN(ceil_div)(b->panels, nc);
             const size_t items = t.row_blocks * t.col_blocks;
             const size_t best_items = best.row_blocks * best.col_blocks;
-            const double traffic = FN(traffic_over_k)(&t, a, bb, c, l2);
+            const double traffic = FN(traffic_over_k)(&t, a, bb, c, l2, l3);
             const int enough = items >= GEMM_MIN_ITEMS, best_enough = best_items >= GEMM_MIN_ITEMS;
             if (!found || (enough && !best_enough) || (enough && traffic < best_traffic)
                 || (!enough && !best_enough && items > best_items)) {
@@ -106,8 +127,9 @@ static void FN(items_over_k)(FN(blocking) *b, double a, double bb, double c, siz
 static FN(blocking) FN(gemm_blocking)(size_t slivers, size_t N, size_t k_len, int may_phase)
 {
     size_t bytes[3];
-    gr_cache_sizes(bytes, NULL);
-    const size_t l2 = bytes[1];
+    int shared_by[3];
+    gr_cache_sizes(bytes, shared_by);
+    const size_t l2 = bytes[1], l3 = FN(l3_share)(bytes, shared_by);
     FN(blocking) b = {0};
     const size_t most = FN(gemm_kc)();
     b.k_blocks = k_len ? FN(ceil_div)(k_len, most) : 1;
@@ -121,12 +143,12 @@ static FN(blocking) FN(gemm_blocking)(size_t slivers, size_t N, size_t k_len, in
     const double a = (double)slivers * GEMM_MR * (double)k_len;
     const double bb = (double)k_len * (double)b.panels * GEMM_NR;
     const double c = (double)slivers * GEMM_MR * (double)b.panels * GEMM_NR;
-    FN(items_over_k)(&b, a, bb, c, l2);
-    const double best = FN(traffic_over_k)(&b, a, bb, c, l2);
+    FN(items_over_k)(&b, a, bb, c, l2, l3);
+    const double best = FN(traffic_over_k)(&b, a, bb, c, l2, l3);
     // A phase per K block: A and B packed once, C read and written per block
     // (unless it stays in L2).
     const double c_passes = c * sizeof(TYPE) <= l2 / 2 ? 1 : (double)b.k_blocks;
-    if (may_phase && b.k_blocks > 1 && a + bb + 2 * c_passes * c < best) {
+    if (may_phase && b.k_blocks > 1 && a + bb + 2 * FN(reads)(c, c_passes, l3) < best) {
         // A phase's items: about GEMM_PHASE_ITEMS, 4 row blocks (more if A's
         // block would not fit in half of L2) by as many column blocks.
         b.phased = 1;
