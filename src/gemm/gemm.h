@@ -149,6 +149,32 @@ static void FN(gemm_pack_item)(const FN(gemm) *g, size_t kb, size_t x)
 
 /* ---- the product ------------------------------------------------------------ */
 
+/* Where a panel of B comes from, unpacked: `rows` runs of `bytes` bytes,
+ * `stride` bytes apart (K rows of B, or, transposed, its panel's rows of B^T). */
+typedef struct FN(b_source) {
+    const char *base;
+    size_t rows, bytes, stride;
+} FN(b_source);
+
+static inline FN(b_source) FN(gemm_b_source)(const FN(gemm) *g, size_t k0, size_t kn, size_t c0)
+{
+    const size_t width = FN(min)(GEMM_NR, g->N - c0);
+    const char *base = (const char *)FN(gemm_b_at)(g, k0, c0);
+    if (g->b_transposed) return (FN(b_source)){base, width, kn * sizeof(TYPE), g->ldb * sizeof(TYPE)};
+    return (FN(b_source)){base, kn, width * sizeof(TYPE), g->ldb * sizeof(TYPE)};
+}
+
+/* Part `part` of `parts` of a panel's source lines, fetched into L2: the next
+ * panel's, a part after each micro-kernel call of this one, so that its
+ * packing finds them there (a row-major B's rows may be pages apart, beyond
+ * the hardware prefetcher's reach). */
+static inline void FN(prefetch_b_part)(const FN(b_source) *src, size_t part, size_t parts)
+{
+    const size_t per_row = (src->bytes + 63) / 64, lines = src->rows * per_row;
+    for (size_t l = lines * part / parts; l < lines * (part + 1) / parts; l++)
+        __builtin_prefetch(src->base + l / per_row * src->stride + l % per_row * 64, 0, 2);
+}
+
 static size_t FN(gemm_items)(const FN(gemm) *g)
 {
     if (g->M == 0 || g->N == 0) return 0;
@@ -180,7 +206,15 @@ static void FN(gemm_item_blocks)(const FN(gemm) *g, size_t x, size_t kb_lo, size
                 FN(pack_panel_b)(panel, FN(gemm_b_at)(g, k0, c0), g->ldb, g->b_transposed, kn,
                                  width);
             const TYPE *bias = g->bias ? g->bias + c0 : NULL;
+            // The next panel this item packs: the next one, or the first of the next K block.
+            FN(b_source) next = {0};
+            if (!g->B_packed[0] && (p + 1 < p_hi || kb + 1 < kb_hi)) {
+                const size_t k1 = p + 1 < p_hi ? k0 : k0 + b->kc;
+                next = FN(gemm_b_source)(g, k1, FN(min)(b->kc, g->k_lo + g->k_len - k1),
+                                         p + 1 < p_hi ? c0 + GEMM_NR : p_lo * GEMM_NR);
+            }
             for (size_t s = s_lo; s < s_hi; s++) {
+                if (next.base) FN(prefetch_b_part)(&next, s - s_lo, s_hi - s_lo);
                 const size_t seg = s / sps, r0 = s % sps * GEMM_MR;
                 const size_t mr = FN(min)(GEMM_MR, g->M - r0);
                 TYPE *c = g->C + seg * g->seg_c + r0 * g->ldc + c0;
