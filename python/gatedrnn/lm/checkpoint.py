@@ -14,10 +14,16 @@ holds everything the next iteration depends on:
   validation perplexity and parameters, and the history;
 - the run's settings (the command line's), under ``"run"``.
 
-It is written atomically: to a temporary file beside it, then renamed.
+It is written atomically: to a temporary file beside it
+(``.NAME.PID.tmp``), then renamed. A process killed during the write leaves
+that temporary file behind; `remove_stale_temporaries` removes those of
+processes no longer running.
 """
+import glob
 import json
 import os
+import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,8 +165,7 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
     arrays["checkpoint"] = np.array(json.dumps(meta))
     if vocab is not None:
         arrays["vocab"] = np.array(list(vocab), dtype=str)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp = _temporary(path, os.getpid())
     try:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -169,6 +174,72 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _temporary(path: str, pid: int) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{pid}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs now (True when it cannot be told)."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32" or pid <= 0:
+        return True     # os.kill(pid, 0) would terminate it on Windows: keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:     # EPERM: it exists, under another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: StrPath) -> list[tuple[str, int]]:
+    """Remove the unfinished writes of `path` left by processes that died.
+
+    `save_checkpoint` writes ``.NAME.PID.tmp`` beside the checkpoint and
+    renames it; a process killed during the write (SIGKILL, a power cut)
+    leaves it there, as large as the checkpoint. This removes those whose
+    process ``PID`` no longer runs, and never one of a running process (on
+    Windows, where that cannot be told without more machinery, none).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint (it need not exist).
+
+    Returns
+    -------
+    list of (str, int)
+        The files removed and their sizes in bytes.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gatedrnn.lm.checkpoint import remove_stale_temporaries
+    >>> folder = tempfile.mkdtemp()
+    >>> mine = os.path.join(folder, f".run.ckpt.npz.{os.getpid()}.tmp")
+    >>> open(mine, "wb").close()                 # this process runs: kept
+    >>> remove_stale_temporaries(os.path.join(folder, "run.ckpt.npz"))
+    []
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)\.tmp")
+    removed: list[tuple[str, int]] = []
+    for candidate in sorted(glob.glob(os.path.join(glob.escape(folder),
+                                                   f".{glob.escape(name)}.*.tmp"))):
+        match = pattern.fullmatch(os.path.basename(candidate))
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            size = os.path.getsize(candidate)
+            os.remove(candidate)
+        except FileNotFoundError:   # another process removed it first
+            continue
+        removed.append((candidate, size))
+    return removed
 
 
 class Checkpoint:
