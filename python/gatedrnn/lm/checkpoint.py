@@ -19,11 +19,8 @@ It is written atomically: to a temporary file beside it
 that temporary file behind; `remove_stale_temporaries` removes those of
 processes no longer running.
 """
-import glob
 import json
 import os
-import re
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,11 +28,15 @@ import numpy as np
 
 from .._layers import TimeLSTM
 from .._typing import StrPath
+from ._atomic import remove_stale_temporaries, write_atomically
 from .layers import TimeDropout
 
 from .models import BetterRnnlm, Rnnlm
 from .optim import SGD, Adam
 from .trainer import RnnlmTrainer
+
+__all__ = ["Checkpoint", "is_checkpoint", "load_checkpoint", "remove_stale_temporaries",
+           "save_checkpoint"]
 
 FORMAT = "gatedrnn-checkpoint"
 VERSION = 1
@@ -165,81 +166,8 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
     arrays["checkpoint"] = np.array(json.dumps(meta))
     if vocab is not None:
         arrays["vocab"] = np.array(list(vocab), dtype=str)
-    tmp = _temporary(path, os.getpid())
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
     return path
-
-
-def _temporary(path: str, pid: int) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.{pid}.tmp")
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs now (True when it cannot be told)."""
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32" or pid <= 0:
-        return True     # os.kill(pid, 0) would terminate it on Windows: keep the file
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:     # EPERM: it exists, under another user
-        return True
-    return True
-
-
-def remove_stale_temporaries(path: StrPath) -> list[tuple[str, int]]:
-    """Remove the unfinished writes of `path` left by processes that died.
-
-    `save_checkpoint` writes ``.NAME.PID.tmp`` beside the checkpoint and
-    renames it; a process killed during the write (SIGKILL, a power cut)
-    leaves it there, as large as the checkpoint. This removes those whose
-    process ``PID`` no longer runs, and never one of a running process (on
-    Windows, where that cannot be told without more machinery, none).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The checkpoint (it need not exist).
-
-    Returns
-    -------
-    list of (str, int)
-        The files removed and their sizes in bytes.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from gatedrnn.lm.checkpoint import remove_stale_temporaries
-    >>> folder = tempfile.mkdtemp()
-    >>> mine = os.path.join(folder, f".run.ckpt.npz.{os.getpid()}.tmp")
-    >>> open(mine, "wb").close()                 # this process runs: kept
-    >>> remove_stale_temporaries(os.path.join(folder, "run.ckpt.npz"))
-    []
-    """
-    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
-    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)\.tmp")
-    removed: list[tuple[str, int]] = []
-    for candidate in sorted(glob.glob(os.path.join(glob.escape(folder),
-                                                   f".{glob.escape(name)}.*.tmp"))):
-        match = pattern.fullmatch(os.path.basename(candidate))
-        if match is None or _pid_alive(int(match.group(1))):
-            continue
-        try:
-            size = os.path.getsize(candidate)
-            os.remove(candidate)
-        except FileNotFoundError:   # another process removed it first
-            continue
-        removed.append((candidate, size))
-    return removed
 
 
 class Checkpoint:

@@ -405,7 +405,7 @@ def run_train(args: argparse.Namespace) -> int:
     r = _Run(args)
     run = r.settings
     _check_plot(run["plot"])
-    for path in dict.fromkeys(p for p in (r.checkpoint, args.resume) if p):
+    for path in dict.fromkeys(p for p in (r.checkpoint, args.resume, r.save) if p):
         removed = remove_stale_temporaries(path)
         if removed:
             _say(f"removed {len(removed)} unfinished write(s) of {path} left by processes no "
