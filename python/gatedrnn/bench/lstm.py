@@ -242,7 +242,7 @@ def scaling(budget: float, quick: bool, D: int = 650, H: int = 650) -> list[Row]
     """forward+backward time per step and per sequence as T and N grow, with the
     memory the layer keeps: the cache (values per N*T*H) and the workspace."""
     rows: list[Row] = []
-    Ts = [35, 70] if quick else [35, 70, 140, 350, 700]
+    Ts = [35, 140] if quick else [35, 70, 140, 350, 700]
     Ns = [1, 20] if quick else [1, 2, 5, 10, 20, 40, 80]
     for kind, sizes in (("T", [(20, T, D, H) for T in Ts]), ("N", [(N, 35, D, H) for N in Ns])):
         for size in sizes:

@@ -372,6 +372,10 @@ class _Run:
                 + (list(self.trainer.ppl_list) if self.trainer.stopped else []))
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB" if n >= 1000 else f"{n} B"
+
+
 def _open_log(path: str | None, append: bool, keep: int | None = None
               ) -> tuple[Log | None, IO[str] | None]:
     """(log function or None, file to close or None) for --log. With `keep`,
@@ -409,7 +413,7 @@ def run_train(args: argparse.Namespace) -> int:
         removed = remove_stale_temporaries(path)
         if removed:
             _say(f"removed {len(removed)} unfinished write(s) of {path} left by processes no "
-                 f"longer running: " + ", ".join(f"{os.path.basename(name)} ({size / 1e6:.1f} MB)"
+                 f"longer running: " + ", ".join(f"{os.path.basename(name)} ({_size(size)})"
                                                  for name, size in removed))
     if r.resumed_from:
         why = r.nothing_left()
