@@ -13,8 +13,7 @@ import pytest
 
 from gatedrnn.__main__ import main
 from gatedrnn.lm import Adam, BetterRnnlm, Rnnlm, SGD, RnnlmTrainer, fit_with_lr_decay
-from gatedrnn.lm.checkpoint import (is_checkpoint, load_checkpoint, remove_stale_temporaries,
-                                    save_checkpoint)
+from gatedrnn.lm.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from gatedrnn.lm.params import read_params_file
 
 
@@ -208,10 +207,10 @@ def test_cli_resume_keeps_the_runs_files(corpus_files, model, capsys, monkeypatc
                         lambda path, *a, **k: written.append(a[2].steps) or save(path, *a, **k))
     assert main(["train", "--resume", str(ckpt), "--max-iters", "130", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert f"checkpoints to {ckpt}" in out and f"log to {d / 'run.log'}" in out
-    assert written == list(range(63, 130, 7)) + [130]      # every 7, and at the end
     assert load_checkpoint(ckpt).trainer.steps == 130
     assert not (d / "run.ckpt.npz").exists()                # no checkpoint under another name
+    assert written == list(range(63, 130, 7)) + [130]      # every 7, and at the end
+    assert f"checkpoints to {ckpt}" in out and f"log to {d / 'run.log'}" in out
     for a, b in zip(read_params_file(d / "straight.npz")[0], read_params_file(d / "run.npz")[0]):
         np.testing.assert_array_equal(a, b)
     assert _log_lines(d / "run.log") == _log_lines(d / "straight.log")
@@ -257,6 +256,7 @@ def test_cli_resume_at_the_cap_trains_nothing(corpus_files, capsys):
 def test_stale_temporaries_of_dead_processes_only(tmp_path):
     """remove_stale_temporaries removes .NAME.PID.tmp of processes that ended,
     never of a running one (this process, a live child), nor other files."""
+    from gatedrnn.lm.checkpoint import remove_stale_temporaries
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead_pid = int(dead.stdout)
