@@ -253,6 +253,21 @@ def test_cli_resume_at_the_cap_trains_nothing(corpus_files, capsys):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_cli_resume_of_a_finished_run_trains_nothing(corpus_files, model, capsys):
+    d = corpus_files
+    ckpt, save = d / "c.ckpt.npz", d / "p.npz"
+    assert main(_train_argv(d, save, "--max-epoch", "1", "--checkpoint", str(ckpt),
+                            model=model)) == 0
+    capsys.readouterr()
+    before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in (ckpt, save)]
+    time.sleep(0.01)
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "its 1 epoch(s) are done" in out[0], out
+    assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in (ckpt, save)] == before
+
+
 def test_stale_temporaries_of_dead_processes_only(tmp_path):
     """remove_stale_temporaries removes .NAME.PID.tmp of processes that ended,
     never of a running one (this process, a live child), nor other files."""

@@ -117,7 +117,7 @@ def print_duration(parts: dict[str, float], quick: bool, default_plan: bool) -> 
     print(f"the full run (without --quick) took {_minutes(full)} on {REFERENCE_MACHINE}, "
           f"where --quick took {_minutes(ref)};\nestimated from this run's parts, the full "
           f"run takes about {_minutes(estimate)} here"
-          + (f" (without the {', '.join(left_out)} part(s) left out here)" if left_out else ""))
+          + (f" for the parts run ({', '.join(left_out)} left out)" if left_out else ""))
 
 
 def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
