@@ -327,9 +327,10 @@ class _Run:
 
     def files(self) -> str:
         run = self.settings
+        every = run["checkpoint_every"]
         return "; ".join(text for text, value in (
-            (f"checkpoints to {self.checkpoint}", True),
-            (f"every {run['checkpoint_every']} iterations", run["checkpoint_every"]),
+            (f"checkpoints to {self.checkpoint}" + (f" every {every} iterations" if every else ""),
+             True),
             (f"parameters to {self.save}", True), (f"log to {run['log']}", run["log"]),
             (f"curve to {run['plot']}", run["plot"]),
             (f"--max-iters {run['max_iters']}", run["max_iters"])) if value)
@@ -492,7 +493,8 @@ def run_eval(args: argparse.Namespace) -> int:
         run = saved.run
     else:
         model, info = model_from_params(args.params)
-    unk = args.unk if args.unk is not None else run.get("unk")
+    # The run's --unk goes with the run's data; other data need their own.
+    unk = args.unk if args.unk is not None or args.file else run.get("unk")
     V = model.vocab_size
     vocab = info.get("vocab")
     if args.file:
