@@ -36,6 +36,7 @@ REFERENCE_MACHINE = "Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0"
 REFERENCE_FULL = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "models": 0.0}
 REFERENCE_QUICK = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "models": 0.0}
 
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
                                                description=DESCRIPTION)

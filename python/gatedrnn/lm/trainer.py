@@ -142,7 +142,7 @@ class RnnlmTrainer:
         self.skipped_updates = 0
         self.iteration = 0          # iterations done in the current epoch
         self.steps = 0              # iterations done in all
-        self.stopped = False        # the last fit returned early, at stop()'s request
+        self.stopped = False        # the last fit returned early (stop() or max_steps)
         self._epochs_in_fit = 0     # epochs done by the current fit
         self._loss = [0.0, 0]       # loss summed, and counted, since the last record
         self._elapsed = 0.0         # seconds of training before this fit went on
