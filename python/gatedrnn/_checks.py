@@ -154,3 +154,29 @@ def check_array(a: object, name: str, dtype: np.dtype[Any], shape: tuple[int | N
         detail = f" {why}" if why else ""
         raise ValueError(f"{name} must have shape {letters} = {wanted}{detail}; got {a.shape}")
     return as_c_array(a) if contiguous else a
+
+
+def check_lengths(lengths: object, N: int, T: int) -> "np.ndarray[Any, np.dtype[np.int64]] | None":
+    """Sequence lengths for a batch (N, T): None, or an own C-contiguous int64
+    copy of an integer array (N,) with every value in [0, T]."""
+    if lengths is None:
+        return None
+    if isinstance(lengths, (list, tuple)):
+        lengths = np.asarray(lengths)
+        if lengths.size == 0:
+            lengths = lengths.astype(np.int64)
+    if not isinstance(lengths, np.ndarray):
+        raise TypeError(f"lengths must be an integer array of shape (N,) = ({N},), or None; "
+                        f"got {type(lengths).__name__}")
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"lengths must have an integer dtype (one length per sequence); got "
+                        f"{lengths.dtype}")
+    if lengths.shape != (N,):
+        raise ValueError(f"lengths must have shape (N,) = ({N},), one length per sequence of "
+                         f"xs; got {lengths.shape}")
+    bad = np.flatnonzero((lengths < 0) | (lengths > T))
+    if bad.size:
+        n = int(bad[0])
+        raise ValueError(f"lengths must be in [0, T] = [0, {T}]; got lengths[{n}] = "
+                         f"{int(lengths[n])} ({bad.size} out of range)")
+    return np.array(lengths, dtype=np.int64, order="C")
