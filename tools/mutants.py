@@ -368,7 +368,7 @@ def _tracked_files():
                              check=True).stdout
         return [f for f in out.decode().split("\0") if f and (REPO / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
-        skip = {".git", "build", ".venv", ".ci-venv", "__pycache__", ".hypothesis"}
+        skip = {".git", "build", ".venv", ".venv-test", ".ci-venv", "__pycache__", ".hypothesis"}
         return [str(p.relative_to(REPO)) for p in REPO.rglob("*")
                 if p.is_file() and not skip & set(p.relative_to(REPO).parts)]
 
