@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .. import __version__, _kernels
-from . import family, lstm, models
+from . import family, lengths, lstm, models
 from .machine import blas_threads, cpu_count, cpu_name, sgemm_peak
 from .timing import Row, Size, TorchModule, import_torch
 
@@ -33,8 +33,8 @@ CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 # the full run by its own time for that part against the reference quick
 # run's. Measure again when a part changes (the end of each run prints its parts).
 REFERENCE_MACHINE = "Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0"
-REFERENCE_FULL = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "models": 0.0}
-REFERENCE_QUICK = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "models": 0.0}
+REFERENCE_FULL = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "lengths": 0.0, "models": 0.0}
+REFERENCE_QUICK = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "lengths": 0.0, "models": 0.0}
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -43,10 +43,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for everyone (default: gatedrnn's, the usable CPUs)")
     parser.add_argument("--quick", action="store_true",
-                        help="under a minute: the book's two LSTM sizes, the family and the "
-                             "spec at the small one, fewer scaling points, the models' part "
-                             "shortened, shorter timings; every table's headline ratio, and an "
-                             "estimate of the full run's time")
+                        help="under a minute: the book's two LSTM sizes; the family, the "
+                             "lengths and the spec at the small one; fewer scaling points; the "
+                             "models' part shortened; shorter timings. Every table's headline "
+                             "ratio, and an estimate of the full run's time")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
@@ -54,6 +54,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--no-models", action="store_true",
                         help="skip the language models end to end")
+    parser.add_argument("--no-lengths", action="store_true",
+                        help="skip the sequences of different lengths")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -85,6 +87,16 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
             sys.stdout.flush()
     family.print_family(rows, torch)
     family.print_family_targets(rows)
+
+
+def run_lengths(torch: TorchModule | None, budget: float, quick: bool) -> None:
+    """TimeLSTM on sequences of different lengths (bench/lengths.py; --quick:
+    the small size only)."""
+    rows = lengths.run_lengths(torch, budget, lengths.SIZES[:1] if quick else None)
+    lengths.print_lengths(rows)
+    print("\ntargets, lengths")
+    for text, ok in lengths.lengths_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
 def run_models(torch: TorchModule | None, budget: float, quick: bool) -> None:
@@ -171,6 +183,9 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     if family:
         run_family(args, torch, budget, family)
         part_done("family")
+    if not args.no_lengths:
+        run_lengths(torch, budget, args.quick)
+        part_done("lengths")
     if not args.no_models:
         run_models(torch, budget, args.quick)
         part_done("models")
