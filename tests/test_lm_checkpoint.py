@@ -302,3 +302,34 @@ def test_cli_plot_without_matplotlib_fails_before_training(corpus_files, capsys,
     assert main(_train_argv(d, d / "m.npz", "--plot", str(d / "c.png"))) == 2
     assert "error: --plot needs matplotlib" in capsys.readouterr().err
     assert not (d / "m.npz").exists()
+
+
+def test_a_checkpoint_from_before_the_recorded_files_still_resumes(corpus_files, capsys,
+                                                                    monkeypatch):
+    """A checkpoint whose run settings are those an earlier version wrote (no
+    plot, log or caps; paths as typed, relative): it resumes (to the same
+    parameters as a straight run) and evaluates on its recorded files."""
+    d = corpus_files
+    monkeypatch.chdir(d)
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "40", model="rnnlm")) == 0
+    ckpt = d / "old.ckpt.npz"
+    assert main(_train_argv(d, d / "old.npz", "--max-iters", "25", "--checkpoint", str(ckpt),
+                            "--test-file", str(d / "test.txt"), "--unk", "w0",
+                            model="rnnlm")) == 0
+    saved = load_checkpoint(ckpt)
+    old_keys = ("model", "wordvec_size", "hidden_size", "dropout", "batch_size", "time_size",
+                "optimizer", "lr", "max_grad", "max_epoch", "eval_interval", "seed", "save",
+                "train_file", "valid_file", "test_file", "data_dir", "unk")
+    run = {k: saved.run[k] for k in old_keys}
+    run.update(save="old.npz", train_file="train.txt", valid_file="valid.txt",
+               test_file="test.txt", data_dir=None)
+    save_checkpoint(ckpt, saved.model, saved.optimizer, saved.trainer, run=run,
+                    vocab=saved.vocab)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "40", "--no-progress"]) == 0
+    assert "stopped after 40 iterations" in capsys.readouterr().out
+    for a, b in zip(read_params_file(d / "straight.npz")[0], read_params_file(d / "old.npz")[0]):
+        np.testing.assert_array_equal(a, b)
+    assert load_checkpoint(ckpt).trainer.steps == 40          # written back to the file
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 0
+    assert "on test.txt:" in capsys.readouterr().out

@@ -32,9 +32,13 @@ CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 # under the bench lock with torch installed; a --quick run scales each part of
 # the full run by its own time for that part against the reference quick
 # run's. Measure again when a part changes (the end of each run prints its parts).
-REFERENCE_MACHINE = "Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0"
-REFERENCE_FULL = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "lengths": 0.0, "models": 0.0}
-REFERENCE_QUICK = {"setup": 0.0, "lstm": 0.0, "family": 0.0, "lengths": 0.0, "models": 0.0}
+# Measured in December 2026 while other jobs loaded the 2 cores (load average
+# 3-5 during the quick run, 5-7.6 during the full one): slower than on a quiet
+# machine, the torch parts most.
+REFERENCE_MACHINE = ("Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0, shared with other "
+                     "jobs (load average 3-7)")
+REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1}
+REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0}
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
