@@ -7,7 +7,7 @@ from gatedrnn import bench
 from gatedrnn.bench import cli as bench_cli, lstm as bench_lstm
 
 TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
-        "--no-interference"]
+        "--no-interference", "--no-lengths"]
 
 
 def test_bench_without_torch(capsys, monkeypatch):
@@ -86,3 +86,21 @@ def test_the_bench_package_has_no_import_circle():
 
     for module in graph:
         visit(module)
+
+
+def test_lengths_part_runs_and_checks_torch(capsys, torch):
+    from gatedrnn.bench import lengths
+    rows = lengths.run_lengths(torch, 0.0, sizes=[(3, 5, 2, 4)])
+    assert rows[0]["torch_error"] < 1e-5 and 0 < rows[0]["fill"] <= 1
+    lengths.print_lengths(rows)
+    out = capsys.readouterr().out
+    assert "torch packed" in out and "|hs - torch hs|" in out
+    assert all(ok is not None for _, ok in lengths.lengths_targets(rows))
+
+
+def test_lengths_part_without_torch(capsys):
+    from gatedrnn.bench import lengths
+    rows = lengths.run_lengths(None, 0.0, sizes=[(3, 5, 2, 4)])
+    lengths.print_lengths(rows)
+    verdicts = dict(lengths.lengths_targets(rows))
+    assert [ok for text, ok in verdicts.items() if "torch" in text] == [None]

@@ -235,26 +235,29 @@ def _sigmoid(x):
     return spec.sigmoid(x)
 
 
-def keras_lstm(xs, kernel, recurrent_kernel, bias):
-    """Keras LSTM (gates i, f, c, o; tanh, sigmoid), from zero state."""
+def keras_lstm(xs, kernel, recurrent_kernel, bias, h0=None, c0=None, states=False):
+    """Keras LSTM (gates i, f, c, o; tanh, sigmoid), from zero state or (h0, c0);
+    with states=True also the last [h, c]."""
     N, T, _ = xs.shape
     H = recurrent_kernel.shape[0]
-    h, c, out = np.zeros((N, H)), np.zeros((N, H)), []
+    h = np.zeros((N, H)) if h0 is None else h0
+    c, out = np.zeros((N, H)) if c0 is None else c0, []
     for t in range(T):
         z = xs[:, t] @ kernel + h @ recurrent_kernel + bias
         i, f, cc, o = (z[:, k * H:(k + 1) * H] for k in range(4))
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(cc)
         h = _sigmoid(o) * np.tanh(c)
         out.append(h)
-    return np.stack(out, axis=1)
+    return (np.stack(out, axis=1), [h, c]) if states else np.stack(out, axis=1)
 
 
-def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
-    """Keras GRU (gates z, r, h; h' = z h + (1 - z) hh), from zero state."""
+def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after, h0=None, states=False):
+    """Keras GRU (gates z, r, h; h' = z h + (1 - z) hh), from zero state or h0;
+    with states=True also the last [h]."""
     N, T, _ = xs.shape
     H = recurrent_kernel.shape[0]
     b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
-    h, out = np.zeros((N, H)), []
+    h, out = np.zeros((N, H)) if h0 is None else h0, []
     for t in range(T):
         x = xs[:, t] @ kernel + b_in
         if reset_after:
@@ -268,7 +271,7 @@ def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
             hh = np.tanh(x[:, 2 * H:] + (r * h) @ recurrent_kernel[:, 2 * H:])
         h = z * h + (1 - z) * hh
         out.append(h)
-    return np.stack(out, axis=1)
+    return (np.stack(out, axis=1), [h]) if states else np.stack(out, axis=1)
 
 
 def keras_simple_rnn(xs, kernel, recurrent_kernel, bias, activation="tanh"):

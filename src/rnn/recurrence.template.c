@@ -350,10 +350,10 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
     const size_t d = FN(direction_of)(&item, f->groups[p]);
     const size_t t = t0 + (k - 1) / P, g = t % 2 ? f->groups[p] - 1 - item : item;
     const size_t running = gr_running(f->steps, f->N, t);
-    const size_t nb = f->steps ? FN(count_blocks)(running, MR) : f->nb;
-    for (size_t blk = 0; blk < nb; blk++) {
+    const size_t blocks = f->steps ? FN(count_blocks)(running, MR) : f->nb;
+    for (size_t blk = 0; blk < blocks; blk++) {
         size_t n0, mr;
-        FN(block)(running, nb, blk, &n0, &mr);
+        FN(block)(running, blocks, blk, &n0, &mr);
         FN(step_tile)(f, &f->dir[d], t, t0, p, g, n0, mr);
     }
 }
