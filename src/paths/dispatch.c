@@ -282,6 +282,16 @@ static int path_backward(int cell, int double_precision, const gr_backward_io *d
                        threads_for(p, flags, cell, ndirs, gr_rows(steps, N, T), D, H));
 }
 
+/* The weight gradients of a backward with no step to go back through: zeros. */
+static void zero_weight_gradients(const gr_cell_layout *L, const gr_backward_io *io, size_t D,
+                                  size_t H, size_t elsize)
+{
+    const size_t GH = (size_t)L->gates * H;
+    if (io->dWx) memset(io->dWx, 0, D * GH * elsize);
+    if (io->dWh) memset(io->dWh, 0, H * GH * elsize);
+    if (io->db) memset(io->db, 0, (size_t)L->bias_rows * GH * elsize);
+}
+
 /* With lengths: the workspace's parts, and the layout of the sequences in it. */
 static int packed_start(packed_workspace *w, gr_sequences *s, int cell, size_t ndirs, int path,
                         int double_precision, int backward, int train, size_t N, size_t T,
@@ -350,7 +360,7 @@ static int packed_backward(int cell, int double_precision, const gr_backward_io 
 {
     const gr_cell_layout *L = gr_cell(cell);
     const size_t elsize = double_precision ? sizeof(double) : sizeof(float);
-    const size_t row_h = H * elsize, row_x = D * elsize, GH = (size_t)L->gates * H;
+    const size_t row_h = H * elsize, row_x = D * elsize;
     packed_workspace w;
     gr_sequences s;
     int status = packed_start(&w, &s, cell, ndirs, path, double_precision, 1, 1, N, T, D, H,
@@ -379,11 +389,7 @@ static int packed_backward(int cell, int double_precision, const gr_backward_io 
             .cache = io->cache, .dhs = dhs, .xs = xs, .Wx = io->Wx, .Wh = io->Wh, .h0 = h0,
             .c0 = L->has_c ? c0 : NULL,
         };
-        if (!s.longest) {  // no step runs: zero weight gradients, dh and dc pass through
-            if (io->dWx) memset(io->dWx, 0, D * GH * elsize);
-            memset(io->dWh, 0, H * GH * elsize);
-            memset(io->db, 0, (size_t)L->bias_rows * GH * elsize);
-        }
+        if (!s.longest) zero_weight_gradients(L, io, D, H, elsize);  // dh, dc pass through
     }
     if (s.longest)
         status = path_backward(cell, double_precision, packed, ndirs, N, s.longest, D, H,
@@ -447,16 +453,12 @@ int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int 
     if (status != GR_OK) return status;
     const gr_cell_layout *L = gr_cell(cell);
     const size_t elsize = double_precision ? sizeof(double) : sizeof(float);
-    const size_t GH = (size_t)L->gates * H;
     if (N == 0 || T == 0 || H == 0) {
         // An empty sequence has zero weight gradients and passes dh, dc through;
         // with H == 0 (but N, T, D > 0) nothing reaches xs, so dxs is zero too.
         for (int d = 0; d < ndirs; d++) {
-            const gr_backward_io *io = &dirs[d];
-            if (io->dxs) memset(io->dxs, 0, N * T * D * elsize);
-            if (io->dWx) memset(io->dWx, 0, D * GH * elsize);
-            if (io->dWh) memset(io->dWh, 0, H * GH * elsize);
-            if (io->db) memset(io->db, 0, (size_t)L->bias_rows * GH * elsize);
+            if (dirs[d].dxs) memset(dirs[d].dxs, 0, N * T * D * elsize);
+            zero_weight_gradients(L, &dirs[d], D, H, elsize);
         }
         return GR_OK;
     }
