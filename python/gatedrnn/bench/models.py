@@ -154,12 +154,12 @@ class TorchModel:
             self.torch.nn.functional.cross_entropy(scores.reshape(-1, VOCAB), self.ets)
 
 
-def _median_of(fn: Callable[[], float], budget: float, pause: float) -> float:
+def _median_of(fn: Callable[[], float], budget: float, pause: float, min_calls: int) -> float:
     """Median of the values fn() returns, in blocks with a pause, as compare()."""
     fn()
     values: list[float] = []
     spent = 0.0
-    while spent < budget or len(values) < 5:
+    while spent < budget or len(values) < min_calls:
         time.sleep(pause)
         start = time.perf_counter()
         for _ in range(3):
@@ -168,7 +168,10 @@ def _median_of(fn: Callable[[], float], budget: float, pause: float) -> float:
     return statistics.median(values)
 
 
-def run_models(torch: TorchModule | None, budget: float) -> list[Row]:
+def run_models(torch: TorchModule | None, budget: float, min_calls: int = 5) -> list[Row]:
+    """One row per model: training iteration and evaluation batch, ours and
+    torch's; our LSTM's time inside the iteration and alone. A BetterRnnlm
+    iteration takes about 0.3 s: --quick asks for fewer calls (`min_calls`)."""
     rows: list[Row] = []
     for name in MODELS:
         ours = OursModel(name)
@@ -179,12 +182,13 @@ def run_models(torch: TorchModule | None, budget: float) -> list[Row]:
                 "ours": ours.train_step if what == "train" else ours.eval_batch}
             if tm is not None:
                 contenders["torch"] = tm.train_step if what == "train" else tm.eval_batch
-            times = compare(contenders, budget)
+            times = compare(contenders, budget, min_calls=min_calls)
             row[what] = times
         step = ours.time_lstms_inside()
-        row["lstm_inside"] = _median_of(step, budget, 0.03)
+        row["lstm_inside"] = _median_of(step, budget, 0.03, min_calls)
         ours.untime()
-        row["lstm_alone"] = compare({"alone": ours.lstm_calls_alone()}, budget)["alone"]
+        row["lstm_alone"] = compare({"alone": ours.lstm_calls_alone()}, budget,
+                                    min_calls=min_calls)["alone"]
         rows.append(row)
         print(f"  timed {name}")
     return rows
@@ -264,14 +268,18 @@ def _on_engine(engine: str | None, fn: Callable[[], object]) -> Callable[[], Non
     return run
 
 
-def run_products(budget: float) -> list[Row]:
+def run_products(budget: float, quick: bool = False) -> list[Row]:
     """The output layer's products on the Goto engine, the first one (panels)
     and SciPy's sgemm, side by side in one run (blocks with pauses, taking
-    turns), and the evaluation's fused loss on both engines."""
+    turns), and the evaluation's fused loss on both engines (--quick: the
+    training forward of each model only, no fused loss)."""
     rng = np.random.default_rng(3)
     scratch = _kernels.MatmulScratch()
     rows: list[Row] = []
-    for name, out, a, b in _product_cases(rng):
+    cases = _product_cases(rng)
+    if quick:
+        cases = [c for c in cases if c[0].endswith("train forward x @ W")]
+    for name, out, a, b in cases:
         def ours(out: Any = out, a: Any = a, b: Any = b) -> None:
             with _products.engine_limit(float("inf")):
                 _products.matmul_into(out, a, b, scratch=scratch)
@@ -284,7 +292,7 @@ def run_products(budget: float) -> list[Row]:
                          "engine": ours, "sgemm": blas}, budget, pause=0.3)
         flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
         rows.append({"name": name, "shape": (a.shape, b.shape), "flops": flops, **times})
-    for model, H, tied in (("Rnnlm", 100, False), ("BetterRnnlm", 650, True)):
+    for model, H, tied in () if quick else (("Rnnlm", 100, False), ("BetterRnnlm", 650, True)):
         rows_ = EVAL_BATCH[0] * EVAL_BATCH[1]
         x = rng.standard_normal((rows_, H), dtype=np.float32)
         W = (rng.standard_normal((VOCAB, H), dtype=np.float32).T if tied
