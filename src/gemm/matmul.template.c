@@ -68,7 +68,11 @@ static size_t FN(b_elements)(int b_mode, size_t N, size_t K)
  * -> 0.35 (its K blocks as phases cost more than they save), as (700, 2000) @
  * (2000, 100), 0.61 -> 0.50: those stay on the first engine, as do products of
  * a few rows (fewer than MATMUL_PACK_MIN_ROWS), where the first reads B in place.
- * The AVX2 path gains more (0.47-0.54 -> 0.62-0.71 at those shapes); the
+ * In float64, quiet: 0.44 -> 0.53, 0.36 -> 0.59, 0.50 -> 0.55 and 0.54 ->
+ * 0.60 at dW, the tied dW, dx and the evaluation's product, 0.44 -> 0.46 at
+ * Rnnlm's forward, but 0.60 -> 0.55 at BetterRnnlm's forward (two row
+ * blocks there, B packed in a phase of its own): the Goto engine serves both
+ * dtypes. The AVX2 path gains more (0.47-0.54 -> 0.62-0.71 at those shapes); the
  * generic one, SSE2 without FMA, loses (0.56-0.76 -> 0.46-0.67: its 6 x 2
  * tile spends a shuffle per broadcast) and stays on the first engine.
  */
