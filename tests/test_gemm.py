@@ -39,6 +39,8 @@ def edge_shapes(path, dtype):
     shapes.add((b["MC"] * MR + 1, b["NC"] * NR + 1, KC + 3))
     # A phase per K block: a long K for a small C.
     shapes.add((3 * MR + 2, 2 * NR + 3, 9 * KC + 1))
+    # One column block of many rows: the items pack their own slivers of A.
+    shapes.add((200 * MR + 5, max(NR - 3, 1), KC - 1))
     return sorted(shapes)
 
 
@@ -61,7 +63,8 @@ def test_every_edge_against_numpy_and_across_threads(path, dtype):
     rng = np.random.default_rng(7)
     layouts = [(False, False, "C="), (True, True, "C+="), (False, True, "C=bias+"),
                (True, False, "C=")]
-    seen = {"phased": False, "unphased": False, "rows": False, "cols": False, "k": False}
+    seen = {"phased": False, "unphased": False, "rows": False, "cols": False, "k": False,
+            "A packed by the items": False}
     shared = _kernels.jobs_shared()
     for k, (M, N, K) in enumerate(edge_shapes(path, dtype)):
         b = _blocking(path, dtype, M, N, K)
@@ -69,6 +72,8 @@ def test_every_edge_against_numpy_and_across_threads(path, dtype):
         seen["rows"] |= b["row_blocks"] > 1 and M % (b["MC"] * b["MR"]) != 0
         seen["cols"] |= b["col_blocks"] > 1 and N % (b["NC"] * b["NR"]) != 0
         seen["k"] |= b["k_blocks"] > 1 and K % b["kc"] != 0
+        seen["A packed by the items"] |= (not b["phased"] and b["col_blocks"] == 1
+                                          and b["row_blocks"] > 1 and b["MC"] > 1)
         at, bt, mode = layouts[k % len(layouts)]
         a, bb = _operands(rng, M, N, K, dtype, at, bt)
         start = rng.standard_normal((M, N)).astype(dtype)

@@ -340,6 +340,12 @@ MUTANTS = [
            "        const size_t kb = kb_ == kb_lo ? kb_ : kb_lo + kb_hi - (kb_ - kb_lo);",
            "an item sums its K blocks first, then last to second (right up to rounding, "
            "but not in the order the results are defined by)"),
+    Mutant("goto-items-pack-a-one-sliver-short", GEMM,
+           "FN(gemm_pack_a)(g, s_lo, s_hi, g->k_lo, g->k_len, g->A_packed[0], g->k_len * GEMM_MR);",
+           "FN(gemm_pack_a)(g, s_lo, s_hi - (s_hi > s_lo + 1), g->k_lo, g->k_len, g->A_packed[0], "
+           "g->k_len * GEMM_MR);",
+           "items that pack their own slivers of A (one column block) leave their last one "
+           "unpacked: stale workspace"),
     Mutant("goto-xent-fold-drops-a-column", XENT,
            "const size_t width = FN(min)(g->N, p1 * GEMM_NR) - c0, nv",
            "const size_t width = FN(min)(g->N, p1 * GEMM_NR) - c0 - 1, nv",

@@ -48,6 +48,10 @@ typedef struct FN(gemm) {
      * block each (slivers kc * GEMM_MR apart, panels kc * GEMM_NR apart),
      * block j in buffer j % 2. */
     TYPE *A_packed[2], *B_packed[2];
+    /* With a single column block, each item packs its own slivers of A (over
+     * all of K) as it starts, rather than a phase before: they are packed
+     * once either way, and then used while still in L2. */
+    int a_in_items;
     FN(blocking) blk;
 } FN(gemm);
 
@@ -120,7 +124,13 @@ static void FN(gemm_pack_b)(const FN(gemm) *g, size_t p, size_t end, size_t k0, 
 
 static inline size_t FN(gemm_pack_a_items)(const FN(gemm) *g)
 {
-    return g->A_packed[0] ? FN(ceil_div)(g->blk.slivers, GEMM_PACK_SLIVERS) : 0;
+    return g->A_packed[0] && !g->a_in_items ? FN(ceil_div)(g->blk.slivers, GEMM_PACK_SLIVERS) : 0;
+}
+
+/* Whether the items can pack A themselves: one column block, over all of K. */
+static inline int FN(gemm_a_in_items)(const FN(gemm) *g)
+{
+    return !g->blk.phased && g->blk.col_blocks == 1;
 }
 
 static inline size_t FN(gemm_pack_b_items)(const FN(gemm) *g)
@@ -191,6 +201,8 @@ static void FN(gemm_item_blocks)(const FN(gemm) *g, size_t x, size_t kb_lo, size
     const size_t p_lo = cb * b->nc, p_hi = FN(min)(b->panels, p_lo + b->nc);
     const size_t sps = FN(gemm_slivers_per_segment)(g);
     _Alignas(64) TYPE panel[GEMM_PANEL_BYTES_MAX / sizeof(TYPE)];
+    if (g->a_in_items)
+        FN(gemm_pack_a)(g, s_lo, s_hi, g->k_lo, g->k_len, g->A_packed[0], g->k_len * GEMM_MR);
     for (size_t kb = kb_lo; kb < kb_hi; kb++) {
         const size_t k0 = g->k_lo + kb * b->kc, kn = FN(min)(b->kc, g->k_lo + g->k_len - k0);
         const int mode = k0 > 0 || g->accumulate ? GEMM_ADD : g->bias ? GEMM_BIAS : GEMM_SET;

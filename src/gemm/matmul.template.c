@@ -139,6 +139,7 @@ static void FN(matmul_goto)(size_t M, size_t N, size_t K, const TYPE *A, size_t 
         g.A_packed[k] = pack_a ? (TYPE *)(workspace + off[k]) : NULL;
         g.B_packed[k] = pack_b ? (TYPE *)(workspace + off[2 + k]) : NULL;
     }
+    g.a_in_items = pack_a && FN(gemm_a_in_items)(&g);
     FN(plan) plan = {&g, FN(goto_items), FN(goto_run), 0};
     plan.total = FN(count_items)(&plan, FN(gemm_phases)(&g));
     gr_run_job(FN(work_job), &plan, nthreads);
