@@ -63,6 +63,8 @@ def _ids(value: ArrayLike, name: str, V: int) -> NDArray[np.int64]:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be word ids (integers); got {value!r}")
     array = np.asarray(value)
+    if array.size == 0:
+        return array.astype(np.int64)
     if array.dtype == object or array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be word ids (integers); got "
                         f"{array.dtype if array.dtype != object else type(value).__name__}")
@@ -325,9 +327,9 @@ def generate(model: "Rnnlm | BetterRnnlm", start: ArrayLike, length: int = 100, 
     if not isinstance(keep_state, (bool, np.bool_)):
         raise TypeError(f"keep_state must be True or False; got {keep_state!r}")
     N = rows.shape[0]
+    uniforms = _Uniforms(rng, N)
     inference = _inference(model)
     states = _start_states(model, N, inference.dtype)
-    uniforms = _Uniforms(rng, N)
 
     ids = _sample(inference, np.ascontiguousarray(rows), length, inv_t, k, banned, allowed,
                   uniforms, states)
