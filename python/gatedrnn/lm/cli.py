@@ -470,7 +470,7 @@ def _generation_model(args: argparse.Namespace) -> tuple[Any, list[str], str]:
     from .checkpoint import is_checkpoint, load_checkpoint
     from .models import model_from_params
     if not os.path.isfile(args.params):
-        raise SystemExit(f"error: no parameter file at {args.params!r}")
+        raise FileNotFoundError(f"no parameter file at {args.params!r}")
     vocab: Sequence[str] | None
     if is_checkpoint(args.params):
         saved = load_checkpoint(args.params)
@@ -485,8 +485,9 @@ def _generation_model(args: argparse.Namespace) -> tuple[Any, list[str], str]:
         vocab = [id_to_word[i] for i in range(len(id_to_word))]
         source = "the PTB training split"
     if len(vocab) != model.vocab_size:
-        raise SystemExit(f"error: the model's vocabulary has V={model.vocab_size} words, but "
-                         f"the vocabulary from {source} has {len(vocab)}")
+        raise ValueError(f"the model's vocabulary has V={model.vocab_size} words, but the "
+                         f"vocabulary from {source} has {len(vocab)}")
+    model.reset_state()   # a checkpoint carries its training batch's state: start from zeros
     return model, list(vocab), source
 
 
@@ -511,6 +512,9 @@ def _generate(args: argparse.Namespace) -> int:
     start_words = split_words(args.start)
     if not start_words:
         raise ValueError("--start must hold at least one word")
+    if args.start == "you" and "you" not in word_to_id and args.unk is None:
+        raise ValueError(f"the default --start, the book's 'you', is not a word of the "
+                         f"vocabulary (from {vocab_source}): pass --start WORDS")
     start = _encode(start_words, word_to_id, args.unk, "--start")
     if args.skip is None:
         skip_words = [w for w in BOOK_SKIP_WORDS if w in word_to_id]
@@ -529,8 +533,9 @@ def _generate(args: argparse.Namespace) -> int:
           f"sampled; skipping {' '.join(skip_words) or 'nothing'}", file=sys.stderr, flush=True)
     ids = model.generate(start, args.length, skip_ids=skip_ids, temperature=args.temperature,
                          top_k=args.top_k, samples=args.samples, rng=rng)
+    shown = [vocab[i] for i in start]   # what the model read: --unk's word for unknown ones
     for k, row in enumerate(ids):
         if k:
             _say("-" * 50)
-        _say(_text(start_words + [vocab[i] for i in row]))
+        _say(_text(shown + [vocab[i] for i in row]))
     return 0
