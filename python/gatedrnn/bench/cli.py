@@ -1,5 +1,6 @@
 """`python -m gatedrnn bench`: the arguments, the header that names the machine,
-and the parts in order (bench/lstm.py, bench/family.py, bench/models.py).
+and the parts in order (bench/lstm.py, bench/family.py, bench/models.py,
+bench/generation.py).
 
 Everything runs in one process with one thread count for everyone (printed).
 Contenders take turns in blocks of back-to-back calls after a warm-up, with a
@@ -15,8 +16,8 @@ import sys
 import numpy as np
 
 from .. import __version__, _kernels
-from . import family, lstm, models
-from .machine import blas_threads, cpu_count, cpu_name, sgemm_peak
+from . import family, generation, lstm, models
+from .machine import blas_threads, cpu_count, cpu_name, read_bandwidth, sgemm_peak
 from .timing import Row, Size, TorchModule, import_torch
 
 
@@ -41,6 +42,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--no-models", action="store_true",
                         help="skip the language models end to end")
+    parser.add_argument("--no-generation", action="store_true",
+                        help="skip text generation (tokens per second against torch and the "
+                             "memory bandwidth)")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -81,6 +85,17 @@ def run_models(torch: TorchModule | None, budget: float) -> None:
     models.print_models(rows)
     print("\ntargets, end to end")
     for text, ok in models.model_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
+
+
+def run_generation(args: argparse.Namespace, torch: TorchModule | None, budget: float,
+                   threads: int) -> None:
+    """Text generation, a token at a time (bench/generation.py)."""
+    bandwidth, array_bytes = read_bandwidth(threads)
+    rows = generation.run_generation(torch, budget, args.quick)
+    generation.print_generation(rows, bandwidth, array_bytes)
+    print("\ntargets, generation")
+    for text, ok in generation.generation_targets(rows, bandwidth):
         print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
@@ -125,5 +140,7 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
         run_family(args, torch, budget, family)
     if not args.no_models:
         run_models(torch, budget)
+    if not args.no_generation:
+        run_generation(args, torch, budget, threads)
     del keep
     return 0

@@ -24,8 +24,9 @@ global ``np.random``, with which the ids equal those of the book's
 ``random_sample()`` per call and searches the cumulative sum the same way).
 """
 import numbers
+import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -90,8 +91,9 @@ class _Uniforms:
             if len(rng) != rows:
                 raise ValueError(f"rng must be one random source, or one per sample ({rows}); "
                                  f"got a sequence of {len(rng)}")
-            self.per_row = [self._source(r, f"rng[{k}]") for k, r in enumerate(rng)]
-            self.shared = None
+            self.per_row: list[Any] | None = [self._source(r, f"rng[{k}]")
+                                               for k, r in enumerate(rng)]
+            self.shared: Any = None
         else:
             self.per_row = None
             self.shared = self._source(rng, "rng")
@@ -101,10 +103,13 @@ class _Uniforms:
     def _source(rng: RandomSource, name: str) -> Any:
         if rng is np.random:
             return np.random.mtrand._rand  # the global RandomState of np.random.seed
-        if rng is None or _is_int(rng):
-            if rng is not None and int(rng) < 0:
+        if rng is None:
+            return np.random.default_rng()
+        if _is_int(rng):
+            seed = operator.index(cast(int, rng))
+            if seed < 0:
                 raise ValueError(f"{name} must be a non-negative seed; got {rng}")
-            return np.random.default_rng(None if rng is None else int(rng))
+            return np.random.default_rng(seed)
         if isinstance(rng, (np.random.Generator, np.random.RandomState)):
             return rng
         raise TypeError(f"{name} must be a numpy.random.Generator, a RandomState, the module "
@@ -256,7 +261,8 @@ def _start_states(model: "Rnnlm | BetterRnnlm", N: int, dtype: np.dtype[Any]
 
 
 def _check_arguments(V: int, length: object, temperature: object, top_k: object,
-                     skip_ids: object) -> tuple[int, float, int, NDArray[np.uint8] | None, int]:
+                     skip_ids: ArrayLike | None
+                     ) -> tuple[int, float, int, NDArray[np.uint8] | None, int]:
     """(length, 1/temperature or 0 for greedy, top_k or 0, banned mask or None,
     number of ids not banned)."""
     if not _is_int(length):
@@ -267,7 +273,7 @@ def _check_arguments(V: int, length: object, temperature: object, top_k: object,
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(
             temperature, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"temperature must be a real number; got {temperature!r}")
-    t = float(temperature)  # type: ignore[arg-type]
+    t = float(temperature)
     if not (t >= 0) or not np.isfinite(t):
         raise ValueError(f"temperature must be finite and >= 0 (0: always the most likely id); "
                          f"got {temperature}")
@@ -358,7 +364,7 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
     x = np.take(inf.E, prompt, axis=0)
     for (Wx, Wh, b), state, ws in zip(weights, states, workspaces):
         [(hs, c, _)] = _kernels.forward(_LSTM, [(x, Wx, Wh, b, state[0], state[1])], False, ws)
-        state[0], state[1] = np.ascontiguousarray(hs[:, -1]), c
+        state[0], state[1] = np.ascontiguousarray(hs[:, -1]), cast(FloatArray, c)
         x = hs
 
     out = np.empty((N, length), np.int64)
@@ -408,7 +414,7 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
                 args = (x_in, Wx, Wh, b, state[0], state[1])
             [(hs, c, _)] = _kernels.forward(_LSTM, [args], False, ws)
             x_in = hs
-            state[0], state[1] = hs.reshape(N, -1), c
+            state[0], state[1] = hs.reshape(N, -1), cast(FloatArray, c)
     if ragged is not None:
         ragged.final_states(states)
     return out

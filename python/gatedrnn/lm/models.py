@@ -13,7 +13,7 @@ nothing has to search the list for duplicates.
 """
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -242,7 +242,7 @@ class _LanguageModel:
         True
         """
         from .generate import generate
-        return generate(self, start, length, skip_ids=skip_ids, temperature=temperature,
+        return generate(cast("Rnnlm | BetterRnnlm", self), start, length, skip_ids=skip_ids, temperature=temperature,
                         top_k=top_k, samples=samples, rng=rng, keep_state=keep_state)
 
     def _lstms(self) -> list[TimeLSTM]:
