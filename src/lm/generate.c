@@ -52,17 +52,20 @@ static int gen_mul_ok(size_t a, size_t b, size_t *out)
 #include "base/precisions.h"
 
 /*
- * 64 bits of a hash of n bytes: 16 lanes of 32-bit multiply-xor chains over
+ * 64 bits of a hash of n bytes: 64 lanes of 32-bit multiply-xor chains over
  * the words, then the lanes and the tail mixed in order. Not cryptographic:
  * it tells whether weights were changed in place (by training, or by hand)
  * since a table was derived from them.
  */
-#define FP_LANES 16
+#define FP_LANES 64  /* four vectors of chains: the multiplies' latency overlaps */
 SIMD_CLONES static void fingerprint_lanes(uint32_t *restrict h, const uint32_t *restrict w,
                                           size_t words)
 {
+    uint32_t acc[FP_LANES];
+    memcpy(acc, h, sizeof acc);
     for (size_t i = 0; i + FP_LANES <= words; i += FP_LANES)
-        for (int l = 0; l < FP_LANES; l++) h[l] = (h[l] ^ w[i + l]) * 0x9E3779B1u;
+        for (int l = 0; l < FP_LANES; l++) acc[l] = (acc[l] ^ w[i + l]) * 0x9E3779B1u;
+    memcpy(h, acc, sizeof acc);
 }
 
 static uint64_t mix64(uint64_t x)

@@ -252,30 +252,27 @@ static TYPE FN(kth_largest)(const TYPE *z, size_t V, size_t k)
     return FN(from_order_key)(prefix);
 }
 
-/* max(z), and whether z holds a NaN. */
-SIMD_CLONES static TYPE FN(row_max_nan)(const TYPE *restrict z, size_t V, int *has_nan)
+/* max(z) over z[0:V], V >= 1; a NaN is passed over (the exp pass then meets it). */
+SIMD_CLONES static TYPE FN(row_max)(const TYPE *restrict z, size_t V)
 {
-    TYPE acc[DOT_LANES];
-    int nan[DOT_LANES] = {0};
-    for (int l = 0; l < DOT_LANES; l++) acc[l] = z[0];
+    TYPE m = z[0];
     size_t j = 0;
-    for (; j + DOT_LANES <= V; j += DOT_LANES)
-        for (int l = 0; l < DOT_LANES; l++) {
-            const TYPE x = z[j + l];
-            acc[l] = x > acc[l] ? x : acc[l];
-            nan[l] |= x != x;
+#if defined(__GNUC__)
+    if (V >= DOT_LANES) {
+        typedef ITYPE FN(mask) __attribute__((vector_size(64)));
+        FN(lanes) acc, x;
+        LOAD_LANES(acc, z);
+        for (j = DOT_LANES; j + DOT_LANES <= V; j += DOT_LANES) {
+            LOAD_LANES(x, z + j);
+            const FN(mask) up = x > acc;   // a select in bits: C has no vector ?:
+            acc = (FN(lanes))((up & (FN(mask))x) | (~up & (FN(mask))acc));
         }
-    TYPE m = acc[0];
-    int any = 0;
-    for (int l = 0; l < DOT_LANES; l++) {
-        m = acc[l] > m ? acc[l] : m;
-        any |= nan[l];
+        TYPE a[DOT_LANES];
+        memcpy(a, &acc, sizeof a);
+        for (int l = 0; l < DOT_LANES; l++) m = a[l] > m ? a[l] : m;
     }
-    for (; j < V; j++) {
-        m = z[j] > m ? z[j] : m;
-        any |= z[j] != z[j];
-    }
-    *has_nan = any;
+#endif
+    for (; j < V; j++) m = z[j] > m ? z[j] : m;
     return m;
 }
 
@@ -307,14 +304,17 @@ SIMD_CLONES static double FN(exp_in_place)(TYPE *restrict z, size_t V, TYPE m, T
  * (searchsorted(cumsum(p) / sum(p), u, side='right')). Whole blocks are
  * passed on their sums; an id of weight 0 is never returned.
  */
-static int64_t FN(search)(const TYPE *e, size_t V, double total, double u)
+SIMD_CLONES static int64_t FN(search)(const TYPE *e, size_t V, double total, double u)
 {
     const double target = u * total;
     double s = 0;
     size_t j = 0;
     for (; j + GEN_SEARCH_BLOCK <= V; j += GEN_SEARCH_BLOCK) {
-        double block = 0;
-        for (size_t l = 0; l < GEN_SEARCH_BLOCK; l++) block += (double)e[j + l];
+        double lanes[8] = {0};   // a block's sum in 8 lanes: a vectorizable order
+        for (size_t l = 0; l < GEN_SEARCH_BLOCK; l += 8)
+            for (int k = 0; k < 8; k++) lanes[k] += (double)e[j + l + k];
+        const double block = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
+                             + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
         if (s + block > target) break;
         s += block;
     }
@@ -329,21 +329,23 @@ static int64_t FN(search)(const TYPE *e, size_t V, double total, double u)
 }
 
 /* One row: see gr_lm_sample. */
-static int64_t FN(sample_row)(TYPE *z, double *total, double u, const gr_lm_sampling *s,
-                              size_t V)
+SIMD_CLONES static int64_t FN(sample_row)(TYPE *z, double *total, double u,
+                                          const gr_lm_sampling *s, size_t V)
 {
     const int greedy = s->inv_temperature == 0;
     if (s->banned && (greedy || s->top_k))
         for (size_t j = 0; j < V; j++)
             if (s->banned[j]) z[j] = (TYPE)-INFINITY;
-    int has_nan;
-    const TYPE m = FN(row_max_nan)(z, V, &has_nan);
+    const TYPE m = FN(row_max)(z, V);
     *total = 0;
-    if (has_nan || !isfinite(m)) return -1;
+    if (!isfinite(m)) return -1;
     if (greedy) {
-        for (size_t j = 0; j < V; j++)
-            if (z[j] == m) return (int64_t)j;
-        return -1;
+        int64_t first = -1;
+        for (size_t j = 0; j < V; j++) {
+            if (z[j] != z[j]) return -1;
+            if (first < 0 && z[j] == m) first = (int64_t)j;
+        }
+        return first;
     }
     if (s->top_k && s->top_k < s->allowed) {
         const TYPE threshold = FN(kth_largest)(z, V, s->top_k);
@@ -352,7 +354,7 @@ static int64_t FN(sample_row)(TYPE *z, double *total, double u, const gr_lm_samp
     }
     const double sum = FN(exp_in_place)(z, V, m, (TYPE)s->inv_temperature);
     *total = sum;
-    if (!(sum > 0) || !isfinite(sum)) return -1;
+    if (!(sum > 0) || !isfinite(sum)) return -1;   // a NaN score makes the sum NaN
     return FN(search)(z, V, sum, u);
 }
 
