@@ -90,35 +90,114 @@ class RnnlmGen(Rnnlm):
 
         A drawn id in `skip_ids` is dropped, the last input fed again, and a
         new id drawn; the random numbers come from ``np.random``; the state
-        carries on to the next call.
+        carries on to the next call (`gatedrnn.lm.Rnnlm.generate` with
+        ``rng=np.random, keep_state=True``).
 
         Parameters
         ----------
         start_id : int
+            The first word id, fed to the model first.
         skip_ids : list of int, optional
+            Ids never returned.
         sample_size : int, default 100
+            The length of the list returned, `start_id` included.
 
         Returns
         -------
         list of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> np.random.seed(0)
+        >>> model = RnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=5)
+        >>> ids = model.generate(3, skip_ids=[0, 1], sample_size=6)
+        >>> len(ids), ids[0], {0, 1} & set(ids)
+        (6, 3, set())
         """
         return _book_generate(self, start_id, skip_ids, sample_size)
 
     def get_state(self) -> tuple[FloatArray | None, FloatArray | None]:  # type: ignore[override]
-        """The LSTM's ``(h, c)``, as the book's."""
+        """The LSTM's ``(h, c)``, as the book's.
+
+        Returns
+        -------
+        tuple
+            ``(h, c)``, each (N, H) or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> model = RnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=5)
+        >>> model.get_state()
+        (None, None)
+        """
         return self.lstm_layer.h, self.lstm_layer.c
 
     def set_state(self, state: tuple[FloatArray | None, FloatArray | None]  # type: ignore[override]
                   ) -> None:
-        """Set the LSTM's ``(h, c)``, as `get_state` returns it."""
+        """Set the LSTM's ``(h, c)``, as `get_state` returns it.
+
+        Parameters
+        ----------
+        state : tuple
+            ``(h, c)``, each (N, H) of the model's dtype, or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> model = RnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=5)
+        >>> saved = model.get_state()
+        >>> _ = model.generate(2, sample_size=3)
+        >>> model.set_state(saved)
+        >>> model.get_state()
+        (None, None)
+        """
         super().set_state([tuple(state)])  # type: ignore[list-item]
 
     def load_params(self, file_name: StrPath | None = None) -> None:
-        """Load the book's parameter file (default ``RnnlmGen.pkl``), or an ``.npz``."""
+        """Load the book's parameter file (default ``RnnlmGen.pkl``), or an ``.npz``.
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+
+        Raises
+        ------
+        OSError
+            ``No file: ...`` if the file does not exist, as the book's.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
+        >>> RnnlmGen(30, 4, 5).save_params(path)
+        >>> RnnlmGen(30, 4, 5).load_params(path)
+        """
         super().load_params(_book_file(self, file_name, True))
 
     def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
-        """Save in the book's format (float16 pickle; default ``RnnlmGen.pkl``)."""
+        """Save in the book's format (default ``RnnlmGen.pkl``; a ``.pkl`` is float16).
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+        **kwargs
+            Passed to `gatedrnn.lm.save_params`.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
+        >>> RnnlmGen(30, 4, 5).save_params(path)
+        >>> os.path.getsize(path) > 0
+        True
+        """
         super().save_params(_book_file(self, file_name, False), **kwargs)
 
 
@@ -159,22 +238,108 @@ class BetterRnnlmGen(BetterRnnlm):
 
     def generate(self, start_id: Any, skip_ids: Iterable[int] | None = None,  # type: ignore[override]
                  sample_size: int = 100) -> list[Any]:
-        """``[start_id]`` and ``sample_size - 1`` sampled ids, as the book's (see
-        `RnnlmGen.generate`)."""
+        """``[start_id]`` and ``sample_size - 1`` sampled ids, as the book's.
+
+        See `RnnlmGen.generate`.
+
+        Parameters
+        ----------
+        start_id : int
+            The first word id, fed to the model first.
+        skip_ids : list of int, optional
+            Ids never returned.
+        sample_size : int, default 100
+            The length of the list returned, `start_id` included.
+
+        Returns
+        -------
+        list of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
+        >>> np.random.seed(0)
+        >>> model = BetterRnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=4)
+        >>> len(model.generate(3, skip_ids=[0], sample_size=7))
+        7
+        """
         return _book_generate(self, start_id, skip_ids, sample_size)
 
     def get_state(self) -> list[tuple[FloatArray | None, FloatArray | None]]:
-        """Both LSTMs' ``(h, c)``, as the book's."""
+        """Both LSTMs' ``(h, c)``, as the book's.
+
+        Returns
+        -------
+        list of tuple
+            ``[(h1, c1), (h2, c2)]``, each (N, H) or None.
+
+        Examples
+        --------
+        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
+        >>> BetterRnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=4).get_state()
+        [(None, None), (None, None)]
+        """
         return super().get_state()
 
     def set_state(self, states: Any) -> None:
-        """Set both LSTMs' states, as `get_state` returns them."""
+        """Set both LSTMs' states, as `get_state` returns them.
+
+        Parameters
+        ----------
+        states : list of tuple
+            ``[(h1, c1), (h2, c2)]``, each (N, H) or None.
+
+        Examples
+        --------
+        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
+        >>> model = BetterRnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=4)
+        >>> saved = model.get_state()
+        >>> _ = model.generate(1, sample_size=3)
+        >>> model.set_state(saved)
+        >>> model.get_state()
+        [(None, None), (None, None)]
+        """
         super().set_state([tuple(s) for s in states])
 
     def load_params(self, file_name: StrPath | None = None) -> None:
-        """Load the book's parameter file (default ``BetterRnnlmGen.pkl``), or an ``.npz``."""
+        """Load the book's parameter file (default ``BetterRnnlmGen.pkl``), or an ``.npz``.
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+
+        Raises
+        ------
+        OSError
+            ``No file: ...`` if the file does not exist, as the book's.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "BetterRnnlm.pkl")
+        >>> BetterRnnlmGen(30, 4, 4).save_params(path)
+        >>> BetterRnnlmGen(30, 4, 4).load_params(path)
+        """
         super().load_params(_book_file(self, file_name, True))
 
     def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
-        """Save in the book's format (float16 pickle; default ``BetterRnnlmGen.pkl``)."""
+        """Save in the book's format (default ``BetterRnnlmGen.pkl``; a ``.pkl`` is float16).
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+        **kwargs
+            Passed to `gatedrnn.lm.save_params`.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "BetterRnnlm.pkl")
+        >>> BetterRnnlmGen(30, 4, 4).save_params(path)
+        >>> os.path.getsize(path) > 0
+        True
+        """
         super().save_params(_book_file(self, file_name, False), **kwargs)
