@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 # A source of uniforms: what `rng` may be, or one of them per row.
 RandomSource = Union[None, int, np.integer, np.random.Generator, np.random.RandomState, Any]
-# An LSTM's state: (h, c), each (N, H) or None.
-State = tuple[FloatArray | None, FloatArray | None]
 
 _LSTM = _kernels.CELLS["lstm"]
 # Below this many bytes of the first LSTM's Wx its product stays in cache from
@@ -69,12 +67,11 @@ def _ids(value: ArrayLike, name: str, V: int) -> NDArray[np.int64]:
     if array.dtype == object or array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be word ids (integers); got "
                         f"{array.dtype if array.dtype != object else type(value).__name__}")
-    if array.size:
-        bad = array[(array < 0) | (array >= V)]
-        if bad.size:
-            shown = ", ".join(str(int(i)) for i in np.unique(bad)[:10])
-            raise ValueError(f"{name} must lie in [0, V) with V = {V} (the model's vocabulary "
-                             f"size); got {shown}")
+    bad = array[(array < 0) | (array >= V)]
+    if bad.size:
+        shown = ", ".join(str(int(i)) for i in np.unique(bad)[:10])
+        raise ValueError(f"{name} must lie in [0, V) with V = {V} (the model's vocabulary "
+                         f"size); got {shown}")
     return array.astype(np.int64)
 
 
@@ -143,19 +140,13 @@ class _Derived:
         self.value: Any = None
 
     def get(self, sources: Sequence[FloatArray]) -> Any:
-        """The value, or None if the sources changed since it was made."""
-        key = self._key(sources)
+        """The value, or None if the sources changed since it was made (then
+        `value` is to be set anew)."""
+        key = tuple((a.shape, a.dtype.str, _kernels.lm_fingerprint(np.ascontiguousarray(a)))
+                    for a in sources)
         if key != self.key:
             self.key, self.value = key, None
         return self.value
-
-    def set(self, sources: Sequence[FloatArray], value: Any) -> None:
-        self.key, self.value = self._key(sources), value
-
-    @staticmethod
-    def _key(sources: Sequence[FloatArray]) -> tuple[Any, ...]:
-        return tuple((a.shape, a.dtype.str, _kernels.lm_fingerprint(np.ascontiguousarray(a)))
-                     for a in sources)
 
 
 class _Memo:
@@ -206,15 +197,13 @@ class _Inference:
         else:
             rows = self.out_rows.get([W])
             if rows is None:
-                rows = np.ascontiguousarray(W.T)
-                self.out_rows.set([W], rows)
+                rows = self.out_rows.value = np.ascontiguousarray(W.T)
             self.W_rows = rows
         Wx = self.lstm_weights[0][0]
         if Wx.nbytes >= _MEMO_MIN_BYTES:
             memo = self.memo.get([E, Wx])
             if memo is None:
-                memo = _Memo(E, Wx)
-                self.memo.set([E, Wx], memo)
+                memo = self.memo.value = _Memo(E, Wx)
             self.use_memo: _Memo | None = memo
         else:
             self.use_memo = None
