@@ -10,6 +10,10 @@
  * Every array is C-contiguous, row-major:
  *   xs (N, T, D)   Wx (D, G*H)   Wh (H, G*H)   b (bias rows, G*H)   h0, c0 (N, H)
  *   hs (N, T, H)   cache (N, T, CW*H)
+ *   lengths (N,) int64 in [0, T], or NULL: sequences of different lengths.
+ *   Sequence n runs its first lengths[n] steps only: hs (and dxs) are zero
+ *   past them, its last state is the state after them, and its gradients
+ *   come from them alone. The cache then holds sum(lengths) rows of CW*H.
  *
  * Cells and their gate orders along G*H:
  *   LSTM (G 4, CW 5): f, g, i, o.   A = x Wx + h Wh + b
@@ -154,11 +158,15 @@ int gr_cell_bias_rows(int cell);    /* rows of b: 1, or 2 for GRU reset after */
 
 /* One direction of a forward call. Pointers are float or double, as the call. */
 typedef struct gr_forward_io {
-    void *hs;          /* out (N, T, H); h_T is hs[:, T-1] */
+    void *hs;          /* out (N, T, H); h_T is hs[:, T-1] without lengths */
+    void *h;           /* out (N, H) or NULL: each sequence's last h */
     void *c;           /* LSTM: in/out (N, H), c0 in, c_T out; else NULL */
     void *cache;       /* training: out (N, T, CW*H), kept for the backward;
                           inference: NULL (nothing is kept) */
     const void *xs, *Wx, *Wh, *b, *h0;
+    int reversed;      /* with lengths: the direction reads each sequence from
+                          its last real step back to its first (a bidirectional
+                          layer's second); hs comes back in time order */
 } gr_forward_io;
 
 /* One direction of a backward call, over the cache of its forward (from any
@@ -171,6 +179,7 @@ typedef struct gr_backward_io {
     void *cache;       /* in/out: the forward's cache */
     const void *dhs;   /* (N, T, H) */
     const void *xs, *Wx, *Wh, *h0, *c0;  /* as the forward saw them; c0 LSTM only */
+    int reversed;      /* as the forward's */
 } gr_backward_io;
 
 /*
@@ -179,19 +188,24 @@ typedef struct gr_backward_io {
  * of `ndirs` directions, in float (double_precision == 0) or double. It holds
  * the packed weights and the products' scratch; in inference on the SIMD
  * paths a chunk of pre-activations of about max(1024, 6N) rows: nothing of
- * size T.
+ * size T. With lengths (or a reversed direction) it also holds the packed
+ * copies of the per-step arrays, sum(lengths) rows each.
  */
 size_t gr_workspace(int cell, int ndirs, int path, int double_precision, int backward,
-                    int train, size_t N, size_t T, size_t D, size_t H);
+                    int train, size_t N, size_t T, size_t D, size_t H, const int64_t *lengths);
 
 /* T steps of `cell` over each of the `ndirs` directions (the directions are
- * independent; a bidirectional layer passes its second one reversed). */
+ * independent). A bidirectional layer passes its second one reversed, or,
+ * with lengths, marks it `reversed` (which also works without lengths, as if
+ * every length were T). */
 int gr_forward(int cell, int double_precision, const gr_forward_io *dirs, int ndirs,
-               size_t N, size_t T, size_t D, size_t H, void *workspace,
-               size_t workspace_bytes, int path, int flags, const gr_blas *blas);
+               size_t N, size_t T, size_t D, size_t H, const int64_t *lengths,
+               void *workspace, size_t workspace_bytes, int path, int flags,
+               const gr_blas *blas);
 int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int ndirs,
-                size_t N, size_t T, size_t D, size_t H, void *workspace,
-                size_t workspace_bytes, int path, int flags, const gr_blas *blas);
+                size_t N, size_t T, size_t D, size_t H, const int64_t *lengths,
+                void *workspace, size_t workspace_bytes, int path, int flags,
+                const gr_blas *blas);
 
 /*
  * C (M, N) = A (M, K) @ B (K, N), C = bias + A @ B with a bias row of N

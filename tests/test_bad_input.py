@@ -185,13 +185,23 @@ TIME_CASES = (
             r"grads\[0\] must have the shape of params\[0\]",
             setup=_replace(0, lambda p: zeros((D + 1, 4 * H)))),
        Case("Wh-replaced-by-another-H", backward_with(), ValueError,
-            r"Wx must have shape \(D, 4H\) with 4H == Wh.shape\[1\] == 28; got \(5, 24\)",
+            rf"Wx must have shape \(D, 4H\) = \({D}, {4 * H + 4}\), with H = {H + 1} from "
+            rf"Wh.shape = \({H + 1}, {4 * H + 4}\) and D = {D} from Wx.shape\[0\]; "
+            rf"got \({D}, {4 * H}\)$",
             setup=_replace(1, lambda p: zeros((H + 1, 4 * H + 4)))),
        Case("Wh-replaced-not-square", backward_with(), ValueError,
-            r"Wh must have shape \(H, 4H\); got \(6, 25\)",
+            rf"Wh must have shape \(H, 4H\) = \({H}, {4 * H}\), with H = {H} from Wh.shape\[0\] "
+            rf"= {H}, Wx.shape\[1\] = {4 * H} = 4H and b.shape\[0\] = {4 * H} = 4H; "
+            rf"got \({H}, {4 * H + 1}\)$",
             setup=_replace(1, lambda p: zeros((H, 4 * H + 1)))),
+       Case("Wh-replaced-by-pytorch-layout", backward_with(), ValueError,
+            rf"Wh must have shape \(H, 4H\) = \({H}, {4 * H}\), with H = {H} from .*; "
+            rf"got \({4 * H}, {H}\), which is \(4H, H\): PyTorch's layout \(weight_hh_l0\), "
+            r"the transpose of ours; gatedrnn.interop converts",
+            setup=_replace(1, lambda p: p["Wh"].T.copy())),
        Case("b-replaced-by-another-size", backward_with(), ValueError,
-            r"b must have shape \(4H,\) == \(24,\); got \(25,\)",
+            rf"b must have shape \(4H,\) = \({4 * H},\), with H = {H} from Wh.shape = "
+            rf"\({H}, {4 * H}\); got \({4 * H + 1},\)$",
             setup=_replace(2, lambda p: zeros(4 * H + 1))),
        Case("b-replaced-by-a-list", forward_with(lambda p: p["xs"]), TypeError,
             r"b must be a numpy.ndarray; got list", setup=_replace(2, lambda p: [0.0] * 24)),
@@ -342,7 +352,9 @@ WEIGHT_CASES = (
      for s in [(D, 4 * H + 1), (D, 4 * H - 1), (D,), (D, 4 * H, 1), ()]]
     + [(f"Wh-shape{s}", _weights(Wh=zeros(s)), ValueError, r"Wh must have shape \(H, 4H\)")
        for s in [(H, 4 * H + 1), (H + 1, 4 * H), (4 * H,), (H, 4 * H, 1), ()]]
-    + [(f"b-shape{s}", _weights(b=zeros(s)), ValueError, r"b must have shape \(4H,\) == \(24,\)")
+    + [(f"b-shape{s}", _weights(b=zeros(s)), ValueError,
+        rf"b must have shape \(4H,\) = \({4 * H},\), with H = {H} from Wh.shape = "
+        rf"\({H}, {4 * H}\); got {re.escape(str(s))}")
        for s in [(4 * H + 1,), (4 * H - 4,), (1, 4 * H), ()]]
     + [(f"Wx-{_dtype_id(dt)}", _weights(Wx=zeros((D, 4 * H), dt)), TypeError,
         rf"Wx must have dtype float32 or float64; got {re.escape(str(np.dtype(dt)))}")

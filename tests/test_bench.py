@@ -8,7 +8,7 @@ from gatedrnn.bench import cli as bench_cli, generation as bench_generation, lst
 from gatedrnn.lm import BetterRnnlm, Rnnlm
 
 TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
-        "--no-interference", "--no-generation"]
+        "--no-interference", "--no-lengths", "--no-generation"]
 
 
 def test_bench_without_torch(capsys, monkeypatch):
@@ -130,3 +130,21 @@ def test_generation_part_against_torch(capsys, torch, monkeypatch):
 def test_read_bandwidth_reads_a_bounded_array():
     rate, nbytes = bench_cli.read_bandwidth(2, passes=1, most=64 << 20)
     assert nbytes == 64 << 20 and rate > 0
+
+
+def test_lengths_part_runs_and_checks_torch(capsys, torch):
+    from gatedrnn.bench import lengths
+    rows = lengths.run_lengths(torch, 0.0, sizes=[(3, 5, 2, 4)])
+    assert rows[0]["torch_error"] < 1e-5 and 0 < rows[0]["fill"] <= 1
+    lengths.print_lengths(rows)
+    out = capsys.readouterr().out
+    assert "torch packed" in out and "|hs - torch hs|" in out
+    assert all(ok is not None for _, ok in lengths.lengths_targets(rows))
+
+
+def test_lengths_part_without_torch(capsys):
+    from gatedrnn.bench import lengths
+    rows = lengths.run_lengths(None, 0.0, sizes=[(3, 5, 2, 4)])
+    lengths.print_lengths(rows)
+    verdicts = dict(lengths.lengths_targets(rows))
+    assert [ok for text, ok in verdicts.items() if "torch" in text] == [None]

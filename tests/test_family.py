@@ -305,7 +305,7 @@ CACHE_WIDTH = {"lstm": 5, "gru": 4, "gru_reset_after": 5, "rnn": 1, "rnn_relu": 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cache_bounds_and_reuse(kind):
     """LSTM 5 values per (n, t) and unit, GRU 4 (reset after: 5, see the
-    README), RNN 1, BiLSTM twice the LSTM's; a training forward of the same
+    guide), RNN 1, BiLSTM twice the LSTM's; a training forward of the same
     shape reuses the buffers, and the workspace does not grow with T in
     inference."""
     N, T, D, H = 4, 7, 5, 9

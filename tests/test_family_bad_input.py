@@ -58,6 +58,7 @@ def _replace(index, fn):
 
 def cases(kind):
     G = family.GATES[kind]
+    g = G if G > 1 else ""
     out_h = 2 * H if kind == "bilstm" else H
     wide = "2H" if kind == "bilstm" else "H"
     result = (
@@ -71,7 +72,8 @@ def cases(kind):
            Case("second-backward", _backward(), RuntimeError, r"used by a backward\(\) already",
                 setup=lambda k, layer, p: layer.backward(*_backward_args(k, p["dhs"]))),
            Case("Wh-replaced-not-square", _backward(), ValueError,
-                rf"Wh1? must have shape \(H, {G if G > 1 else ''}H\); got \(6, {G * H + 1}\)",
+                rf"Wh1? must have shape \(H, {g}H\) = \({H}, {G * H}\), with H = {H} from "
+                rf"Wh1?.shape\[0\] = {H}, .*; got \({H}, {G * H + 1}\)$",
                 setup=_replace(1, lambda p: zeros((H, G * H + 1)))),
            Case("Wh-replaced-by-float64", _backward(), TypeError,
                 r"Wh1? must have the dtype of Wx1? \(float32\); got float64",
@@ -97,10 +99,18 @@ def cases(kind):
                  r"h\[0\] must have dtype float32"),
             Case("xs-other-batch-while-stateful", _forward(lambda p: zeros((N + 1, T, D))),
                  ValueError, r"the stored state h\[0\] must have shape \(N, H\).*reset_state")]
+    if G > 1:
+        result.append(Case("Wh-replaced-by-pytorch-layout", _backward(), ValueError,
+                           rf"Wh1? must have shape \(H, {G}H\) = \({H}, {G * H}\), with H = {H} "
+                           rf"from .*; got \({G * H}, {H}\), which is \({G}H, H\): PyTorch's "
+                           r"layout \(weight_hh_l0\), the transpose of ours; gatedrnn.interop",
+                           setup=_replace(1, lambda p: p["weights"][1].T.copy())))
     if kind == "gru_reset_after":
         result.append(Case("b-replaced-by-one-row", _forward(lambda p: p["xs"]), ValueError,
-                           r"b must have shape \(2, 3H\) == \(2, 18\) \(input and recurrent "
-                           r"biases\); got \(18,\)", setup=_replace(2, lambda p: zeros(3 * H))))
+                           rf"b must have shape \(2, 3H\) = \(2, {3 * H}\) \(input and recurrent "
+                           rf"biases\), with H = {H} from Wh.shape = \({H}, {3 * H}\); got "
+                           rf"\({3 * H},\): \(3H,\) is the bias of the book's GRU "
+                           r"\(reset_after=False\)", setup=_replace(2, lambda p: zeros(3 * H))))
     return result
 
 

@@ -57,10 +57,10 @@ def tanh_rnn_reference(Wh, xs):
     return np.array(out)
 
 
-def lstm_reference(Wx, Wh, b, xs):
+def lstm_reference(Wx, Wh, b, xs, h_path=True):
     """The book's LSTM cell (gates f, g, i, o) forward over xs from zeros, then
     its backward from dh = ones at the last h, dc = 0: the norm of dc_prev at
-    each step back."""
+    each step back. h_path=False cuts dh_prev = dA @ Wh.T: the cell alone."""
     h, c = np.zeros((N, H)), np.zeros((N, H))
     caches = []
     for t in range(T):
@@ -77,9 +77,22 @@ def lstm_reference(Wx, Wh, b, xs):
         dc = ds * f
         dA = np.hstack((ds * c_prev * f * (1 - f), ds * i * (1 - g ** 2),
                         ds * g * i * (1 - i), dh * tanh_c * o * (1 - o)))
-        dh = dA @ Wh.T
+        dh = dA @ Wh.T if h_path else np.zeros_like(dh)
         out.append(norm(dc))
     return np.array(out)
+
+
+def forget_gates(Wx, Wh, b, xs):
+    """The forward's f at every step, as lstm_reference computes them."""
+    h, c, fs = np.zeros((N, H)), np.zeros((N, H)), []
+    for t in range(T):
+        A = xs[:, t] @ Wx + h @ Wh + b
+        f, g = sigmoid(A[:, :H]), np.tanh(A[:, H:2 * H])
+        i, o = sigmoid(A[:, 2 * H:3 * H]), sigmoid(A[:, 3 * H:])
+        c = f * c + g * i
+        h = o * np.tanh(c)
+        fs.append(f)
+    return np.array(fs)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +156,34 @@ def test_lstm_dc_is_the_books_cell(results):
         np.testing.assert_array_equal(b[H:], 0)
         np.testing.assert_allclose(got, lstm_reference(Wx, Wh, b, xs), rtol=RTOL,
                                    err_msg=f"dc, Wh x{scale}, forget bias {fb}")
+
+
+def test_lstm_cell_path_is_the_book_cell_without_h(results):
+    xs = gradients.experiment_inputs()
+    for key, cell in results["lstm_cell"].items():
+        Wx, Wh, b = gradients.lstm_weights(*key)
+        np.testing.assert_allclose(cell["norms"], lstm_reference(Wx, Wh, b, xs, h_path=False),
+                                   rtol=RTOL, err_msg=f"cell path, {key}")
+        assert cell["forget"] == pytest.approx(forget_gates(Wx, Wh, b, xs).mean(), rel=1e-12)
+        # At k = 1 no dh has come back through Wh yet: the two agree.
+        assert cell["norms"][0] == pytest.approx(results["lstm"][key][0], rel=RTOL)
+
+
+def test_the_h_path_through_wh_makes_the_kept_dc_rise(results):
+    """What the caption says: with forget bias 3 the cell alone only shrinks
+    (by f < 1 a step); the full dc rises at Wh x1, by what the h path adds."""
+    for scale in (1.0, 0.5):
+        cell = results["lstm_cell"][(scale, 3.0)]
+        assert 0.9 < cell["forget"] < 1
+        assert np.all(np.diff(cell["norms"]) < 0), scale
+    full, cell = results["lstm"][(1.0, 3.0)], results["lstm_cell"][(1.0, 3.0)]["norms"]
+    assert full[-1] > 2 * full.min() and full[-1] > full[0]       # it rises, after a dip
+    assert full[-1] / cell[-1] > 5                                  # the h path adds most
+    ratio = results["lstm"][(0.5, 3.0)][-1] / results["lstm_cell"][(0.5, 3.0)]["norms"][-1]
+    assert 0.8 < ratio < 1.5                                        # little at x0.5
+    caption = gradients.lstm_caption(results, width=1000)
+    assert f"dc climbs to {full[-1]:.2g} at k = 20, {full[-1] / cell[-1]:.1f} times" in caption
+    assert f"to {cell[-1]:.2g} at k = 20" in caption and f"{ratio:.2f} times" in caption
 
 
 def test_lstm_dc_shapes(results):
@@ -256,6 +297,30 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert f"curves drawn to {png}" in capsys.readouterr().out
     if not had_pyplot:   # the Agg canvas directly: pyplot's global state is left alone
         assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_the_picture_reads_in_words(results):
+    """y-labels are words, not code; the LSTM panel holds the plain RNN's
+    curves at the same Wh scales, the cell-alone curve and the caption."""
+    pytest.importorskip("matplotlib")
+    fig = gradients.figure(results)
+    rnn_ax, clip_ax, lstm_ax, key_ax = fig.axes
+    for ax in (rnn_ax, clip_ax, lstm_ax):
+        label = ax.get_ylabel()
+        assert label and not set(label) & set("()*_=/"), label
+        assert "gradient norm" in label
+    lines = {line.get_label(): line.get_ydata() for line in lstm_ax.get_lines()}
+    for scale in (1.0, 0.5):
+        np.testing.assert_array_equal(lines[f"plain RNN dh, Wh x{scale:g}"],
+                                      results["rnn"][scale])
+        for fb in (0.0, 3.0):
+            np.testing.assert_array_equal(lines[f"LSTM dc, Wh x{scale:g}, forget bias {fb:g}"],
+                                          results["lstm"][(scale, fb)])
+    cut = next(v for k, v in lines.items() if "cell alone" in k)
+    np.testing.assert_array_equal(cut, results["lstm_cell"][(1.0, 3.0)]["norms"])
+    texts = " ".join(text.get_text() for text in key_ax.texts).replace("\n", " ")
+    assert gradients.lstm_caption(results, width=10000) in texts
+    assert len(key_ax.get_legend().get_texts()) == len(lines)
 
 
 def test_plot_without_matplotlib_is_one_error_line(tmp_path, monkeypatch, capsys):

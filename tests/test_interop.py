@@ -235,26 +235,29 @@ def _sigmoid(x):
     return spec.sigmoid(x)
 
 
-def keras_lstm(xs, kernel, recurrent_kernel, bias):
-    """Keras LSTM (gates i, f, c, o; tanh, sigmoid), from zero state."""
+def keras_lstm(xs, kernel, recurrent_kernel, bias, h0=None, c0=None, states=False):
+    """Keras LSTM (gates i, f, c, o; tanh, sigmoid), from zero state or (h0, c0);
+    with states=True also the last [h, c]."""
     N, T, _ = xs.shape
     H = recurrent_kernel.shape[0]
-    h, c, out = np.zeros((N, H)), np.zeros((N, H)), []
+    h = np.zeros((N, H)) if h0 is None else h0
+    c, out = np.zeros((N, H)) if c0 is None else c0, []
     for t in range(T):
         z = xs[:, t] @ kernel + h @ recurrent_kernel + bias
         i, f, cc, o = (z[:, k * H:(k + 1) * H] for k in range(4))
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(cc)
         h = _sigmoid(o) * np.tanh(c)
         out.append(h)
-    return np.stack(out, axis=1)
+    return (np.stack(out, axis=1), [h, c]) if states else np.stack(out, axis=1)
 
 
-def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
-    """Keras GRU (gates z, r, h; h' = z h + (1 - z) hh), from zero state."""
+def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after, h0=None, states=False):
+    """Keras GRU (gates z, r, h; h' = z h + (1 - z) hh), from zero state or h0;
+    with states=True also the last [h]."""
     N, T, _ = xs.shape
     H = recurrent_kernel.shape[0]
     b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
-    h, out = np.zeros((N, H)), []
+    h, out = np.zeros((N, H)) if h0 is None else h0, []
     for t in range(T):
         x = xs[:, t] @ kernel + b_in
         if reset_after:
@@ -268,7 +271,7 @@ def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
             hh = np.tanh(x[:, 2 * H:] + (r * h) @ recurrent_kernel[:, 2 * H:])
         h = z * h + (1 - z) * hh
         out.append(h)
-    return np.stack(out, axis=1)
+    return (np.stack(out, axis=1), [h]) if states else np.stack(out, axis=1)
 
 
 def keras_simple_rnn(xs, kernel, recurrent_kernel, bias, activation="tanh"):
@@ -352,3 +355,137 @@ def test_interop_imports_no_torch():
             "gatedrnn.interop.from_keras('simple_rnn', np.zeros((2, 3)), np.zeros((3, 3)), "
             "np.zeros(3)); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- the torch conversions' layouts, without torch ------------------------------------------
+# A stand-in for the few names of torch that interop uses, holding NumPy arrays, so
+# that the layouts to_torch writes and from_torch reads are checked in the default
+# suite against PyTorch's documented cell equations, transcribed here. (Mistakes
+# that a round trip cannot see, such as the GRU's two bias rows swapped both ways,
+# would otherwise pass wherever torch is not installed.)
+
+class _FakeTensor:
+    def __init__(self, array):
+        self.array = array
+        self.dtype = f"torch.{array.dtype}"
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.array
+
+    def copy_(self, array):
+        assert array.shape == self.array.shape, (array.shape, self.array.shape)
+        self.array[...] = array
+
+
+class _FakeRecurrent:
+    """nn.LSTM, nn.GRU, nn.RNN: one layer, one direction, weights drawn from `rng`
+    (zeros if none), in PyTorch's shapes: weight_ih (G*H, D), weight_hh (G*H, H),
+    bias_ih and bias_hh (G*H,)."""
+    gates = 0
+
+    def __init__(self, D, H, num_layers=1, batch_first=True, bidirectional=False,
+                 nonlinearity="tanh", rng=None):
+        assert num_layers == 1 and batch_first and not bidirectional
+        self.num_layers, self.bidirectional, self.bias = 1, False, True
+        self.nonlinearity, self.proj_size = nonlinearity, 0
+        G = self.gates
+        draw = rng.standard_normal if rng is not None else np.zeros
+        for name, shape in [("weight_ih_l0", (G * H, D)), ("weight_hh_l0", (G * H, H)),
+                            ("bias_ih_l0", (G * H,)), ("bias_hh_l0", (G * H,))]:
+            setattr(self, name, _FakeTensor(draw(shape)))
+
+    def to(self, dtype):
+        assert dtype == "torch.float64"
+        return self
+
+    def parameters(self):
+        return iter([self.weight_ih_l0])
+
+    def arrays(self):
+        return [getattr(self, n).array for n in
+                ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+
+
+def _fake_torch():
+    import contextlib
+    import types
+
+    nn = types.SimpleNamespace(
+        LSTM=type("LSTM", (_FakeRecurrent,), {"gates": 4}),
+        GRU=type("GRU", (_FakeRecurrent,), {"gates": 3}),
+        RNN=type("RNN", (_FakeRecurrent,), {"gates": 1}))
+    return types.SimpleNamespace(nn=nn, float32="torch.float32", float64="torch.float64",
+                                 no_grad=contextlib.nullcontext, from_numpy=lambda a: a)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _torch_cell_equations(kind, W_ih, W_hh, b_ih, b_hh, xs):
+    """hs (N, T, H) of PyTorch's nn.LSTM / nn.GRU / nn.RNN(tanh), from zero
+    state, as its documentation writes them: rows of W_ih, W_hh and the biases
+    in the gate order i, f, g, o (LSTM) or r, z, n (GRU)."""
+    N, T, _ = xs.shape
+    H = W_hh.shape[1]
+    h, c, hs = np.zeros((N, H)), np.zeros((N, H)), []
+    for t in range(T):
+        gi, gh = xs[:, t] @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+        if kind == "LSTM":
+            i, f, g, o = np.split(gi + gh, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+        elif kind == "GRU":
+            (i_r, i_z, i_n), (h_r, h_z, h_n) = np.split(gi, 3, axis=1), np.split(gh, 3, axis=1)
+            r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
+            n = np.tanh(i_n + r * h_n)       # b_hn inside r *: the bias rows are not a sum
+            h = (1 - z) * n + z * h
+        else:
+            h = np.tanh(gi + gh)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def _ours(kind, D, H, rng):
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
+    Wx, Wh = rng.standard_normal((D, G * H)), rng.standard_normal((H, G * H)) / np.sqrt(H)
+    if kind == "GRU":   # two bias rows, far apart, so that a swap shows
+        return gatedrnn.TimeGRU(Wx, Wh, np.stack([rng.standard_normal(G * H),
+                                                  3 + rng.standard_normal(G * H)]),
+                                reset_after=True)
+    layer_class = gatedrnn.TimeLSTM if kind == "LSTM" else gatedrnn.TimeRNN
+    return layer_class(Wx, Wh, rng.standard_normal(G * H))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_to_torch_writes_pytorchs_layout(kind, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "torch", _fake_torch())
+    rng = np.random.default_rng(31)
+    layer = _ours(kind, 3, 4, rng)
+    module = interop.to_torch(layer)
+    assert type(module).__name__ == kind
+    xs = rng.standard_normal((2, 6, 3))
+    np.testing.assert_allclose(_torch_cell_equations(kind, *module.arrays(), xs),
+                               layer.forward(xs), rtol=1e-12, atol=1e-12,
+                               err_msg=f"to_torch({kind}) under PyTorch's equations")
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_from_torch_reads_pytorchs_layout(kind, monkeypatch):
+    torch = _fake_torch()
+    monkeypatch.setitem(__import__("sys").modules, "torch", torch)
+    rng = np.random.default_rng(32)
+    module = getattr(torch.nn, kind)(3, 4, rng=rng)
+    module.bias_hh_l0.array += 3   # the two biases far apart, so that a swap shows
+    layer = interop.from_torch(module)
+    xs = rng.standard_normal((2, 6, 3))
+    np.testing.assert_allclose(layer.forward(xs),
+                               _torch_cell_equations(kind, *module.arrays(), xs),
+                               rtol=1e-12, atol=1e-12,
+                               err_msg=f"from_torch(nn.{kind}) against PyTorch's equations")

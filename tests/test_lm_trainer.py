@@ -123,6 +123,28 @@ def test_eval_perplexity_protocol(accepts_train_flg):
     assert model.resets == 1
 
 
+@pytest.mark.parametrize("corpus_size, batch_size, time_size",
+                         [(1230, 10, 35), (120, 4, 5), (42, 2, 3), (82430, 10, 35)])
+def test_eval_offsets_on_a_corpus_a_multiple_of_the_batch(corpus_size, batch_size, time_size):
+    """The book's rule (common/util.py, eval_perplexity): row i of batch j
+    reads from j * time_size + i * jump on, jump = (len(corpus) - 1) // batch_size.
+    Only when len(corpus) is a multiple of batch_size does len // batch_size
+    differ (by one); PTB's test set (82430 words) is such a corpus."""
+    assert corpus_size % batch_size == 0
+    corpus = np.arange(corpus_size)          # each id is its position
+    model = RecordingModel()
+    eval_perplexity(model, corpus, batch_size, time_size)
+    jump = (corpus_size - 1) // batch_size
+    assert jump == corpus_size // batch_size - 1
+    assert len(model.seen) == (corpus_size - 1) // (batch_size * time_size)
+    for j, (xs, ts) in enumerate(model.seen):
+        starts = [j * time_size + i * jump for i in range(batch_size)]
+        np.testing.assert_array_equal(xs[:, 0], starts, err_msg=f"row offsets of batch {j}")
+        want = (np.array(starts)[:, None] + np.arange(time_size)) % corpus_size
+        np.testing.assert_array_equal(xs, want, err_msg=f"xs of batch {j}")
+        np.testing.assert_array_equal(ts, (want + 1) % corpus_size, err_msg=f"ts of batch {j}")
+
+
 def test_records_and_log_lines():
     corpus = np.random.default_rng(2).integers(0, 30, 20 * 35 * 5 + 1)
     lines = []

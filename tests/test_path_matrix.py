@@ -56,7 +56,7 @@ def run_all_three(kind, p):
     """Inference, then training forward and backward, from p's initial state."""
     layer = family.time_layer(kind, gatedrnn, p["weights"], stateful=True)
     family.set_state(kind, layer, p)
-    out = dict(inference_hs=layer.forward(p["xs"], train=False))
+    out = dict(inference_hs=layer.forward(p["xs"], train=False, **family.lengths_argument(p)))
     for d, h in enumerate(family.state(kind, layer, "h")):
         out[f"inference_h_T{d}"] = h
     if kind in family.HAS_C:

@@ -213,7 +213,7 @@ def test_environment_variables_choose_path_and_threads():
                                          *[(p, "not available here") for p in SIMD_PATHS
                                            if p not in AVAILABLE]])
 def test_a_wrong_kernel_path_in_the_environment_fails_the_import(value, says):
-    """As the README says: better no import than a silent fallback."""
+    """As the guide says (docs/guide/behaviour.rst): better no import than a silent fallback."""
     env = dict(os.environ, GATEDRNN_KERNEL_PATH=value)
     proc = subprocess.run([sys.executable, "-c", "import gatedrnn"], env=env,
                           capture_output=True, text=True)

@@ -9,7 +9,7 @@
   in one process and across processes.
 
 One layer is not to be shared between threads (it holds state and the
-forward's cache); see the README.
+forward's cache); see docs/guide/behaviour.rst.
 """
 import hashlib
 import sys

@@ -76,8 +76,8 @@ MUTANTS = [
            "inference (train=False) computes every chunk's input projection from the first "
            "chunk's inputs: wrong once N*T exceeds about 1024 rows"),
     Mutant("engine-column-split-forward-skips-last-row-block", ENGINE,
-           "for (size_t blk = 0; blk < f->nb; blk++) {",
-           "for (size_t blk = 0; blk + 1 < f->nb || blk == 0; blk++) {",
+           "for (size_t blk = 0; blk < blocks; blk++) {",
+           "for (size_t blk = 0; blk + 1 < blocks || blk == 0; blk++) {",
            "a forward step split by gate columns leaves the last block of rows uncomputed "
            "(batches larger than one row block)"),
     Mutant("engine-column-split-backward-skips-last-row", ENGINE,
@@ -247,12 +247,12 @@ MUTANTS = [
            "if (0) FN(store_n)(r->cache_next + u, h, n);",
            "the operand of dWh at step t + 1 stays h_{t+1}, not h_t"),
     # -- the BLAS path's driver ------------------------------------------------------------
-    Mutant("blas-forward-h-prev-stride", BLAS, "const size_t ld_h = t ? T * H : H;",
-           "const size_t ld_h = H;",
+    Mutant("blas-forward-h-prev-stride", BLAS, "const size_t ld_h = t ? seq * H : H,",
+           "const size_t ld_h = H,",
            "BLAS path: h_{t-1} read with the wrong row stride (batches of more than one)"),
     Mutant("blas-backward-ignores-dh-next", BLAS,
-           "memcpy(acc, dh, N * H * sizeof(TYPE));  // dh_T",
-           "memset(acc, 0, N * H * sizeof(TYPE));  // dh_T",
+           "memcpy(acc + next * H, dh + next * H, (running - next) * H * sizeof(TYPE));",
+           "memset(acc + next * H, 0, (running - next) * H * sizeof(TYPE));",
            "BLAS path: the gradient arriving at the last h (dh_next) is dropped"),
     Mutant("blas-dxs-leading-dimension", BLAS,
            "FN(gemm)(blas, 'N', 'T', NT, D, GH, dA, ldA, Wx, GH, 0, io->dxs, D);",
@@ -299,6 +299,31 @@ MUTANTS = [
            "if (t >= c0 && t < c0 + width) x->picked[r] = row[t - c0];",
            "if (t >= c0 && t + 1 < c0 + width) x->picked[r] = row[t - c0 + 1];",
            "the loss takes the score after the target's"),
+    # -- sequences of different lengths (lengths=): the packed layout -------------------
+    Mutant("lengths-row-runs-a-step-past-its-end", "src/base/internal.h",
+           "return s ? s->batch[t] : N;", "return s ? s->batch[t ? t - 1 : 0] : N;",
+           "with lengths, every path runs each sequence one step past its end (step t runs "
+           "the sequences that ran step t - 1), forward and backward"),
+    Mutant("lengths-reverse-direction-starts-at-T", "src/rnn/sequences.c",
+           "return reversed ? (size_t)s->lengths[n] - 1 - t : t;",
+           "return reversed ? s->T - 1 - t : t;",
+           "the bidirectional layer's backward direction starts each sequence at step T-1 "
+           "(in its padding), not at its own last step, forward and backward"),
+    Mutant("lengths-last-state-taken-at-T", "src/paths/dispatch.c",
+           "if (io->h) gr_sequences_last(&s, io->h, packed[d].hs, io->h0, row_h);",
+           "for (size_t n = 0; io->h && n < N; n++) memcpy((char *)io->h + n * row_h, "
+           "(const char *)io->hs + (n * T + T - 1) * row_h, row_h);",
+           "with lengths, the last state h is hs[:, T-1] (zero for a shorter sequence), not "
+           "the state after each sequence's last step"),
+    Mutant("lengths-backward-ended-rows-get-the-product", ENGINE,
+           "const size_t through = next > n0 ? FN(min)(mr, next - n0) : 0;",
+           "const size_t through = t + 1 < T ? mr : 0;",
+           "SIMD paths' backward: a sequence that ends before T-1 takes dh through Wh from "
+           "the next step's rows (another sequence's) instead of dh_T"),
+    Mutant("lengths-sorted-shortest-first", "src/rnn/sequences.c",
+           "s->order[row[len]++] = n;", "s->order[N - 1 - row[len]++] = n;",
+           "the packed rows hold the sequences shortest first: the rows still running at a "
+           "step are not the first ones"),
     # -- softmax rows on the pool, clip_grads' sum of squares ---------------------------
     Mutant("softmax-items-share-the-first-targets", "src/lm/softmax.template.c",
            "j->x + r0 * j->V, j->target + r0,", "j->x + r0 * j->V, j->target,",
@@ -343,7 +368,7 @@ def _tracked_files():
                              check=True).stdout
         return [f for f in out.decode().split("\0") if f and (REPO / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
-        skip = {".git", "build", ".venv", ".ci-venv", "__pycache__", ".hypothesis"}
+        skip = {".git", "build", ".venv", ".venv-test", ".ci-venv", "__pycache__", ".hypothesis"}
         return [str(p.relative_to(REPO)) for p in REPO.rglob("*")
                 if p.is_file() and not skip & set(p.relative_to(REPO).parts)]
 

@@ -46,10 +46,12 @@ _BackwardDirection = tuple[_Float | None, ...]
 def forward(
     cell: int, dirs: Sequence[_ForwardDirection], keep_cache: bool | np.bool_,
     workspace: Workspace | None = None, flags: int = 0,
-) -> list[tuple[_Float, _Float | None, _Float | None]]: ...
+    lengths: NDArray[np.int64] | None = None, reversed: Sequence[bool] | None = None,
+) -> list[tuple[_Float, _Float | None, _Float | None, _Float]]: ...
 def backward(
     cell: int, dirs: Sequence[_BackwardDirection], workspace: Workspace | None = None,
-    flags: int = 0,
+    flags: int = 0, lengths: NDArray[np.int64] | None = None,
+    reversed: Sequence[bool] | None = None,
 ) -> list[tuple[_Float, _Float, _Float | None]]: ...
 def softmax_xent(
     x: _Float, target: NDArray[np.int64], scale: _Float | None, out: _Float | None,

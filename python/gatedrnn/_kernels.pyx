@@ -141,6 +141,7 @@ cdef extern from "gatedrnn.h" nogil:
     int gr_cell_bias_rows(int cell)
     ctypedef struct gr_forward_io:
         void *hs
+        void *h
         void *c
         void *cache
         const void *xs
@@ -148,6 +149,7 @@ cdef extern from "gatedrnn.h" nogil:
         const void *Wh
         const void *b
         const void *h0
+        int reversed
     ctypedef struct gr_backward_io:
         void *dxs
         void *dWx
@@ -162,14 +164,18 @@ cdef extern from "gatedrnn.h" nogil:
         const void *Wh
         const void *h0
         const void *c0
+        int reversed
     size_t gr_workspace(int cell, int ndirs, int path, int double_precision, int backward,
-                        int train, size_t N, size_t T, size_t D, size_t H)
+                        int train, size_t N, size_t T, size_t D, size_t H,
+                        const int64_t *lengths)
     int gr_forward(int cell, int double_precision, const gr_forward_io *dirs, int ndirs,
-                   size_t N, size_t T, size_t D, size_t H, void *workspace,
-                   size_t workspace_bytes, int path, int flags, const gr_blas *blas)
+                   size_t N, size_t T, size_t D, size_t H, const int64_t *lengths,
+                   void *workspace, size_t workspace_bytes, int path, int flags,
+                   const gr_blas *blas)
     int gr_backward(int cell, int double_precision, const gr_backward_io *dirs, int ndirs,
-                    size_t N, size_t T, size_t D, size_t H, void *workspace,
-                    size_t workspace_bytes, int path, int flags, const gr_blas *blas)
+                    size_t N, size_t T, size_t D, size_t H, const int64_t *lengths,
+                    void *workspace, size_t workspace_bytes, int path, int flags,
+                    const gr_blas *blas)
 
 # Names of the kernel paths, by number (include/gatedrnn.h, enum gr_path).
 PATHS = ("blas", "generic", "avx2", "avx512")
@@ -362,16 +368,17 @@ cdef class Workspace:
             self._scratch = _aligned_empty(nbytes)
         return self._scratch
 
-    cdef list caches(self, Py_ssize_t N, Py_ssize_t T, Py_ssize_t width, dtype,
-                     Py_ssize_t ndirs):
-        """A cache (N, T, width) per direction, each with GR_CACHE_PADDING zeros after it."""
-        key = (N, T, width, dtype, ndirs)
+    cdef list caches(self, tuple shape, dtype, Py_ssize_t ndirs):
+        """A cache of `shape` ((N, T, width), or (rows, width) with lengths) per
+        direction, each with GR_CACHE_PADDING zeros after it."""
+        key = (shape, dtype, ndirs)
         if key != self._cache_key:
             self._cache_key = None
             self._caches = []
+            size = int(np.prod(shape))
             for _ in range(ndirs):
-                padded = np.zeros(N * T * width + GR_CACHE_PADDING, dtype)
-                self._caches.append(padded[:N * T * width].reshape(N, T, width))
+                padded = np.zeros(size + GR_CACHE_PADDING, dtype)
+                self._caches.append(padded[:size].reshape(shape))
             self._cache_key = key
         return list(self._caches)
 
@@ -409,16 +416,35 @@ cdef _check_cell(int cell, Py_ssize_t ndirs):
         raise ValueError(f"internal: {ndirs} directions")
 
 
-def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int flags=0):
+cdef const int64_t *_lengths(lengths, size_t N) except? NULL:
+    """The lengths' data (C-contiguous int64 (N,), checked by the caller), or NULL."""
+    if lengths is None:
+        return NULL
+    if (not isinstance(lengths, cnp.ndarray) or lengths.dtype != np.int64
+            or not lengths.flags.c_contiguous or lengths.shape != (N,)):
+        raise TypeError(f"internal: lengths must be C-contiguous int64 of shape ({N},)")
+    return <const int64_t *>_data(lengths)
+
+
+def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int flags=0,
+            lengths=None, reversed=None):
     """T steps of `cell` over one or two directions, each a tuple
     (xs, Wx, Wh, b, h0, c0) of C-contiguous arrays of one dtype (c0 None for
-    cells without a cell state). Returns a list of (hs, c_T, cache) per
+    cells without a cell state). Returns a list of (hs, c_T, cache, h_T) per
     direction: c_T is None without a cell state, cache None unless keep_cache,
-    and then it lives in `workspace` until its next forward. h_T is hs[:, -1]."""
+    and then it lives in `workspace` until its next forward.
+
+    lengths: None, or int64 (N,) in [0, T] (checked by the caller): sequence n
+    runs its first lengths[n] steps; h_T and c_T are its state after them, hs
+    is zero past them, and the cache has sum(lengths) rows. reversed: a bool
+    per direction (with lengths): that direction reads each sequence from its
+    last real step back, and its hs comes back in time order."""
     cdef Py_ssize_t ndirs = len(dirs), d
     _check_cell(cell, ndirs)
     xs0, _, Wh0 = dirs[0][:3]
     cdef size_t N = xs0.shape[0], T = xs0.shape[1], D = xs0.shape[2], H = Wh0.shape[0]
+    cdef const int64_t *p_lengths = _lengths(lengths, N)
+    reversed = list(reversed) if reversed is not None else [False] * ndirs
     cdef int path = _resolved_path(), status = 0, has_c = cell == GR_CELL_LSTM
     flags |= _split_flags | _all_threads_flag
     dtype = xs0.dtype
@@ -428,8 +454,9 @@ def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int 
     cdef bint double_precision = typenum == cnp.NPY_FLOAT64
     if workspace is None:
         workspace = Workspace()
-    caches = (workspace.caches(N, T, gr_cell_cache_width(cell) * H, dtype, ndirs) if keep_cache
-              else [None] * ndirs)
+    cdef size_t width = gr_cell_cache_width(cell) * H
+    cache_shape = (N, T, width) if lengths is None else (int(lengths.sum()), width)
+    caches = workspace.caches(cache_shape, dtype, ndirs) if keep_cache else [None] * ndirs
     cdef gr_forward_io io[2]
     results = []
     for d in range(ndirs):
@@ -437,9 +464,12 @@ def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int 
         # GEMM-only runs (benchmarks) read hs as h_{t-1} without writing it.
         hs = (np.zeros((N, T, H), dtype) if flags & GR_FLAG_GEMM_ONLY
               else np.empty((N, T, H), dtype))
+        h_T = np.empty((N, H), dtype)
         c_state = c0.copy() if has_c else None
-        results.append((hs, c_state, caches[d]))
+        results.append((hs, c_state, caches[d], h_T))
         io[d].hs = _data(hs)
+        io[d].h = _data(h_T)
+        io[d].reversed = 1 if reversed[d] else 0
         io[d].c = _data(c_state)
         io[d].cache = _data(caches[d])
         io[d].xs = _data(xs)
@@ -448,7 +478,7 @@ def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int 
         io[d].b = _data(b)
         io[d].h0 = _data(h0)
     cdef size_t nbytes = gr_workspace(cell, ndirs, path, double_precision, 0, keep_cache,
-                                      N, T, D, H)
+                                      N, T, D, H, p_lengths)
     if nbytes == <size_t>-1:
         raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
     # The BLAS path's inference scratch is N*T*G*H: never kept.
@@ -456,22 +486,25 @@ def forward(int cell, list dirs, bint keep_cache, Workspace workspace=None, int 
                else workspace.scratch(nbytes))
     cdef void *p_ws = _data(scratch)
     with nogil:
-        status = gr_forward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_ws, nbytes,
-                            path, flags, &_blas)
+        status = gr_forward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_lengths, p_ws,
+                            nbytes, path, flags, &_blas)
     _raise_status(status)
     return results
 
 
-def backward(int cell, list dirs, Workspace workspace=None, int flags=0):
+def backward(int cell, list dirs, Workspace workspace=None, int flags=0, lengths=None,
+             reversed=None):
     """Backward over the caches of forward(), one tuple per direction:
     (dhs, dh_T, dc_T, cache, xs, Wx, Wh, h0, c0, dWx, dWh, db), dc_T and c0
-    None for cells without a cell state. Writes dWx, dWh and db in place,
-    consumes the caches (their gate blocks become dA) and returns a list of
-    (dxs, dh0, dc0) per direction."""
+    None for cells without a cell state, lengths and reversed as the forward
+    had them. Writes dWx, dWh and db in place, consumes the caches (their gate
+    blocks become dA) and returns a list of (dxs, dh0, dc0) per direction."""
     cdef Py_ssize_t ndirs = len(dirs), d
     _check_cell(cell, ndirs)
     xs0, Wh0 = dirs[0][4], dirs[0][6]
     cdef size_t N = xs0.shape[0], T = xs0.shape[1], D = xs0.shape[2], H = Wh0.shape[0]
+    cdef const int64_t *p_lengths = _lengths(lengths, N)
+    reversed = list(reversed) if reversed is not None else [False] * ndirs
     cdef int path = _resolved_path(), status = 0, has_c = cell == GR_CELL_LSTM
     flags |= _split_flags | _all_threads_flag
     dtype = xs0.dtype
@@ -480,6 +513,7 @@ def backward(int cell, list dirs, Workspace workspace=None, int flags=0):
         _check_arrays(direction, typenum)
     cdef bint double_precision = typenum == cnp.NPY_FLOAT64
     cdef size_t width = gr_cell_cache_width(cell) * H
+    cache_shape = (N, T, width) if lengths is None else (int(lengths.sum()), width)
     if workspace is None:
         workspace = Workspace()
     cdef gr_backward_io io[2]
@@ -487,7 +521,7 @@ def backward(int cell, list dirs, Workspace workspace=None, int flags=0):
     keep = []
     for d in range(ndirs):
         dhs, dh_T, dc_T, cache, xs, Wx, Wh, h0, c0, dWx, dWh, db = dirs[d]
-        if cache.shape != (N, T, width):
+        if cache.shape != cache_shape:
             raise ValueError(f"internal: a cache of shape {cache.shape} for (N, T, D, H) = "
                              f"{(N, T, D, H)}")
         if not workspace.owns(cache):
@@ -514,14 +548,16 @@ def backward(int cell, list dirs, Workspace workspace=None, int flags=0):
         io[d].Wh = _data(Wh)
         io[d].h0 = _data(h0)
         io[d].c0 = _data(c0)
-    cdef size_t nbytes = gr_workspace(cell, ndirs, path, double_precision, 1, 1, N, T, D, H)
+        io[d].reversed = 1 if reversed[d] else 0
+    cdef size_t nbytes = gr_workspace(cell, ndirs, path, double_precision, 1, 1, N, T, D, H,
+                                      p_lengths)
     if nbytes == <size_t>-1:
         raise ValueError(f"sizes too large for the kernels: (N, T, D, H) = {(N, T, D, H)}")
     scratch = workspace.scratch(nbytes)
     cdef void *p_ws = _data(scratch)
     with nogil:
-        status = gr_backward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_ws, nbytes,
-                             path, flags, &_blas)
+        status = gr_backward(cell, double_precision, io, <int>ndirs, N, T, D, H, p_lengths, p_ws,
+                             nbytes, path, flags, &_blas)
     _raise_status(status)
     return results
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_array
 from ._recurrent import Recurrent, Step, TimeRecurrent
@@ -542,7 +543,8 @@ class TimeBiLSTM(Recurrent):
                             f"to match xs, whose batch size is {N} (if the batch size "
                             f"changed, call reset_state() first)") for d, s in enumerate(pair)]
 
-    def forward(self, xs: FloatArray, train: bool = True) -> FloatArray:
+    def forward(self, xs: FloatArray, train: bool = True, *,
+                lengths: ArrayLike | None = None) -> FloatArray:
         """Run both directions over ``xs``.
 
         Parameters
@@ -551,6 +553,11 @@ class TimeBiLSTM(Recurrent):
             The input sequences, any memory layout.
         train : bool, default True
             Keep the cache for `backward`; False (inference) keeps none.
+        lengths : array of int, shape (N,), optional
+            Sequences of different lengths, padded to T (see
+            `TimeLSTM.forward`): the backward direction starts at each
+            sequence's own last real step, as PyTorch's does on packed input,
+            and both directions' ``hs`` are zero past the sequence.
 
         Returns
         -------
@@ -561,8 +568,9 @@ class TimeBiLSTM(Recurrent):
         Raises
         ------
         TypeError, ValueError
-            If `xs` has the wrong dtype or shape, or a stored state does not
-            fit it; nothing changes then.
+            If `xs` has the wrong dtype or shape, `lengths` is not an integer
+            array of shape (N,) with values in [0, T], or a stored state does
+            not fit; nothing changes then.
 
         Examples
         --------
@@ -574,16 +582,20 @@ class TimeBiLSTM(Recurrent):
         """
         weights, D, H, dtype = self._weights()
         xs = self._checked_xs(xs, D, H, dtype)
-        N, T = xs.shape[:2]
+        checked = self._lengths(lengths, xs)
+        N = xs.shape[0]
         h0, c0 = self._state("h", N, H, dtype), self._state("c", N, H, dtype)
-        backwards = np.ascontiguousarray(xs[:, ::-1])
+        if checked is None:  # the backward direction reads a reversed copy
+            xs_dirs, reversed = [xs, np.ascontiguousarray(xs[:, ::-1])], None
+        else:  # the kernels reverse each sequence's real steps
+            xs_dirs, reversed = [xs, xs], [False, True]
 
-        (hs1, c1, _), (hs2, c2, _) = self._forward(weights, [xs, backwards], h0, c0, train,
-                                                   D, H, dtype)
+        (hs1, c1, _, h1), (hs2, c2, _, h2) = self._forward(weights, xs_dirs, h0, c0, train, D, H,
+                                                           dtype, checked, reversed)
 
-        self.h = [hs1[:, -1].copy() if T else h0[0], hs2[:, -1].copy() if T else h0[1]]
+        self.h = [h1, h2]
         self.c = [c1, c2]
-        return np.concatenate((hs1, hs2[:, ::-1]), axis=2)
+        return np.concatenate((hs1, hs2 if reversed else hs2[:, ::-1]), axis=2)
 
     def backward(self, dhs: FloatArray) -> FloatArray:
         """Backpropagate through the last training forward.
@@ -622,13 +634,15 @@ class TimeBiLSTM(Recurrent):
         N, T = cache.xs[0].shape[:2]
         dhs = check_array(dhs, "dhs", dtype, (N, T, 2 * H), "(N, T, 2H)",
                           "to match the last forward()")
-        dhs_dirs = [np.ascontiguousarray(dhs[:, :, :H]), np.ascontiguousarray(dhs[:, ::-1, H:])]
+        in_time_order = cache.reversed is not None  # the kernels reverse the sequences
+        dhs2 = dhs[:, :, H:] if in_time_order else dhs[:, ::-1, H:]
+        dhs_dirs = [np.ascontiguousarray(dhs[:, :, :H]), np.ascontiguousarray(dhs2)]
         zeros = np.zeros((N, H), dtype)
 
         (dxs1, dh1, dc1), (dxs2, dh2, dc2) = self._backward(cache, dhs_dirs, [zeros, zeros],
                                                             [zeros, zeros], weights)
         self.dh, self.dc = [dh1, dh2], [dc1, dc2]
-        dxs1 += dxs2[:, ::-1]
+        dxs1 += dxs2 if in_time_order else dxs2[:, ::-1]
         return dxs1
 
     def set_state(self, h: Sequence[FloatArray],

@@ -15,15 +15,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _kernels
-from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_weights
+from ._checks import FLOAT_DTYPES, as_c_array, check_array, check_lengths, check_weights
 from ._typing import FloatArray
 
 # What a layer's weights come to: (D, H, dtype).
 _Sizes = tuple[int, int, np.dtype[Any]]
-# What the kernels' forward returns per direction: (hs, c_T or None, cache or None).
-_ForwardResult = tuple[FloatArray, FloatArray | None, FloatArray | None]
+# Sequence lengths as the kernels take them (int64, (N,)), or None: every one T.
+_Lengths = np.ndarray[Any, np.dtype[np.int64]] | None
+# What the kernels' forward returns per direction: (hs, c_T or None, cache or None, h_T).
+_ForwardResult = tuple[FloatArray, FloatArray | None, FloatArray | None, FloatArray]
 # What their backward returns per direction: (dxs, dh0, dc0 or None).
 _BackwardResult = tuple[FloatArray, FloatArray, FloatArray | None]
 
@@ -31,13 +34,14 @@ _BackwardResult = tuple[FloatArray, FloatArray, FloatArray | None]
 class _Cache:
     """What backward needs from the forward that ran before it, per direction."""
 
-    __slots__ = ("xs", "h0", "c0", "caches", "D", "H", "dtype")
+    __slots__ = ("xs", "h0", "c0", "caches", "D", "H", "dtype", "lengths", "reversed")
 
     def __init__(self, xs: Sequence[FloatArray], h0: Sequence[FloatArray],
                  c0: Sequence[FloatArray | None], caches: list[FloatArray | None], D: int, H: int,
-                 dtype: np.dtype[Any]) -> None:
+                 dtype: np.dtype[Any], lengths: _Lengths, reversed: Sequence[bool] | None) -> None:
         self.xs, self.h0, self.c0, self.caches = xs, h0, c0, caches
         self.D, self.H, self.dtype = D, H, dtype
+        self.lengths, self.reversed = lengths, reversed
 
 
 class Recurrent:
@@ -139,10 +143,19 @@ class Recurrent:
         _kernels.check_sizes(N, T, D, H, f"{name} {xs.shape} with H == {H}")
         return as_c_array(xs)
 
+    @staticmethod
+    def _lengths(lengths: object, xs: FloatArray) -> _Lengths:
+        """The checked lengths for xs (N, T, D); None when every sequence runs T steps."""
+        N, T = xs.shape[:2]
+        checked = check_lengths(lengths, N, T)
+        return None if checked is None or bool(np.all(checked == T)) else checked
+
     def _forward(self, weights: list[FloatArray], xs_dirs: list[FloatArray],
                  h0s: Sequence[FloatArray], c0s: Sequence[FloatArray | None], train: bool, D: int,
-                 H: int, dtype: np.dtype[Any]) -> list[_ForwardResult]:
-        """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache)] per direction."""
+                 H: int, dtype: np.dtype[Any], lengths: _Lengths = None,
+                 reversed: Sequence[bool] | None = None) -> list[_ForwardResult]:
+        """Run the kernels; keep the cache if train. Returns [(hs, c_T, cache, h_T)] per
+        direction."""
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be True or False; got {train!r}")
         if len(xs_dirs) == 1:
@@ -150,9 +163,11 @@ class Recurrent:
         else:
             dirs = [(xs, *weights[3 * d:3 * d + 3], h0s[d], c0s[d])
                     for d, xs in enumerate(xs_dirs)]
-        results = _kernels.forward(self._cell, dirs, train, self._workspace)
+        results = _kernels.forward(self._cell, dirs, train, self._workspace, lengths=lengths,
+                                   reversed=reversed)
         if train:
-            self._cache = _Cache(xs_dirs, h0s, c0s, [r[2] for r in results], D, H, dtype)
+            self._cache = _Cache(xs_dirs, h0s, c0s, [r[2] for r in results], D, H, dtype,
+                                 lengths, reversed)
             self._no_cache_reason = ""
         else:
             self._cache = None
@@ -197,7 +212,8 @@ class Recurrent:
         dirs = [(dhs_dirs[d], dh_Ts[d], dc_Ts[d], cache.caches[d], cache.xs[d],
                  weights[3 * d], weights[3 * d + 1], cache.h0[d], cache.c0[d],
                  *targets[3 * d:3 * d + 3]) for d in range(self._directions)]
-        results = _kernels.backward(self._cell, dirs, self._workspace)
+        results = _kernels.backward(self._cell, dirs, self._workspace, lengths=cache.lengths,
+                                    reversed=cache.reversed)
         for g, t in zip(self.grads, targets):
             if g is not t:
                 g[...] = t
@@ -230,7 +246,8 @@ class TimeRecurrent(Recurrent):
                            f"to match xs, whose batch size is {N} (if the batch size changed, "
                            f"call reset_state() first)")
 
-    def forward(self, xs: FloatArray, train: bool = True) -> FloatArray:
+    def forward(self, xs: FloatArray, train: bool = True, *,
+                lengths: ArrayLike | None = None) -> FloatArray:
         """Run the T steps over ``xs``.
 
         With ``stateful=True`` the stored ``h`` (and ``c``) start the
@@ -245,6 +262,14 @@ class TimeRecurrent(Recurrent):
         train : bool, default True
             Keep the cache for `backward`; False (inference) keeps none, and
             `backward` is not possible until the next training forward.
+        lengths : array of int, shape (N,), optional
+            Sequences of different lengths, padded to T: sequence n runs its
+            first ``lengths[n]`` steps (0 to T) only, as PyTorch's packed
+            sequences do. ``hs[n, t]`` is zero past them, the last state
+            (``h``, ``c``, what a stateful layer carries) is the state after
+            them, and `backward` gives their exact gradients (the ``dhs`` at
+            padded steps are ignored; ``dxs`` is zero there). The work is that
+            of the real steps. None: every sequence runs T steps.
 
         Returns
         -------
@@ -254,11 +279,12 @@ class TimeRecurrent(Recurrent):
         Raises
         ------
         TypeError
-            If `xs` is not an ndarray of the layer's dtype, or `train` is not
-            a bool.
+            If `xs` is not an ndarray of the layer's dtype, `train` is not
+            a bool, or `lengths` is not an integer array.
         ValueError
-            If `xs` has the wrong shape, or a stored state's batch size
-            differs from N (call `reset_state` first); nothing changes then.
+            If `xs` has the wrong shape, `lengths` is not of shape (N,) or has
+            a value outside [0, T], or a stored state's batch size differs
+            from N (call `reset_state` first); nothing changes then.
 
         Examples
         --------
@@ -276,6 +302,7 @@ class TimeRecurrent(Recurrent):
         weights, D, H, dtype = self._weights()
         xs = self._checked_xs(xs, D, H, dtype)
         N, T = xs.shape[:2]
+        checked = self._lengths(lengths, xs)
         if self.stateful:
             h0 = self._stored_state("h", self.h, N, H, dtype)
             c0 = self._stored_state("c", self.c, N, H, dtype) if self._has_c else None
@@ -283,9 +310,10 @@ class TimeRecurrent(Recurrent):
             h0 = np.zeros((N, H), dtype)
             c0 = h0 if self._has_c else None
 
-        [(hs, c_T, _)] = self._forward(weights, [xs], [h0], [c0], train, D, H, dtype)
+        [(hs, c_T, _, h_T)] = self._forward(weights, [xs], [h0], [c0], train, D, H, dtype,
+                                            checked)
 
-        self.h = hs[:, -1, :].copy() if T > 0 else h0
+        self.h = h_T
         if self._has_c:
             self.c = c_T
         return hs
@@ -349,8 +377,8 @@ class Step(Recurrent):
         h_prev = check_array(h_prev, "h_prev", dtype, (N, H), "(N, H)", why)
         if self._has_c:
             c_prev = check_array(c_prev, "c_prev", dtype, (N, H), "(N, H)", why)
-        [(hs, c_next, _)] = self._forward(weights, [x.reshape(N, 1, D)], [h_prev], [c_prev],
-                                          True, D, H, dtype)
+        [(hs, c_next, _, _)] = self._forward(weights, [x.reshape(N, 1, D)], [h_prev], [c_prev],
+                                             True, D, H, dtype)
         return hs.reshape(N, H), c_next
 
     def _step_backward(self, dh_next: FloatArray,

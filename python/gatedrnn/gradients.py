@@ -46,8 +46,15 @@ Three experiments, each a function that returns its numbers:
   by three to four orders of magnitude over 20 steps, as the vanishing RNN's
   does. With a forget bias of 3 (f about 0.95, a gate that keeps) it stays
   within a factor of ten over the 20 steps at either Wh scale; at scale 1 it
-  slowly grows, and that growth comes in through h and Wh, since the cell
-  path alone (f < 1) can only shrink it.
+  slowly grows. ``lstm_cell_path`` says where the growth comes from: along
+  the cell alone (the h path cut, dc_prev = dc * f) dc can only shrink, by f
+  a step. Each step also sends dc back through the gates into h,
+  dh_prev = dA @ Wh.T, and the next step back puts that into the cell as
+  f * o * tanh'(c) * dh: a loop through Wh. At scale 1 and forget bias 3 the
+  loop adds more than f takes away (dc ends about 7 times the cell path's
+  value); at scale 0.5 it adds about a fifth. The picture draws the plain
+  RNN's dh at the same scales beside dc, so the chapter's point, that the
+  cell carries what the RNN loses, is read off one panel.
 
 The norms are ``book_norm``'s, the book's ``sqrt(sum(dh ** 2)) / N``.
 matplotlib is imported only for ``--plot`` (``pip install 'gatedrnn[plot]'``).
@@ -63,6 +70,7 @@ import numpy as np
 from ._layers import TimeLSTM, TimeRNN
 from ._typing import Float64Array, FloatArray
 from .clip import clip_grads
+from .spec import sigmoid
 
 DESCRIPTION = ("Section 6.1 of the book on gatedrnn's layers: the plain RNN's backward signal "
                "exploding (Wh at scale 1) and vanishing (scale 0.5), through TimeRNN's tanh and "
@@ -233,6 +241,32 @@ def lstm_dc_norms(Wx: FloatArray, Wh: FloatArray, b: FloatArray, xs: FloatArray)
     return np.array([book_norm(dc) for dc in _signal_back(layer, xs, with_c=True)])
 
 
+def lstm_cell_path(Wx: FloatArray, Wh: FloatArray, b: FloatArray, xs: FloatArray
+                   ) -> dict[str, Any]:
+    """dc along the cell alone: the book_norm of dc at k = 1 .. T steps back
+    with the h path cut (dc_prev = dc * f, no dh = dA @ Wh.T coming back),
+    from the same dc as lstm_dc_norms at k = 1; h0 = c0 = 0.
+
+    Returns ``norms`` and ``forget``, the mean forget gate over the run.
+    The difference from lstm_dc_norms is what the h path through Wh adds."""
+    layer = TimeLSTM(Wx, Wh, b, stateful=True)  # checks the weights
+    xs = _sequence(xs, Wx.shape[0], Wx.dtype)
+    N, T, _ = xs.shape
+    H = Wh.shape[0]
+    states = _states(layer, xs, with_c=True)
+    layer.reset_state()
+    # The gates from the forward's states, as the book's LSTM computes them.
+    A = np.stack([xs[:, t] @ Wx + states[t][0] @ Wh + b for t in range(T)])  # (T, N, 4H)
+    f, o = sigmoid(A[:, :, :H]), sigmoid(A[:, :, 3 * H:])
+    tanh_c = np.tanh(states[T][1])
+    dc = np.ones((N, H)) * o[T - 1] * (1 - tanh_c ** 2) * f[T - 1]
+    norms = [book_norm(dc)]
+    for t in range(T - 2, -1, -1):
+        dc = dc * f[t]
+        norms.append(book_norm(dc))
+    return dict(norms=np.array(norms), forget=float(f.mean()))
+
+
 def clipping_run(train_steps: int = 30, max_norm: float = MAX_NORM, lr: float = 0.1,
                  batch: int = 8, steps: int = STEPS, hidden: int = HIDDEN, seed: int = SEED,
                  input_scale: float = INPUT_SCALE) -> dict[str, Any]:
@@ -276,16 +310,18 @@ def clipping_run(train_steps: int = 30, max_norm: float = MAX_NORM, lr: float = 
 def chapter_results() -> dict[str, Any]:
     """Every curve of the command with its defaults, as a dict of arrays:
     ``bare``, ``rnn`` and ``lstm`` map a key to norms at k = 1 .. 20 steps back
-    (``bare[scale]``, ``rnn[scale]``, ``lstm[(scale, forget_bias)]``), and
+    (``bare[scale]``, ``rnn[scale]``, ``lstm[(scale, forget_bias)]``),
+    ``lstm_cell[(scale, forget_bias)]`` is lstm_cell_path()'s dict, and
     ``clip`` is clipping_run()'s dict."""
     xs = experiment_inputs()
-    results: dict[str, Any] = dict(bare={}, rnn={}, lstm={})
+    results: dict[str, Any] = dict(bare={}, rnn={}, lstm={}, lstm_cell={})
     for scale in SCALES:
         Wh = book_wh(scale)
         results["bare"][scale] = bare_dh_norms(Wh)
         results["rnn"][scale] = rnn_dh_norms(Wh, xs)
         for fb in FORGET_BIASES:
             results["lstm"][(scale, fb)] = lstm_dc_norms(*lstm_weights(scale, fb), xs)
+            results["lstm_cell"][(scale, fb)] = lstm_cell_path(*lstm_weights(scale, fb), xs)
     results["clip"] = clipping_run()
     return results
 
@@ -332,40 +368,67 @@ def format_tables(results: dict[str, Any]) -> str:
         lines.append(_row(i + 1, [loss, b, a, "clipped" if b > clip["max_norm"] else ""],
                           12).rstrip())
     keys = list(results["lstm"])
+    kept = (SCALES[0], FORGET_BIASES[-1])
     lines += [
         "",
         "The LSTM's backward signal through the cell: norm of dc, k steps back, dh = ones at "
         "the last step, the same inputs;",
         f"Wh = randn(H, 4H) * scale after np.random.seed({SEED}), Wx = [I I I I], b = 0 but the "
         "forget gate's bias bf.",
-        "Along the cell the backward multiplies by f element-wise (Wh enters only through h): "
-        "bf = 0 gives f ~ 0.5, bf = 3 gives f ~ 0.95.",
+        "Along the cell the backward multiplies by f element-wise: bf = 0 gives f ~ "
+        f"{results['lstm_cell'][(SCALES[0], FORGET_BIASES[0])]['forget']:.2f}, bf = 3 gives "
+        f"f ~ {results['lstm_cell'][kept]['forget']:.2f}. 'cell': the same with the h "
+        "path cut (dc_prev = dc * f).",
+        *lstm_caption(results, width=110, where="the column 'cell'").splitlines(),
         "",
-        _row("k", [f"x{s:g} bf={fb:g}" for s, fb in keys], 14),
+        _row("k", [f"x{s:g} bf={fb:g}" for s, fb in keys]
+             + [f"x{kept[0]:g} bf={kept[1]:g} cell"], 14),
     ]
     for k in range(STEPS):
-        lines.append(_row(k + 1, [results["lstm"][key][k] for key in keys], 14))
+        lines.append(_row(k + 1, [results["lstm"][key][k] for key in keys]
+                          + [results["lstm_cell"][kept]["norms"][k]], 14))
     return "\n".join(lines)
+
+
+def lstm_caption(results: dict[str, Any], width: int = 60, where: str = "dotted") -> str:
+    """Why the forget-bias-3 curve rises at Wh x1, with the run's numbers;
+    ``where`` says where the cell path alone is shown."""
+    import textwrap
+
+    fb = FORGET_BIASES[-1]
+    (s1, s2), last = SCALES, STEPS
+    full = {s: results["lstm"][(s, fb)][-1] for s in SCALES}
+    cell = {s: results["lstm_cell"][(s, fb)]["norms"][-1] for s in SCALES}
+    forget = results["lstm_cell"][(s1, fb)]["forget"]
+    # "\0" holds a formula's spaces together through the wrapping.
+    text = (f"Forget bias {fb:g} keeps f ~ {forget:.2f}, so along the cell alone dc shrinks by "
+            f"f a step (at Wh x{s1:g}: to {cell[s1]:.2g} at k = {last}, {where}). But each step "
+            f"also sends dc through the gates into h, dh\0=\0dA\0Wh^T, which the step before "
+            f"adds to the cell as f\0o\0tanh'(c)\0dh. At Wh x{s1:g} this loop through Wh "
+            f"gains more than f loses: after a dip, dc climbs to {full[s1]:.2g} at "
+            f"k\0=\0{last}, {full[s1] / cell[s1]:.1f} times the cell alone (at Wh x{s2:g}: "
+            f"{full[s2] / cell[s2]:.2f} times).")
+    return textwrap.fill(text, width).replace("\0", " ")
 
 
 # ---- the picture --------------------------------------------------------------
 
-def plot(results: dict[str, Any], path: str) -> None:
-    """Draw the three panels to ``path`` (a format matplotlib knows from the
-    suffix, e.g. .png). Uses matplotlib's Agg canvas directly, so neither
-    pyplot nor the user's backend is touched."""
+def figure(results: dict[str, Any]) -> Any:
+    """The three panels as a matplotlib Figure on an Agg canvas (neither pyplot
+    nor the user's backend is touched)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13.5, 4.2))
+    fig = Figure(figsize=(12, 9), layout="constrained")
     FigureCanvasAgg(fig)
-    rnn_ax, clip_ax, lstm_ax = fig.subplots(1, 3)
+    (rnn_ax, clip_ax), (lstm_ax, key_ax) = fig.subplots(2, 2)
     k = np.arange(1, STEPS + 1)
-    for scale, style in zip(SCALES, ("tab:red", "tab:blue")):
+    rnn_colors = dict(zip(SCALES, ("tab:red", "tab:blue")))
+    for scale, color in rnn_colors.items():
         # Wide and pale, so that the layer's curve stays visible where they meet.
-        rnn_ax.plot(k, results["bare"][scale], "-", color=style, linewidth=5, alpha=0.3,
+        rnn_ax.plot(k, results["bare"][scale], "-", color=color, linewidth=5, alpha=0.3,
                     label=f"bare dh @ Wh.T, Wh x{scale:g}")
-        rnn_ax.plot(k, results["rnn"][scale], "-o", color=style, markersize=3,
+        rnn_ax.plot(k, results["rnn"][scale], "-o", color=color, markersize=3,
                     label=f"TimeRNN (tanh), Wh x{scale:g}")
     rnn_ax.set_title("plain RNN: dh, k steps back")
 
@@ -379,24 +442,45 @@ def plot(results: dict[str, Any], path: str) -> None:
                     label=f"max_norm = {clip['max_norm']:g}")
     clip_ax.set_title("TimeRNN, Wh x1 in training")
     clip_ax.set_xlabel("training step")
-    clip_ax.set_ylabel("total gradient norm")
+    clip_ax.set_ylabel("gradient norm of the weights")
 
+    # The plain RNN's dh at the same scales, as in the first panel: the cell
+    # keeps what the RNN loses at x0.5, and does not explode with it at x1.
+    for scale, color in rnn_colors.items():
+        lstm_ax.plot(k, results["rnn"][scale], "-" if scale == SCALES[0] else "--",
+                     color=color, linewidth=1, alpha=0.6, label=f"plain RNN dh, Wh x{scale:g}")
     colors = {0.0: "tab:purple", 3.0: "tab:orange"}
     for (scale, fb), norms in results["lstm"].items():
-        lstm_ax.plot(k, norms, "-o" if scale == SCALES[0] else "--", markersize=3,
-                     color=colors.get(fb), label=f"Wh x{scale:g}, forget bias {fb:g}")
-    lstm_ax.set_title("LSTM: dc through the cell, k steps back")
+        lstm_ax.plot(k, norms, "-o" if scale == SCALES[0] else "--o", markersize=3,
+                     color=colors.get(fb), label=f"LSTM dc, Wh x{scale:g}, forget bias {fb:g}")
+    kept = (SCALES[0], FORGET_BIASES[-1])
+    lstm_ax.plot(k, results["lstm_cell"][kept]["norms"], ":", color=colors[kept[1]],
+                 linewidth=2, label=f"LSTM dc, Wh x{kept[0]:g}, forget bias {kept[1]:g}: the cell alone "
+                       "(h path cut)")
+    lstm_ax.set_title("LSTM's cell against the plain RNN")
+    # Its key and caption in the fourth cell: seven curves leave no room inside.
+    key_ax.axis("off")
+    key_ax.legend(*lstm_ax.get_legend_handles_labels(), loc="upper left", fontsize=9,
+                  title="LSTM's cell against the plain RNN (left)", title_fontsize=9)
+    key_ax.text(0.0, 0.0, lstm_caption(results, width=62), transform=key_ax.transAxes,
+                fontsize=9.5, va="bottom", ha="left")
 
     for ax in (rnn_ax, lstm_ax):
         ax.set_xlabel("steps back (k)")
-        ax.set_ylabel("norm  sqrt(sum(d**2)) / N")
+        ax.set_ylabel("gradient norm per sequence")
         ax.set_xticks([1, 5, 10, 15, 20])
     for ax in (rnn_ax, clip_ax, lstm_ax):
         ax.set_yscale("log")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    rnn_ax.legend(fontsize=8)
+    clip_ax.legend(fontsize=8)
+    return fig
+
+
+def plot(results: dict[str, Any], path: str) -> None:
+    """Draw the three panels to ``path`` (a format matplotlib knows from the
+    suffix, e.g. .png)."""
+    figure(results).savefig(path, dpi=90)
 
 
 # ---- the command --------------------------------------------------------------

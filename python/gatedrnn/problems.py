@@ -4,7 +4,8 @@ spec's, and PyTorch's (gatedrnn.interop); and runs of either module's layers.
 
 Kinds: "lstm", "gru" (reset before, the book's), "gru_reset_after", "rnn"
 (tanh), "rnn_relu", "bilstm". A problem is a dict: "weights" (Wx, Wh, b per direction), "xs",
-"h0" (and "c0" for the LSTMs) per direction, "dhs", "dh_T" (and "dc_T").
+"h0" (and "c0" for the LSTMs) per direction, "dhs", "dh_T" (and "dc_T"), and
+optionally "lengths" (N,), which the runs below pass to the forward.
 """
 from collections.abc import Callable
 from types import ModuleType
@@ -96,13 +97,18 @@ def state(kind: str, layer: Layer, name: str) -> list[FloatArray]:
     return list(value) if kind == "bilstm" else [value]
 
 
+def lengths_argument(p: Problem) -> dict[str, Any]:
+    """The forward's keyword arguments for p: its lengths, if it has some."""
+    return {"lengths": p["lengths"]} if p.get("lengths") is not None else {}
+
+
 def run(kind: str, module: ModuleType, p: Problem, initial: bool = True) -> dict[str, FloatArray]:
     """One forward and backward of the Time* layer from p's initial state
     (zeros with initial=False); every output and gradient, copied."""
     layer = time_layer(kind, module, p["weights"], stateful=initial)
     if initial:
         set_state(kind, layer, p)
-    hs = layer.forward(p["xs"])
+    hs = layer.forward(p["xs"], **lengths_argument(p))
     out = dict(hs=hs)
     for d, h in enumerate(state(kind, layer, "h")):
         out[f"h_T{d}"] = np.array(h, copy=True)
@@ -134,7 +140,7 @@ def loss_and_gradients(
     def loss() -> float:
         layer = time_layer(kind, module, p["weights"], stateful=True)
         set_state(kind, layer, p)
-        total = np.sum(layer.forward(p["xs"]) * p["dhs"])
+        total = np.sum(layer.forward(p["xs"], **lengths_argument(p)) * p["dhs"])
         if kind != "bilstm":  # the book's BiLSTM takes no gradient at its last state
             total += np.sum(layer.h * p["dh_T"])
             if kind == "lstm":

@@ -17,6 +17,13 @@ Gate orders:
 The classes have the compiled layers' constructors, ``params`` and ``grads``
 (see `gatedrnn.TimeLSTM` and the others for the shapes), without their
 checks: no ``train`` argument, and a backward may be repeated.
+
+Sequences of different lengths (``lengths``, as PyTorch's packed sequences):
+every step runs on every row, and a row whose sequence has ended keeps its
+state and outputs zero, ``h_t = m h' + (1 - m) h_{t-1}``, ``hs_t = m h'``
+with ``m`` 1 while the sequence runs. The backward is that function's
+gradient: an ended row's step gets zero gradient and passes the state's on.
+Its padded inputs are read as zeros, so that whatever they hold stays out.
 """
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +59,48 @@ def sigmoid(x: FloatArray) -> FloatArray:
     # exp only ever sees a non-positive argument, so nothing overflows.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+Mask = np.ndarray[Any, np.dtype[np.bool_]]
+
+
+def running(lengths: Sequence[int] | np.ndarray[Any, Any], T: int) -> Mask:
+    """Which sequences run each step: ``m[t, n, 0]`` is ``t < lengths[n]``,
+    shaped to mask rows of (N, H) arrays.
+
+    Examples
+    --------
+    >>> from gatedrnn.spec import running
+    >>> running([2, 0, 1], 2)[:, :, 0]
+    array([[ True, False,  True],
+           [ True, False, False]])
+    """
+    return (np.arange(T)[:, None] < np.asarray(lengths)[None, :])[:, :, None]
+
+
+def where_running(m: Mask | None, t: int, a: FloatArray, b: FloatArray | float) -> FloatArray:
+    """`a` for the sequences that run step t, `b` for those that have ended
+    (`a` when every sequence runs every step: m is None)."""
+    return a if m is None else np.where(m[t], a, b)
+
+
+def reverse_each(xs: FloatArray, lengths: Sequence[int] | np.ndarray[Any, Any]) -> FloatArray:
+    """Each sequence's first ``lengths[n]`` steps in reverse order, zeros
+    after them: what the backward direction of a bidirectional layer reads
+    (and, applied again, its outputs put back in time order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedrnn.spec import reverse_each
+    >>> reverse_each(np.arange(6.0).reshape(2, 3, 1), [3, 2])[:, :, 0]
+    array([[2., 1., 0.],
+           [4., 3., 0.]])
+    """
+    out = np.zeros_like(xs)
+    for n, L in enumerate(lengths):
+        out[n, :L] = xs[n, :L][::-1]
+    return out
 
 
 def clip_grads(grads: Sequence[FloatArray], max_norm: float) -> float:
@@ -230,13 +279,17 @@ class TimeLSTM:
         self.dh: FloatArray | None = None
         self.dc: FloatArray | None = None
         self.stateful = stateful
+        self.running: Mask | None = None
 
-    def forward(self, xs: FloatArray) -> FloatArray:
+    def forward(self, xs: FloatArray, lengths: Sequence[int] | None = None) -> FloatArray:
         """Run the T steps; with ``stateful`` start from the stored h and c.
 
         Parameters
         ----------
         xs : ndarray, shape (N, T, D)
+        lengths : sequence of int, shape (N,), optional
+            Sequence n runs its first ``lengths[n]`` steps (the module's
+            docstring); None: all T.
 
         Returns
         -------
@@ -256,6 +309,9 @@ class TimeLSTM:
 
         self.layers = []
         hs = np.empty((N, T, H), dtype=xs.dtype)
+        self.running = m = None if lengths is None else running(lengths, T)
+        if m is not None:  # padded steps read zeros
+            xs = np.where(m.transpose(1, 0, 2), xs, 0)
 
         if not self.stateful or self.h is None:
             self.h = np.zeros((N, H), dtype=xs.dtype)
@@ -264,8 +320,9 @@ class TimeLSTM:
 
         for t in range(T):
             layer = LSTM(*self.params)
-            self.h, self.c = layer.forward(xs[:, t, :], self.h, self.c)
-            hs[:, t, :] = self.h
+            h, c = layer.forward(xs[:, t, :], self.h, self.c)
+            hs[:, t, :] = where_running(m, t, h, 0)
+            self.h, self.c = where_running(m, t, h, self.h), where_running(m, t, c, self.c)
             self.layers.append(layer)
 
         return hs
@@ -302,9 +359,13 @@ class TimeLSTM:
         dc = np.zeros((N, H), dtype=dhs.dtype) if dc_next is None else dc_next
 
         grads: list[Any] = [0, 0, 0]
+        m = self.running
         for t in reversed(range(T)):
             layer = self.layers[t]
-            dx, dh, dc = layer.backward(dhs[:, t, :] + dh, dc)
+            # An ended sequence's step gets no gradient and passes dh, dc on.
+            dx, dh_prev, dc_prev = layer.backward(where_running(m, t, dhs[:, t, :] + dh, 0),
+                                                  where_running(m, t, dc, 0))
+            dh, dc = where_running(m, t, dh_prev, dh), where_running(m, t, dc_prev, dc)
             dxs[:, t, :] = dx
             for i, grad in enumerate(layer.grads):
                 grads[i] += grad
@@ -580,16 +641,20 @@ class _TimeRecurrent:
     h: FloatArray | None
     dh: FloatArray | None
     stateful: bool
+    running: Mask | None = None
 
     def _cell(self) -> "RNN | GRU":
         raise NotImplementedError
 
-    def forward(self, xs: FloatArray) -> FloatArray:
+    def forward(self, xs: FloatArray, lengths: Sequence[int] | None = None) -> FloatArray:
         """Run the T steps; with ``stateful`` start from the stored h.
 
         Parameters
         ----------
         xs : ndarray, shape (N, T, D)
+        lengths : sequence of int, shape (N,), optional
+            Sequence n runs its first ``lengths[n]`` steps (the module's
+            docstring); None: all T.
 
         Returns
         -------
@@ -609,13 +674,17 @@ class _TimeRecurrent:
 
         self.layers = []
         hs = np.empty((N, T, H), dtype=xs.dtype)
+        self.running = m = None if lengths is None else running(lengths, T)
+        if m is not None:  # padded steps read zeros
+            xs = np.where(m.transpose(1, 0, 2), xs, 0)
         if not self.stateful or self.h is None:
             self.h = np.zeros((N, H), dtype=xs.dtype)
 
         for t in range(T):
             layer = self._cell()
-            self.h = layer.forward(xs[:, t, :], self.h)
-            hs[:, t, :] = self.h
+            h = layer.forward(xs[:, t, :], self.h)
+            hs[:, t, :] = where_running(m, t, h, 0)
+            self.h = where_running(m, t, h, self.h)
             self.layers.append(layer)
         return hs
 
@@ -648,9 +717,12 @@ class _TimeRecurrent:
         dxs = np.empty((N, T, D), dtype=dhs.dtype)
         dh = np.zeros((N, H), dtype=dhs.dtype) if dh_next is None else dh_next
         grads: list[Any] = [0, 0, 0]
+        m = self.running
         for t in reversed(range(T)):
             layer = self.layers[t]
-            dx, dh = layer.backward(dhs[:, t, :] + dh)
+            # An ended sequence's step gets no gradient and passes dh on.
+            dx, dh_prev = layer.backward(where_running(m, t, dhs[:, t, :] + dh, 0))
+            dh = where_running(m, t, dh_prev, dh)
             dxs[:, t, :] = dx
             for i, grad in enumerate(layer.grads):
                 grads[i] += grad
@@ -788,13 +860,17 @@ class TimeBiLSTM:
         self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+        self.lengths: list[int] | None = None
 
-    def forward(self, xs: FloatArray) -> FloatArray:
+    def forward(self, xs: FloatArray, lengths: Sequence[int] | None = None) -> FloatArray:
         """Run both directions.
 
         Parameters
         ----------
         xs : ndarray, shape (N, T, D)
+        lengths : sequence of int, shape (N,), optional
+            Sequence n runs its first ``lengths[n]`` steps; the backward
+            direction starts at its last one. None: all T.
 
         Returns
         -------
@@ -809,9 +885,14 @@ class TimeBiLSTM:
         >>> layer.forward(np.ones((4, 5, 3))).shape
         (4, 5, 4)
         """
-        o1 = self.forward_lstm.forward(xs)
-        o2 = self.backward_lstm.forward(xs[:, ::-1])
-        return np.concatenate((o1, o2[:, ::-1]), axis=2)
+        self.lengths = None if lengths is None else list(lengths)
+        o1 = self.forward_lstm.forward(xs, lengths)
+        o2 = self.backward_lstm.forward(self._reverse(xs), lengths)
+        return np.concatenate((o1, self._reverse(o2)), axis=2)
+
+    def _reverse(self, xs: FloatArray) -> FloatArray:
+        """Each sequence's real steps in reverse order (all T without lengths)."""
+        return xs[:, ::-1] if self.lengths is None else reverse_each(xs, self.lengths)
 
     def backward(self, dhs: FloatArray) -> FloatArray:
         """Backpropagate both directions; set ``grads``.
@@ -836,8 +917,8 @@ class TimeBiLSTM:
         """
         H = dhs.shape[2] // 2
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
-        dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
-        return dxs1 + dxs2[:, ::-1]
+        dxs2 = self.backward_lstm.backward(self._reverse(dhs[:, :, H:]))
+        return dxs1 + self._reverse(dxs2)
 
     def reset_state(self) -> None:
         """Start the next stateful forward from zeros, in both directions.

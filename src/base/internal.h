@@ -82,6 +82,39 @@ static inline int gr_directions_workspace(size_t per_dir, size_t ndirs, const vo
 #define SIMD_CLONES
 #endif
 
+/* ---- sequences of different lengths --------------------------------------- */
+
+/*
+ * The batch as the paths see it when sequences have different lengths:
+ * packed time-major, longest first (dispatch.c sorts and gathers the
+ * caller's (N, T) arrays). Step t runs the batch[t] longest sequences, in
+ * rows [row[t], row[t] + batch[t]) of every per-step array (xs, hs, dhs, dxs,
+ * the cache); batch[] never grows with t, and row[T] is the sum of the lengths.
+ * Without lengths (steps == NULL) arrays are (N, T, .): row n*T + t.
+ */
+typedef struct gr_steps {
+    const size_t *batch;  /* (T,) */
+    const size_t *row;    /* (T + 1,) */
+} gr_steps;
+
+/* The row of sequence n at step t. */
+static inline size_t gr_row(const gr_steps *s, size_t T, size_t n, size_t t)
+{
+    return s ? s->row[t] + n : n * T + t;
+}
+
+/* Rows from one sequence to the next at the same step. */
+static inline size_t gr_seq_stride(const gr_steps *s, size_t T) { return s ? 1 : T; }
+
+/* Sequences still running at step t (the first that many). */
+static inline size_t gr_running(const gr_steps *s, size_t N, size_t t)
+{
+    return s ? s->batch[t] : N;
+}
+
+/* Rows of the per-step arrays. */
+static inline size_t gr_rows(const gr_steps *s, size_t N, size_t T) { return s ? s->row[T] : N * T; }
+
 /* ---- threads.c ---------------------------------------------------------- */
 
 /* The threads running one job; members are private to threads.c. */
@@ -120,10 +153,13 @@ int gr_threads_in_effect(void);
 /*
  * Each path defines, per precision SFX (f32, f64) and, for the SIMD paths,
  * instruction set ISA:
- *   int    forward(cell, io, ndirs, N, T, D, H, workspace, bytes, ...)
- *   int    backward(cell, io, ndirs, N, T, D, H, workspace, bytes, ...)
- *   size_t workspace(cell, ndirs, backward, train, N, T, D, H): bytes, SIZE_MAX on overflow
- *   int    threads(cell, ndirs, N, T, D, H): threads worth using (SIMD paths)
+ *   int    forward(cell, io, ndirs, N, T, D, H, steps, workspace, bytes, ...)
+ *   int    backward(cell, io, ndirs, N, T, D, H, steps, workspace, bytes, ...)
+ *   size_t workspace(cell, ndirs, backward, train, N, T, D, H, rows): bytes, SIZE_MAX on
+ *          overflow, for rows = N*T or the sum of the lengths
+ *   int    threads(cell, ndirs, rows, D, H): threads worth using for rows = N*T
+ *          (or the sum of the lengths) steps of sequences (SIMD paths)
+ * with steps NULL, or the packed layout of sequences of different lengths (gr_steps).
  *   int    matmul(M, N, K, A, ...), size_t matmul_workspace(...): C (+)= A @ B
  *          (SIMD paths; see matmul.template.c)
  *   int    affine_xent(M, N, K, A, ...), size_t affine_xent_workspace(...): the
@@ -131,27 +167,29 @@ int gr_threads_in_effect(void);
  */
 #define GR_DECLARE_BLAS(SFX)                                                                 \
     int gr_blas_forward_##SFX(int cell, const gr_forward_io *io, size_t ndirs, size_t N,     \
-                              size_t T, size_t D, size_t H, void *workspace,                 \
-                              size_t workspace_bytes, const gr_blas *blas);                  \
+                              size_t T, size_t D, size_t H, const gr_steps *steps,           \
+                              void *workspace, size_t workspace_bytes, const gr_blas *blas); \
     int gr_blas_backward_##SFX(int cell, const gr_backward_io *io, size_t ndirs, size_t N,   \
-                               size_t T, size_t D, size_t H, void *workspace,                \
-                               size_t workspace_bytes, const gr_blas *blas);                 \
+                               size_t T, size_t D, size_t H, const gr_steps *steps,          \
+                               void *workspace, size_t workspace_bytes,                      \
+                               const gr_blas *blas);                                         \
     size_t gr_blas_workspace_##SFX(int cell, size_t ndirs, int backward, int train,         \
-                                   size_t N, size_t T, size_t D, size_t H);
+                                   size_t N, size_t T, size_t D, size_t H, size_t rows);
 GR_DECLARE_BLAS(f32)
 GR_DECLARE_BLAS(f64)
 
 #define GR_DECLARE_SIMD(SFX_ISA)                                                             \
     int gr_simd_forward_##SFX_ISA(int cell, const gr_forward_io *io, size_t ndirs, size_t N, \
-                                  size_t T, size_t D, size_t H, void *workspace,             \
-                                  size_t workspace_bytes, int flags, int nthreads);         \
+                                  size_t T, size_t D, size_t H, const gr_steps *steps,       \
+                                  void *workspace, size_t workspace_bytes, int flags,        \
+                                  int nthreads);                                             \
     int gr_simd_backward_##SFX_ISA(int cell, const gr_backward_io *io, size_t ndirs,        \
-                                   size_t N, size_t T, size_t D, size_t H, void *workspace,  \
+                                   size_t N, size_t T, size_t D, size_t H,                   \
+                                   const gr_steps *steps, void *workspace,                   \
                                    size_t workspace_bytes, int flags, int nthreads);        \
     size_t gr_simd_workspace_##SFX_ISA(int cell, size_t ndirs, int backward, int train,     \
-                                       size_t N, size_t T, size_t D, size_t H);             \
-    int gr_simd_threads_##SFX_ISA(int cell, size_t ndirs, size_t N, size_t T, size_t D,     \
-                                  size_t H);                                                 \
+                                       size_t N, size_t T, size_t D, size_t H, size_t rows); \
+    int gr_simd_threads_##SFX_ISA(int cell, size_t ndirs, size_t rows, size_t D, size_t H); \
     int gr_simd_matmul_##SFX_ISA(size_t M, size_t N, size_t K, const void *A, size_t a_rs,  \
                                  size_t a_cs, const void *B, int b_transposed, void *C,     \
                                  size_t ldc, int accumulate, const void *bias,              \

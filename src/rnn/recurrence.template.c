@@ -21,6 +21,12 @@
  * no synchronization per step) or each step's columns (a phase per product
  * of a step). Every output element is computed by one thread in an order
  * fixed by the sizes: results are bit-identical for any thread count.
+ *
+ * Sequences of different lengths come packed time-major, longest first
+ * (gr_steps, internal.h): step t's rows are then the batch[t] sequences still
+ * running, so a step, the input projection and the weight gradients cost
+ * what the sequences' real steps cost. Rows are addressed through gr_row()
+ * and gr_seq_stride(), which give the (N, T) layout without lengths.
  */
 
 #define KW 512 /* K block of the weight gradients: blocks of xs, h and dA stay in L3 */
@@ -36,11 +42,15 @@
  * the threads.
  */
 static size_t FN(batch_slices)(size_t N, size_t H, size_t G, int nthreads, size_t ndirs,
-                               int flags)
+                               int flags, const gr_steps *steps)
 {
     if (flags & GR_FLAG_SPLIT_COLUMNS) return 0;
     const size_t threads = nthreads > (int)ndirs ? (size_t)nthreads / ndirs : 1;
     if (threads == 1) return 1;
+    // Packed sequences: a slice's rows of a chunk are not one block, and its
+    // sequences' lengths differ from the other slices'; the columns split keeps
+    // one input projection per chunk and shares every step evenly.
+    if (steps) return 0;
     if (flags & GR_FLAG_SPLIT_ROWS) return N < threads ? (N ? N : 1) : threads;
     size_t rows = N / threads, packed_bytes = H * ((H + GW - 1) / GW) * G * GW * sizeof(TYPE);
     return rows >= 2 && (packed_bytes <= (768u << 10) || rows >= 8) ? threads : 0;
@@ -59,7 +69,7 @@ static inline size_t FN(direction_of)(size_t *item, size_t per_dir)
 
 typedef struct FN(forward_dir) {
     TYPE *hs, *c, *cache;
-    const TYPE *xs, *Wx, *Wh, *b, *h0;
+    const TYPE *xs, *Wx, *Wh, *b, *h0;  /* xs (rows, D) */
     TYPE *packed;   /* Wh's group panels, product after product */
     TYPE *x_tail;   /* Wx's last column panel, when its last vector is partial */
     TYPE *scratch;  /* inference: a chunk's x @ Wx (N, Tc, G*H) */
@@ -72,6 +82,7 @@ typedef struct FN(forward) {
     FN(forward_dir) dir[GR_MAX_DIRECTIONS];
     size_t ndirs;
     size_t N, T, D, H, GH, ldc;  /* ldc: a cache row, CW*H */
+    const gr_steps *steps;       /* packed sequences of different lengths, or NULL */
     int pack_h;                  /* Wh packed whole; else only a partial last group */
     /* Product p's units come in groups of width[p] vectors (GW units each):
      * nq * width[p] <= 4 vectors, so that a product of few gates still fills
@@ -135,12 +146,22 @@ static inline const TYPE *FN(group_panel)(const FN(forward) *f, const FN(forward
     return dir->Wh + (size_t)f->L->fwd[p].q0 * H + g * GW;
 }
 
-/* The gate row of sequence n at step t: the cache (training), or the chunk's scratch. */
+/* The gate row of sequence n at step t: the cache (training), or the chunk's
+ * scratch (rows of the chunk at t0, in the order of the cache). */
 static inline TYPE *FN(gate_row)(const FN(forward) *f, const FN(forward_dir) *dir, size_t n,
                                  size_t t, size_t t0)
 {
-    return f->train ? dir->cache + (n * f->T + t) * f->ldc
-                    : dir->scratch + (n * f->Tc + t - t0) * f->GH;
+    const gr_steps *s = f->steps;
+    if (f->train) return dir->cache + gr_row(s, f->T, n, t) * f->ldc;
+    const size_t row = s ? s->row[t] - s->row[t0] + n : n * f->Tc + t - t0;
+    return dir->scratch + row * f->GH;
+}
+
+/* Gate rows from one sequence to the next at one step. */
+static inline size_t FN(gate_ld)(const FN(forward) *f)
+{
+    if (f->train) return gr_seq_stride(f->steps, f->T) * f->ldc;
+    return (f->steps ? 1 : f->Tc) * f->GH;
 }
 
 /*
@@ -153,9 +174,10 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
 {
     const size_t U = f->width[p], T = f->T, H = f->H, j = g * U * GW;
     const size_t units = FN(min)(U * GW, H - j), nq = (size_t)f->L->fwd[p].nq;
-    // h_{t-1}: h0, or hs[:, t-1, :] read in place (rows T*H apart)
-    const TYPE *h_prev = t ? dir->hs + (t - 1) * H : dir->h0;
-    const size_t ld_h = t ? T * H : H;
+    // h_{t-1}: h0, or step t-1's rows of hs read in place (T*H apart, or H packed)
+    const size_t ld_hs = gr_seq_stride(f->steps, T) * H;
+    const TYPE *h_prev = t ? dir->hs + gr_row(f->steps, T, 0, t - 1) * H : dir->h0;
+    const size_t ld_h = t ? ld_hs : H;
     const int from_r_h = f->L->fwd[p].operand == GR_OPERAND_R_H;
     const TYPE *A = from_r_h ? dir->r_h : h_prev;
     const size_t ld_a = from_r_h ? H : ld_h;
@@ -166,7 +188,7 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
                                   0);
 
     TYPE *g_rows = FN(gate_row)(f, dir, n0, t, t0) + j;
-    const size_t ld_g = f->train ? T * f->ldc : f->Tc * f->GH;
+    const size_t ld_g = FN(gate_ld)(f);
     if (f->gemm_only) {
         const size_t q0 = (size_t)f->L->fwd[p].q0;
         for (size_t i = 0; i < mr; i++)
@@ -180,11 +202,11 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
         .g = g_rows,
         .cache = f->train ? g_rows : NULL,
         .h_prev = h_prev + n0 * ld_h + j,
-        .h = dir->hs + (n0 * T + t) * H + j,
+        .h = dir->hs + gr_row(f->steps, T, n0, t) * H + j,
         .c = dir->c ? dir->c + n0 * H + j : NULL,
         .r_h = dir->r_h ? dir->r_h + n0 * H + j : NULL,
         .b = dir->b + j,
-        .ld_g = ld_g, .ld_h_prev = ld_h, .ld_h = T * H, .acc_row = TILE_LD,
+        .ld_g = ld_g, .ld_h_prev = ld_h, .ld_h = ld_hs, .acc_row = TILE_LD,
         .rows = mr, .H = H,
     };
     FN(forward_epilogue)(f->cell, p, &rows, (const TYPE *)buf.v, U * GW, units);
@@ -193,15 +215,21 @@ static void FN(step_tile)(const FN(forward) *f, const FN(forward_dir) *dir, size
 /*
  * The input projection x_t @ Wx of the chunk at t0 for sequences [n_lo, n_hi):
  * the chunk's tc rows of each sequence are a segment, or, when the chunk is
- * the whole sequence, all the rows are one segment.
+ * the whole sequence, all the rows are one segment. Packed sequences: the
+ * chunk's steps are one block of rows (every sequence: n_lo = 0, n_hi = N).
  */
 static FN(product) FN(input_product)(const FN(forward) *f, const FN(forward_dir) *dir,
                                      size_t t0, size_t n_lo, size_t n_hi)
 {
     const size_t GH = f->GH, D = f->D, T = f->T, tc = FN(min)(f->Tc, T - t0);
     const size_t ld = f->train ? f->ldc : GH;                   // one gate row to the next
-    const size_t ld_seq = f->train ? T * f->ldc : f->Tc * GH;   // one sequence to the next
+    const size_t ld_seq = FN(gate_ld)(f);                       // one sequence to the next
     TYPE *C = FN(gate_row)(f, dir, n_lo, t0, t0);
+    if (f->steps) {
+        const size_t r0 = f->steps->row[t0], rows = f->steps->row[t0 + tc] - r0;
+        return (FN(product)){rows, D, GH, dir->xs + r0 * D, D, 1, dir->Wx, 0, GH, C, ld,
+                             dir->x_tail, 1, 0, 0, 0, D};
+    }
     const TYPE *A = dir->xs + (n_lo * T + t0) * D;
     if (tc == T)
         return (FN(product)){(n_hi - n_lo) * T, D, GH, A, D, 1, dir->Wx, 0, GH, C, ld,
@@ -247,8 +275,10 @@ static size_t FN(forward_phases)(const FN(forward) *f)
 /* Every product of step t for rows [n0, n0 + mr): groups in alternating
  * directions on alternating steps, to start with the panels still in L2. */
 static void FN(step_rows)(const FN(forward) *f, const FN(forward_dir) *dir, size_t t,
-                          size_t t0, int p, size_t n_lo, size_t rows)
+                          size_t t0, int p, size_t n_lo, size_t n_hi)
 {
+    const size_t running = FN(min)(n_hi, gr_running(f->steps, f->N, t));
+    const size_t rows = running > n_lo ? running - n_lo : 0;
     const size_t G = f->groups[p], nb = FN(count_blocks)(rows, MR);
     for (size_t x = 0; x < G; x++) {
         const size_t g = t % 2 ? G - 1 - x : x;
@@ -269,7 +299,7 @@ static void FN(forward_slice)(const FN(forward) *f, const FN(forward_dir) *dir, 
         for (size_t item = 0; item < items; item++) FN(input_item)(f, dir, t0, n_lo, n_hi, item);
         for (size_t t = t0; t < FN(min)(t0 + f->Tc, f->T); t++)
             for (int p = 0; p < f->L->fwd_products; p++)
-                FN(step_rows)(f, dir, t, t0, p, n_lo, n_hi - n_lo);
+                FN(step_rows)(f, dir, t, t0, p, n_lo, n_hi);
     }
 }
 
@@ -319,16 +349,18 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
     const int p = (int)((k - 1) % P);
     const size_t d = FN(direction_of)(&item, f->groups[p]);
     const size_t t = t0 + (k - 1) / P, g = t % 2 ? f->groups[p] - 1 - item : item;
-    for (size_t blk = 0; blk < f->nb; blk++) {
+    const size_t running = gr_running(f->steps, f->N, t);
+    const size_t blocks = f->steps ? FN(count_blocks)(running, MR) : f->nb;
+    for (size_t blk = 0; blk < blocks; blk++) {
         size_t n0, mr;
-        FN(block)(f->N, f->nb, blk, &n0, &mr);
+        FN(block)(running, blocks, blk, &n0, &mr);
         FN(step_tile)(f, &f->dir[d], t, t0, p, g, n0, mr);
     }
 }
 
 int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t N,
-                            size_t T, size_t D, size_t H, void *workspace,
-                            size_t workspace_bytes, int flags, int nthreads)
+                            size_t T, size_t D, size_t H, const gr_steps *steps,
+                            void *workspace, size_t workspace_bytes, int flags, int nthreads)
 {
     FN(forward) f = {0};
     f.cell = cell;
@@ -341,6 +373,7 @@ int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
     if (status != GR_OK) return status;
     f.ndirs = ndirs;
     f.N = N, f.T = T, f.D = D, f.H = H;
+    f.steps = steps;
     f.GH = (size_t)f.L->gates * H;
     f.ldc = (size_t)f.L->cache_width * H;
     f.train = train;
@@ -356,7 +389,7 @@ int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
             .r_h = f.L->r_h ? (TYPE *)(ws + off[3]) : NULL,
         };
     }
-    f.slices = FN(batch_slices)(N, H, (size_t)f.L->gates, nthreads, ndirs, flags);
+    f.slices = FN(batch_slices)(N, H, (size_t)f.L->gates, nthreads, ndirs, flags, steps);
     f.nb = FN(count_blocks)(N, MR);
     FN(plan) plan = {&f, FN(forward_items), FN(forward_run), 0};
     plan.total = FN(count_items)(&plan, FN(forward_phases)(&f));
@@ -378,6 +411,8 @@ typedef struct FN(backward) {
     FN(backward_dir) dir[GR_MAX_DIRECTIONS];
     size_t ndirs;
     size_t N, T, D, H, GH, ldc, ldA;  /* ldA: a dA row (the cache's, or G*H) */
+    const gr_steps *steps;            /* packed sequences of different lengths, or NULL */
+    size_t rows;                      /* rows of the per-step arrays: N*T, or the packed ones */
     size_t PH, PD;                    /* panels of Wh^T over H and of Wx^T over D */
     int dot_h, dot_x;                 /* dh, dxs as dot products of rows (Wh, Wx unpacked) */
     size_t slices, nb;
@@ -386,8 +421,9 @@ typedef struct FN(backward) {
 } FN(backward);
 
 static size_t FN(backward_layout)(const gr_cell_layout *L, size_t N, size_t T, size_t D,
-                                  size_t H, FN(backward) *w, size_t off[5])
+                                  size_t H, size_t rows, FN(backward) *w, size_t off[5])
 {
+    (void)T;
     const size_t GH = (size_t)L->gates * H;
     size_t offset = 0;
     w->PH = FN(count_panels)(H);
@@ -396,14 +432,14 @@ static size_t FN(backward_layout)(const gr_cell_layout *L, size_t N, size_t T, s
     // save: they become dot products of rows (a choice by size alone, so
     // that every thread count computes the same sums).
     w->dot_h = N <= DOT_MA;
-    w->dot_x = N * T <= DOT_ROWS_DXS;
+    w->dot_x = rows <= DOT_ROWS_DXS;
     if (H && GH / (size_t)L->gates != H) return SIZE_MAX;
     off[0] = gr_take(&offset, w->dot_h ? 0 : w->PH * TILE_LD, GH * sizeof(TYPE));
     off[1] = gr_take(&offset, w->dot_x ? 0 : w->PD * TILE_LD, GH * sizeof(TYPE));
     off[2] = gr_take(&offset, L->has_c ? 0 : N * H, sizeof(TYPE));           // carry
-    off[3] = gr_take(&offset, L->r_h ? N * T * H : 0, sizeof(TYPE));         // r * h_{t-1}
+    off[3] = gr_take(&offset, L->r_h ? rows * H : 0, sizeof(TYPE));          // r * h_{t-1}
     // dA outside the cache, with room for the last row's vectors to read past it
-    off[4] = gr_take(&offset, L->dA_in_cache ? 0 : N * T * GH + GR_CACHE_PADDING,
+    off[4] = gr_take(&offset, L->dA_in_cache ? 0 : rows * GH + GR_CACHE_PADDING,
                      sizeof(TYPE));
     return offset;
 }
@@ -415,10 +451,10 @@ static inline void FN(dh_product)(const FN(backward) *w, const FN(backward_dir) 
                            const gr_block_sum *sum, size_t t, size_t pp, size_t n0, size_t mr,
                            TYPE *acc)
 {
-    const size_t T = w->T, H = w->H, ld = T * w->ldA;
+    const size_t T = w->T, H = w->H, ld = gr_seq_stride(w->steps, T) * w->ldA;
     size_t u0, width, nv;
     FN(panel)(H, pp, &u0, &width, &nv);
-    const TYPE *dA = dir->dA + (n0 * T + t) * w->ldA;  // rows T*ldA apart
+    const TYPE *dA = dir->dA + gr_row(w->steps, T, n0, t) * w->ldA;  // rows ld apart
     for (int r = 0; r < sum->count; r++) {
         const gr_blocks b = sum->range[r];
         const size_t K = (size_t)b.n * H;
@@ -441,12 +477,14 @@ static inline void FN(dh_product)(const FN(backward) *w, const FN(backward_dir) 
 static inline FN(backward_rows) FN(backward_rows_at)(const FN(backward) *w, const FN(backward_dir) *dir,
                                              size_t n, size_t t, size_t u0)
 {
-    const size_t T = w->T, H = w->H, row = n * T + t;
+    const size_t T = w->T, H = w->H, row = gr_row(w->steps, T, n, t);
+    // The next step's row, where the sequence has one (packed: it may end at t).
+    const int next = t + 1 < T && n < gr_running(w->steps, w->N, t + 1);
     return (FN(backward_rows)){
         .cache = dir->cache + row * w->ldc + u0,
         .dA = dir->dA + row * w->ldA + u0,
-        .cache_prev = t ? dir->cache + (row - 1) * w->ldc + u0 : NULL,
-        .cache_next = t + 1 < T ? dir->cache + (row + 1) * w->ldc + u0 : NULL,
+        .cache_prev = t ? dir->cache + gr_row(w->steps, T, n, t - 1) * w->ldc + u0 : NULL,
+        .cache_next = next ? dir->cache + gr_row(w->steps, T, n, t + 1) * w->ldc + u0 : NULL,
         .h0 = dir->h0 + n * H + u0,
         .c0 = dir->c0 ? dir->c0 + n * H + u0 : NULL,
         .dhs = dir->dhs + row * H + u0,
@@ -460,7 +498,8 @@ static inline FN(backward_rows) FN(backward_rows_at)(const FN(backward) *w, cons
 /*
  * Product p of backward step t for rows [n0, n0 + mr) and the units of panel
  * pp, then the cell's epilogue. Product 0 gives dh_t through Wh from dA_{t+1}
- * (at t = T-1, dh_T from the caller); product 1 uses dA_t.
+ * (at a sequence's last step, T-1 or its length - 1, dh_T from the caller);
+ * product 1 uses dA_t.
  */
 static void FN(backstep_tile)(const FN(backward) *w, const FN(backward_dir) *dir, size_t t,
                               int p, size_t pp, size_t n0, size_t mr)
@@ -470,11 +509,15 @@ static void FN(backstep_tile)(const FN(backward) *w, const FN(backward_dir) *dir
     FN(panel)(H, pp, &u0, &width, &nv);
     FN(tile_buffer) buf;
     TYPE *acc = (TYPE *)buf.v;
-    if (p == 0 && t + 1 == T) {
-        for (size_t i = 0; i < mr; i++)
+    if (p == 0) {
+        // Rows [n0, n0 + through) go on to step t + 1; the others end at t.
+        const size_t next = t + 1 < T ? gr_running(w->steps, w->N, t + 1) : 0;
+        const size_t through = next > n0 ? FN(min)(mr, next - n0) : 0;
+        if (through) FN(dh_product)(w, dir, &w->L->bwd[0], t + 1, pp, n0, through, acc);
+        for (size_t i = through; i < mr; i++)
             memcpy(acc + i * TILE_LD, dir->dh + (n0 + i) * H + u0, width * sizeof(TYPE));
     } else {
-        FN(dh_product)(w, dir, &w->L->bwd[p], p == 0 ? t + 1 : t, pp, n0, mr, acc);
+        FN(dh_product)(w, dir, &w->L->bwd[p], t, pp, n0, mr, acc);
     }
     for (size_t i = 0; i < mr; i++) {
         if (w->gemm_only) {
@@ -507,15 +550,19 @@ static void FN(first_state_tile)(const FN(backward) *w, const FN(backward_dir) *
 }
 
 /* Sub-phase s of the recurrence (s < T*P: step T-1 - s/P, product s%P; then
- * dh0) for rows [n_lo, n_lo + rows) and panel pp. */
+ * dh0) for the rows of [n_lo, n_hi) running at that step, and panel pp. A
+ * sequence of length 0 keeps dh_T (and dc_T) as its dh0 (and dc0). */
 static void FN(recurrence_tile)(const FN(backward) *w, const FN(backward_dir) *dir, size_t s,
-                                size_t pp, size_t n_lo, size_t rows)
+                                size_t pp, size_t n_lo, size_t n_hi)
 {
-    const size_t P = (size_t)w->L->bwd_products, nb = FN(count_blocks)(rows, MR);
+    const size_t P = (size_t)w->L->bwd_products;
+    const size_t t = s < w->T * P ? w->T - 1 - s / P : 0;
+    const size_t running = FN(min)(n_hi, gr_running(w->steps, w->N, t));
+    const size_t rows = running > n_lo ? running - n_lo : 0, nb = FN(count_blocks)(rows, MR);
     for (size_t blk = 0; blk < nb; blk++) {
         size_t n0, mr;
         FN(block)(rows, nb, blk, &n0, &mr);
-        if (s < w->T * P) FN(backstep_tile)(w, dir, w->T - 1 - s / P, (int)(s % P), pp, n_lo + n0, mr);
+        if (s < w->T * P) FN(backstep_tile)(w, dir, t, (int)(s % P), pp, n_lo + n0, mr);
         else FN(first_state_tile)(w, dir, pp, n_lo + n0, mr);
     }
 }
@@ -528,14 +575,14 @@ static void FN(backward_slice)(const FN(backward) *w, const FN(backward_dir) *di
     for (size_t s = 0; s <= steps; s++)  // the steps' products, then dh0
         for (size_t x = 0; x < w->PH; x++) {
             const size_t pp = s % 2 ? w->PH - 1 - x : x;  // alternate directions, as backward_run
-            FN(recurrence_tile)(w, dir, s, pp, n_lo, n_hi - n_lo);
+            FN(recurrence_tile)(w, dir, s, pp, n_lo, n_hi);
         }
 }
 
 /* db row k, columns [c0, c0 + DB_COLUMNS) of G*H: sums of dA over all N*T rows, in double. */
 static void FN(db_item)(const FN(backward) *w, const FN(backward_dir) *dir, size_t item)
 {
-    const size_t H = w->H, GH = w->GH, NT = w->N * w->T, per_row = (GH + DB_COLUMNS - 1) / DB_COLUMNS;
+    const size_t H = w->H, GH = w->GH, NT = w->rows, per_row = (GH + DB_COLUMNS - 1) / DB_COLUMNS;
     const size_t k = item / per_row, c0 = item % per_row * DB_COLUMNS;
     const size_t width = FN(min)(DB_COLUMNS, GH - c0);
     const gr_block_sum *sum = &w->L->db[k];
@@ -564,7 +611,7 @@ static size_t FN(dxs_dot_items)(const FN(backward) *w)
 
 static void FN(dxs_dot_item)(const FN(backward) *w, const FN(backward_dir) *dir, size_t item)
 {
-    const size_t NT = w->N * w->T, GH = w->GH, d0 = item * DXS_DOT_COLUMNS;
+    const size_t NT = w->rows, GH = w->GH, d0 = item * DXS_DOT_COLUMNS;
     const size_t width = FN(min)(DXS_DOT_COLUMNS, w->D - d0);
     for (size_t r = 0; r < NT; r += DOT_MA)
         FN(dot_rows)(FN(min)(DOT_MA, NT - r), width, GH, dir->dA + r * w->ldA, w->ldA,
@@ -573,7 +620,7 @@ static void FN(dxs_dot_item)(const FN(backward) *w, const FN(backward_dir) *dir,
 
 static FN(product) FN(dxs_product)(const FN(backward) *w, const FN(backward_dir) *dir)
 {
-    const size_t NT = w->N * w->T, GH = w->GH;
+    const size_t NT = w->rows, GH = w->GH;
     return (FN(product)){w->dot_x ? 0 : NT, GH, w->D, dir->dA, w->ldA, 1, dir->pwx, 1, 0,
                          dir->dxs, w->D, NULL, 1, 0, 0, 0, GH};
 }
@@ -582,7 +629,7 @@ static FN(product) FN(dxs_product)(const FN(backward) *w, const FN(backward_dir)
 static FN(product) FN(weight_product)(const FN(backward) *w, const FN(backward_dir) *dir,
                                       int which, size_t k)
 {
-    const size_t NT = w->N * w->T, H = w->H, GH = w->GH;
+    const size_t NT = w->rows, H = w->H, GH = w->GH;
     FN(product) p;
     if (which == 0) {
         p = (FN(product)){w->D, NT, GH, dir->xs, 1, w->D, dir->dA, 0, w->ldA, dir->dWx, GH,
@@ -703,20 +750,22 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
 }
 
 int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_t N,
-                             size_t T, size_t D, size_t H, void *workspace,
-                             size_t workspace_bytes, int flags, int nthreads)
+                             size_t T, size_t D, size_t H, const gr_steps *steps,
+                             void *workspace, size_t workspace_bytes, int flags, int nthreads)
 {
     FN(backward) w = {0};
     w.cell = cell;
     w.L = FN(cell_layout)(cell);
     if (!w.L || ndirs < 1 || ndirs > GR_MAX_DIRECTIONS) return GR_ERR_BAD_ARGUMENT;
     size_t off[5], dir_bytes;
-    const size_t per_dir = FN(backward_layout)(w.L, N, T, D, H, &w, off);
+    const size_t per_dir = FN(backward_layout)(w.L, N, T, D, H, gr_rows(steps, N, T), &w, off);
     int status = gr_directions_workspace(per_dir, ndirs, workspace, workspace_bytes, &dir_bytes);
     if (status != GR_OK) return status;
-    const size_t NT = N * T;
+    const size_t NT = gr_rows(steps, N, T);
     w.ndirs = ndirs;
     w.N = N, w.T = T, w.D = D, w.H = H;
+    w.steps = steps;
+    w.rows = NT;
     w.GH = (size_t)w.L->gates * H;
     w.ldc = (size_t)w.L->cache_width * H;
     w.ldA = w.L->dA_in_cache ? w.ldc : w.GH;
@@ -735,7 +784,7 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
             .pwh = (TYPE *)(ws + off[0]), .pwx = (TYPE *)(ws + off[1]),
         };
     }
-    w.slices = FN(batch_slices)(N, H, (size_t)w.L->gates, nthreads, ndirs, flags);
+    w.slices = FN(batch_slices)(N, H, (size_t)w.L->gates, nthreads, ndirs, flags, steps);
     w.nb = FN(count_blocks)(N, MR);
     w.nkw = (NT + KW - 1) / KW;
     w.kw = FN(k_block)(NT, KW);
@@ -747,14 +796,14 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
 
 /* Bytes of workspace a call needs (SIZE_MAX if the sizes overflow). */
 size_t FN(gr_simd_workspace)(int cell, size_t ndirs, int backward, int train, size_t N,
-                                 size_t T, size_t D, size_t H)
+                                 size_t T, size_t D, size_t H, size_t rows)
 {
     const gr_cell_layout *L = FN(cell_layout)(cell);
     if (!L) return SIZE_MAX;
     size_t off[5], per_dir;
     if (backward) {
         FN(backward) w;
-        per_dir = FN(backward_layout)(L, N, T, D, H, &w, off);
+        per_dir = FN(backward_layout)(L, N, T, D, H, rows, &w, off);
     } else {
         FN(forward) f;
         per_dir = FN(forward_layout)(L, N, T, D, H, train, &f, off);
@@ -763,10 +812,10 @@ size_t FN(gr_simd_workspace)(int cell, size_t ndirs, int backward, int train, si
 }
 
 /* Threads worth waking: enough work to pay for waking them. */
-int FN(gr_simd_threads)(int cell, size_t ndirs, size_t N, size_t T, size_t D, size_t H)
+int FN(gr_simd_threads)(int cell, size_t ndirs, size_t rows, size_t D, size_t H)
 {
     const gr_cell_layout *L = FN(cell_layout)(cell);
-    double total = 2.0 * (L ? L->gates : 4) * ndirs * N * T * (D + H) * H;
+    double total = 2.0 * (L ? L->gates : 4) * ndirs * rows * (D + H) * H;
     return total < 2e6 ? 1 : 64;
 }
 

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from .. import __version__, _kernels
-from . import family, generation, lstm, models
+from . import family, generation, lengths, lstm, models
 from .machine import blas_threads, cpu_count, cpu_name, read_bandwidth, sgemm_peak
 from .timing import Row, Size, TorchModule, import_torch
 
@@ -45,6 +45,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--no-generation", action="store_true",
                         help="skip text generation (tokens per second against torch and the "
                              "memory bandwidth)")
+    parser.add_argument("--no-lengths", action="store_true",
+                        help="skip the sequences of different lengths")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -75,6 +77,15 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
             sys.stdout.flush()
     family.print_family(rows, torch)
     family.print_family_targets(rows)
+
+
+def run_lengths(torch: TorchModule | None, budget: float) -> None:
+    """TimeLSTM on sequences of different lengths (bench/lengths.py)."""
+    rows = lengths.run_lengths(torch, budget)
+    lengths.print_lengths(rows)
+    print("\ntargets, lengths")
+    for text, ok in lengths.lengths_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
 def run_models(torch: TorchModule | None, budget: float) -> None:
@@ -138,6 +149,8 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     family = [c for c in cells if c != "lstm"]
     if family:
         run_family(args, torch, budget, family)
+    if not args.no_lengths:
+        run_lengths(torch, budget)
     if not args.no_models:
         run_models(torch, budget)
     if not args.no_generation:

@@ -72,7 +72,7 @@ class Ours:
 
     def gemm_only(self, backward: bool = True) -> None:
         p, z, flags, lstm = self.p, self.zeros, _kernels.GEMM_ONLY, _kernels.CELLS["lstm"]
-        [(_, _, cache)] = _kernels.forward(lstm, [(p["xs"], p["Wx"], p["Wh"], p["b"], z, z)],
+        [(_, _, cache, _)] = _kernels.forward(lstm, [(p["xs"], p["Wx"], p["Wh"], p["b"], z, z)],
                                            True, self.workspace, flags)
         if backward:
             _kernels.backward(lstm, [(p["dhs"], z, z, cache, p["xs"], p["Wx"], p["Wh"], z, z,

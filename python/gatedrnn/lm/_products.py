@@ -28,7 +28,7 @@ from .._typing import FloatArray
 # call OpenBLAS's threads spin for about 0.1 s and take the cores from the
 # recurrent kernels that follow; the engine has no such tail, and at the
 # language model's shapes it is as fast or faster than SciPy's OpenBLAS alone
-# (measured side by side: README, "Where products run").
+# (measured side by side: docs/guide/performance.rst, "Where products run").
 ENGINE_MAX_FLOPS = float("inf")
 
 
