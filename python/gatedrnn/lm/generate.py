@@ -352,8 +352,9 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
     # The prompt: each LSTM over its whole length in one call.
     x = np.take(inf.E, prompt, axis=0)
     for (Wx, Wh, b), state, ws in zip(weights, states, workspaces):
-        [(hs, c, _)] = _kernels.forward(_LSTM, [(x, Wx, Wh, b, state[0], state[1])], False, ws)
-        state[0], state[1] = np.ascontiguousarray(hs[:, -1]), cast(FloatArray, c)
+        [(hs, c, _, h)] = _kernels.forward(_LSTM, [(x, Wx, Wh, b, state[0], state[1])], False,
+                                           ws)
+        state[0], state[1] = h, cast(FloatArray, c)
         x = hs
 
     out = np.empty((N, length), np.int64)
@@ -401,7 +402,7 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
                             state[0], state[1])
             else:
                 args = (x_in, Wx, Wh, b, state[0], state[1])
-            [(hs, c, _)] = _kernels.forward(_LSTM, [args], False, ws)
+            [(hs, c, _, _)] = _kernels.forward(_LSTM, [args], False, ws)
             x_in = hs
             state[0], state[1] = hs.reshape(N, -1), cast(FloatArray, c)
     if ragged is not None:
