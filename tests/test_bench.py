@@ -11,14 +11,38 @@ TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", 
         "--no-interference", "--no-lengths", "--no-generation"]
 
 
-def test_bench_without_torch(capsys, monkeypatch):
+def test_bench_quick_without_torch(capsys, monkeypatch):
+    """--quick (here on tiny sizes) prints every table, and how long it took."""
     monkeypatch.setattr(bench_cli, "import_torch", lambda: None)
-    assert bench.main(TINY) == 0
+    assert bench.main(TINY + ["--quick"]) == 0
     out = capsys.readouterr().out
     for text in ("threads:", "BLAS peak", "forward+backward, float32", "torch (not installed)",
                  "forward, float32", "targets", "the family, float32", "TimeGRU(reset_after=True)",
-                 "TimeGRU, the book's", "TimeRNN", "TimeBiLSTM", "family targets"):
+                 "TimeGRU, the book's", "TimeRNN", "TimeBiLSTM", "family targets",
+                 "the output layer's products", "the language models end to end",
+                 "inside/alone", "targets, end to end", "this --quick run took"):
         assert text in out, text
+
+
+def test_the_full_runs_time_is_scaled_part_by_part(capsys, monkeypatch):
+    """The estimate: each part of the reference full run, times this quick
+    run's time for the part over the reference quick run's."""
+    monkeypatch.setattr(bench_cli, "REFERENCE_FULL", {"setup": 3.0, "lstm": 237.0,
+                                                      "family": 120.0, "models": 60.0})
+    monkeypatch.setattr(bench_cli, "REFERENCE_QUICK", {"setup": 3.0, "lstm": 20.0,
+                                                       "family": 5.0, "models": 12.0})
+    parts = {"setup": 6.0, "lstm": 40.0, "family": 10.0, "models": 12.0}
+    bench_cli.print_duration(parts, quick=True, default_plan=True)
+    out = capsys.readouterr().out
+    assert "this --quick run took 68 s (setup 6.0 s, lstm 40.0 s, family 10.0 s" in out
+    assert "full run (without --quick) took 7.0 min on" in out and "took 40 s;" in out
+    # 3 * 6/3 + 237 * 40/20 + 120 * 10/5 + 60 * 12/12 = 780 s
+    assert "the full run takes about 13.0 min here" in out
+    bench_cli.print_duration({"setup": 1.0, "lstm": 2.0}, quick=True, default_plan=True)
+    # 3 * 1/3 + 237 * 2/20 = 24.7 s, the two parts that ran
+    assert "about 25 s here for the parts run (family, models left out)" in capsys.readouterr().out
+    bench_cli.print_duration(parts, quick=True, default_plan=False)   # --sizes etc.: no estimate
+    assert "full run" not in capsys.readouterr().out
 
 
 def test_bench_with_torch_checks_torch_against_ours(capsys, torch):
@@ -39,7 +63,7 @@ def test_bench_is_a_cli_subcommand():
 
 
 def test_scaling_reports_a_bounded_cache(capsys):
-    rows = bench_lstm.scaling(0.001, True, D=3, H=5)
+    rows = bench_lstm.scaling(0.001, False, D=3, H=5)  # every T: the bound shows past 140
     assert all(r["cache_values"] == 5 and r["infer_cache"] is None for r in rows)
     infer = [r["infer_ws"] for r in rows if r["kind"] == "T"]
     assert infer == sorted(infer) and infer[-1] == infer[-2]  # bounded in T

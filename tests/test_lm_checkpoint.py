@@ -1,6 +1,8 @@
 """Long runs: capped with --max-iters, checkpointed, interrupted with Ctrl-C
 and resumed, with parameters bit-identical to a run that went straight through."""
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -141,14 +143,21 @@ def test_cli_max_iters_checkpoint_and_resume(corpus_files, model, capsys):
     assert "(checkpoint)" in capsys.readouterr().out
 
 
-def test_cli_ctrl_c_writes_a_checkpoint_and_the_resumed_run_matches(corpus_files):
-    """SIGINT during training: exit 130, no traceback, a checkpoint; resumed to
-    the same iteration count as a straight run, the same parameters."""
+def _log_lines(path):
+    """The --log lines without their elapsed seconds (two runs differ there)."""
+    return [re.sub(r"time \d+\[s\]", "time -", line) for line in path.read_text().splitlines()]
+
+
+def test_cli_ctrl_c_writes_a_checkpoint_and_the_printed_command_continues_the_run(corpus_files):
+    """SIGINT during training: exit 130, no traceback, a checkpoint, and a
+    "continue with:" command that, run as printed, continues the same run: to
+    the same end, with the same parameters file and the same log as a run
+    left alone."""
     d = corpus_files
-    log = d / "log.txt"
     argv = [sys.executable, "-m", "gatedrnn"] + _train_argv(
-        d, d / "interrupted.npz", "--max-iters", "4000", "--log", str(log))
+        d, d / "interrupted.npz", "--max-iters", "4000", "--log", str(d / "interrupted.log"))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = d / "interrupted.log"
     deadline = time.monotonic() + 60
     while (not log.exists() or not log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -158,15 +167,133 @@ def test_cli_ctrl_c_writes_a_checkpoint_and_the_resumed_run_matches(corpus_files
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "interrupted" in err
     ckpt = d / "interrupted.ckpt.npz"
-    assert f"checkpoint written to {ckpt}" in out and "--resume" in out
+    assert f"checkpoint written to {ckpt}" in out
     steps = load_checkpoint(ckpt).trainer.steps
-    assert 0 < steps < 4000
-    assert main(["train", "--resume", str(ckpt), "--max-iters", "300", "--no-progress"]) == 0
-    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "300")) == 0
-    if steps < 300:
-        for a, b in zip(read_params_file(d / "straight.npz")[0],
-                        read_params_file(d / "interrupted.npz")[0]):
-            np.testing.assert_array_equal(a, b)
+    assert 0 < steps < 312                     # 3 epochs of 104 iterations
+    command = shlex.split(re.search(r"continue with:\n  (.*)", out).group(1))
+    assert command[:3] == ["python", "-m", "gatedrnn"]
+    assert main(command[3:]) == 0
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "4000", "--log",
+                            str(d / "straight.log"))) == 0
+    for a, b in zip(read_params_file(d / "straight.npz")[0],
+                    read_params_file(d / "interrupted.npz")[0]):
+        np.testing.assert_array_equal(a, b)
+    assert _log_lines(d / "interrupted.log") == _log_lines(d / "straight.log")
+    assert load_checkpoint(ckpt).trainer.steps == 312
+
+
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_cli_resume_keeps_the_runs_files(corpus_files, model, capsys, monkeypatch):
+    """--resume F continues the run as it was started: its checkpoints go back
+    to F (not to a name made from --save), its --save, --log, --plot and
+    --checkpoint-every stay, and --max-iters too when not given anew."""
+    d = corpus_files
+    plot = ["--plot", str(d / "run.png")] if model == "rnnlm" else []
+    if plot:
+        pytest.importorskip("matplotlib")
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "130", "--log",
+                            str(d / "straight.log"), model=model)) == 0
+    ckpt = d / "my.ckpt.npz"
+    assert main(_train_argv(d, d / "run.npz", "--max-iters", "60", "--checkpoint", str(ckpt),
+                            "--checkpoint-every", "7", "--log", str(d / "run.log"), *plot,
+                            model=model)) == 0
+    first_png = (d / "run.png").read_bytes() if plot else None
+    capsys.readouterr()
+
+    import gatedrnn.lm.checkpoint as checkpoint_module
+    written = []
+    save = checkpoint_module.save_checkpoint
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint",
+                        lambda path, *a, **k: written.append(a[2].steps) or save(path, *a, **k))
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "130", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert load_checkpoint(ckpt).trainer.steps == 130
+    assert not (d / "run.ckpt.npz").exists()                # no checkpoint under another name
+    assert written == list(range(63, 130, 7)) + [130]      # every 7, and at the end
+    assert f"checkpoints to {ckpt}" in out and f"log to {d / 'run.log'}" in out
+    for a, b in zip(read_params_file(d / "straight.npz")[0], read_params_file(d / "run.npz")[0]):
+        np.testing.assert_array_equal(a, b)
+    assert _log_lines(d / "run.log") == _log_lines(d / "straight.log")
+    if plot:
+        assert f"perplexity curve drawn to {d / 'run.png'}" in out
+        assert (d / "run.png").read_bytes() != first_png     # the whole run's curve now
+
+    # Given anew, an option wins: the parameters go to the new --save.
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "140", "--save",
+                 str(d / "other.npz"), "--no-progress"]) == 0
+    assert (d / "other.npz").exists() and load_checkpoint(ckpt).trainer.steps == 140
+
+
+def test_cli_resume_at_the_cap_trains_nothing(corpus_files, capsys):
+    """A checkpoint at or past --max-iters: one line, exit 0, no iteration, and
+    the checkpoint and parameters left as they are (no rewrite at all)."""
+    d = corpus_files
+    ckpt, save = d / "c.ckpt.npz", d / "p.npz"
+    assert main(_train_argv(d, save, "--max-iters", "30", "--checkpoint", str(ckpt))) == 0
+    capsys.readouterr()
+
+    def state():
+        return [(p.read_bytes(), p.stat().st_mtime_ns) for p in (ckpt, save)]
+
+    before = state()
+    for extra in ([], ["--max-iters", "30"], ["--max-iters", "20"]):
+        time.sleep(0.01)                       # so that a rewrite would change the mtime
+        assert main(["train", "--resume", str(ckpt), "--no-progress", *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert len(out) == 1 and out[0].startswith("nothing to train:"), out
+        assert "iteration 30" in out[0]
+        assert state() == before
+    assert load_checkpoint(ckpt).trainer.steps == 30
+    # A missing parameters file is written from the checkpoint (nothing else changes).
+    params = [p.copy() for p in load_checkpoint(ckpt).model.params]
+    save.unlink()
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
+    assert f"parameters saved to {save}" in capsys.readouterr().out
+    for a, b in zip(read_params_file(save)[0], params):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_cli_resume_of_a_finished_run_trains_nothing(corpus_files, model, capsys):
+    d = corpus_files
+    ckpt, save = d / "c.ckpt.npz", d / "p.npz"
+    assert main(_train_argv(d, save, "--max-epoch", "1", "--checkpoint", str(ckpt),
+                            model=model)) == 0
+    capsys.readouterr()
+    before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in (ckpt, save)]
+    time.sleep(0.01)
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "its 1 epoch(s) are done" in out[0], out
+    assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in (ckpt, save)] == before
+
+
+def test_stale_temporaries_of_dead_processes_only(tmp_path):
+    """remove_stale_temporaries removes .NAME.PID.tmp of processes that ended,
+    never of a running one (this process, a live child), nor other files."""
+    from gatedrnn.lm.checkpoint import remove_stale_temporaries
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {f".run.ckpt.npz.{dead_pid}.tmp": b"x" * 1000,
+                 f".run.ckpt.npz.{live.pid}.tmp": b"y",
+                 f".run.ckpt.npz.{os.getpid()}.tmp": b"z",
+                 ".run.ckpt.npz.notapid.tmp": b"",
+                 f".other.npz.{dead_pid}.tmp": b"",
+                 "run.ckpt.npz": b"the checkpoint"}
+        for name, data in names.items():
+            (tmp_path / name).write_bytes(data)
+        removed = remove_stale_temporaries(tmp_path / "run.ckpt.npz")
+        assert removed == [(str(tmp_path / f".run.ckpt.npz.{dead_pid}.tmp"), 1000)]
+        assert sorted(os.listdir(tmp_path)) == sorted(set(names) - {
+            f".run.ckpt.npz.{dead_pid}.tmp"})
+    finally:
+        live.kill()
+        live.wait()
+    assert remove_stale_temporaries(tmp_path / "run.ckpt.npz") == [
+        (str(tmp_path / f".run.ckpt.npz.{live.pid}.tmp"), 1)]
 
 
 def test_cli_plot_without_matplotlib_fails_before_training(corpus_files, capsys, monkeypatch):
@@ -175,3 +302,34 @@ def test_cli_plot_without_matplotlib_fails_before_training(corpus_files, capsys,
     assert main(_train_argv(d, d / "m.npz", "--plot", str(d / "c.png"))) == 2
     assert "error: --plot needs matplotlib" in capsys.readouterr().err
     assert not (d / "m.npz").exists()
+
+
+def test_a_checkpoint_from_before_the_recorded_files_still_resumes(corpus_files, capsys,
+                                                                    monkeypatch):
+    """A checkpoint whose run settings are those an earlier version wrote (no
+    plot, log or caps; paths as typed, relative): it resumes (to the same
+    parameters as a straight run) and evaluates on its recorded files."""
+    d = corpus_files
+    monkeypatch.chdir(d)
+    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "40", model="rnnlm")) == 0
+    ckpt = d / "old.ckpt.npz"
+    assert main(_train_argv(d, d / "old.npz", "--max-iters", "25", "--checkpoint", str(ckpt),
+                            "--test-file", str(d / "test.txt"), "--unk", "w0",
+                            model="rnnlm")) == 0
+    saved = load_checkpoint(ckpt)
+    old_keys = ("model", "wordvec_size", "hidden_size", "dropout", "batch_size", "time_size",
+                "optimizer", "lr", "max_grad", "max_epoch", "eval_interval", "seed", "save",
+                "train_file", "valid_file", "test_file", "data_dir", "unk")
+    run = {k: saved.run[k] for k in old_keys}
+    run.update(save="old.npz", train_file="train.txt", valid_file="valid.txt",
+               test_file="test.txt", data_dir=None)
+    save_checkpoint(ckpt, saved.model, saved.optimizer, saved.trainer, run=run,
+                    vocab=saved.vocab)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "40", "--no-progress"]) == 0
+    assert "stopped after 40 iterations" in capsys.readouterr().out
+    for a, b in zip(read_params_file(d / "straight.npz")[0], read_params_file(d / "old.npz")[0]):
+        np.testing.assert_array_equal(a, b)
+    assert load_checkpoint(ckpt).trainer.steps == 40          # written back to the file
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 0
+    assert "on test.txt:" in capsys.readouterr().out

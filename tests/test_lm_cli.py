@@ -1,5 +1,7 @@
 """python -m gatedrnn train / eval on a tiny corpus of one's own."""
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +73,103 @@ def test_missing_data_is_one_clear_line(tmp_path, capsys):
     assert main(["train", "--data-dir", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "ptb.train.txt is not in data_dir" in err and "GATEDRNN_DATA" in err
+
+
+def _train_own(d, *extra):
+    return ["train", "--train-file", str(d / "train.txt"), "--valid-file", str(d / "valid.txt"),
+            "--test-file", str(d / "test.txt"), "--unk", "w0", "--wordvec-size", "6",
+            "--hidden-size", "6", "--batch-size", "4", "--time-size", "5", "--max-epoch", "2",
+            "--seed", "1", "--save", str(d / "m.npz"), *extra]
+
+
+def test_train_progress_counts_to_max_iters(corpus_files, capsys):
+    """With --max-iters the bar's total is the cap (not the 2 epochs' 250
+    iterations), and a resumed run's bar starts at the iterations done."""
+    d = corpus_files
+    ckpt = d / "m.ckpt.npz"
+    assert main(_train_own(d, "--max-iters", "12", "--checkpoint", str(ckpt))) == 0
+    train_bars = re.findall(r"train: .*?\| *(\d+)/(\d+) \[", capsys.readouterr().err)
+    assert train_bars[0] == ("0", "12") and train_bars[-1] == ("12", "12"), train_bars
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "20"]) == 0
+    train_bars = re.findall(r"train: .*?\| *(\d+)/(\d+) \[", capsys.readouterr().err)
+    assert train_bars[0] == ("12", "20") and train_bars[-1] == ("20", "20"), train_bars
+
+
+def test_eval_of_a_checkpoint_finds_its_own_files(corpus_files, capsys, monkeypatch, tmp_path):
+    """eval --params CKPT evaluates on the files the run trained with (and its
+    --unk), wherever it runs from; when they are gone, the error names them."""
+    d = corpus_files
+    monkeypatch.setenv("GATEDRNN_DATA", str(tmp_path / "no-ptb-here"))
+    ckpt = d / "m.ckpt.npz"
+    assert main(_train_own(d, "--max-iters", "5", "--checkpoint", str(ckpt),
+                           "--no-progress")) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)                 # recorded paths are absolute
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 0
+    recorded = capsys.readouterr().out
+    assert f"on {d / 'test.txt'}:" in recorded
+    assert main(["eval", "--params", str(ckpt), "--file", str(d / "test.txt"), "--unk", "w0",
+                 "--no-progress"]) == 0
+    given = capsys.readouterr().out
+    ppl = re.compile(r"perplexity: ([0-9.]+)")
+    assert ppl.search(recorded).group(1) == ppl.search(given).group(1)
+    assert main(["eval", "--params", str(ckpt), "--split", "valid", "--no-progress"]) == 0
+    assert f"on {d / 'valid.txt'}:" in capsys.readouterr().out
+
+    (d / "test.txt").rename(d / "moved.txt")
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and repr(str(d / "test.txt")) in err
+    assert "not there any more" in err and "--file" in err
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "8", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert repr(str(d / "test.txt")) in err and "not there any more" in err
+
+
+@pytest.fixture
+def fake_ptb(tmp_path, monkeypatch):
+    """A tiny stand-in for PTB in DIR/ptb/ (its MD5 sums patched in), with
+    $GATEDRNN_DATA, the cache and downloads out of reach."""
+    from gatedrnn.lm import datasets
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(12)]
+    folder = tmp_path / "ptbdata" / "ptb"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 2000), ("valid", 400), ("test", 400)):
+        text = "\n".join(" ".join(rng.choice(words, 9)) for _ in range(n // 10)) + "\n"
+        path = folder / f"ptb.{split}.txt"
+        path.write_text(text)
+        monkeypatch.setitem(datasets.PTB_MD5, path.name,
+                            hashlib.md5(path.read_bytes()).hexdigest())
+    monkeypatch.delenv("GATEDRNN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "PTB_URL_BASE", (tmp_path / "no-download").as_uri() + "/")
+    return tmp_path / "ptbdata"
+
+
+def test_a_checkpoint_records_the_ptb_folder(fake_ptb, tmp_path, capsys):
+    """Trained on PTB from --data-dir: eval and resume find it there without
+    --data-dir; moved away, the errors name the recorded folder."""
+    ckpt = tmp_path / "p.ckpt.npz"
+    assert main(["train", "--data-dir", str(fake_ptb), "--wordvec-size", "4", "--hidden-size",
+                 "4", "--batch-size", "2", "--time-size", "5", "--max-iters", "3", "--seed", "1",
+                 "--save", str(tmp_path / "p.npz"), "--checkpoint", str(ckpt),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 0
+    assert "on PTB test:" in capsys.readouterr().out
+
+    moved = fake_ptb.rename(tmp_path / "moved")
+    assert main(["eval", "--params", str(ckpt), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert repr(str(fake_ptb / "ptb")) in err and "--data-dir" in err
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "5", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert repr(str(fake_ptb / "ptb")) in err and "--data-dir" in err
+    assert main(["eval", "--params", str(ckpt), "--data-dir", str(moved), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(ckpt), "--max-iters", "5", "--data-dir", str(moved),
+                 "--no-progress"]) == 0
+    assert "stopped after 5 iterations" in capsys.readouterr().out
 
 
 # ---- python -m gatedrnn generate ------------------------------------------------------

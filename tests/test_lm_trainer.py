@@ -289,3 +289,75 @@ def test_evaluation_turns_dropout_off_and_keeps_no_cache():
     model.reset_state()
     model.forward(corpus[:10].reshape(2, 5), corpus[1:11].reshape(2, 5))
     assert all(layer.train_flg is True for layer in model.drop_layers)
+
+
+def _bar_counts(text):
+    """(n, total) of every state a tqdm bar printed, in order."""
+    import re
+    return [(int(n), int(total)) for n, total in re.findall(r"\| *(\d+)/(\d+) \[", text)]
+
+
+def test_a_trainer_at_max_steps_trains_nothing_and_goes_on_later():
+    """fit(max_steps=N) on a trainer already at N leaves everything as it is
+    (the book's loop would run one more iteration first); a later fit with a
+    larger cap continues exactly as one fit to that cap would."""
+    corpus = np.random.default_rng(0).integers(0, 20, 901)
+    xs, ts = corpus[:-1], corpus[1:]
+    kw = dict(max_epoch=3, batch_size=5, time_size=25, max_grad=0.25, eval_interval=4)
+
+    straight = RnnlmTrainer(Rnnlm(20, 6, 5, seed=1), SGD(1.0))
+    straight.fit(xs, ts, **kw, max_steps=15)
+    assert straight.stopped and straight.steps == 15
+
+    trainer = RnnlmTrainer(Rnnlm(20, 6, 5, seed=1), SGD(1.0))
+    trainer.fit(xs, ts, **kw, max_steps=9)
+    assert trainer.stopped and trainer.steps == 9
+    later = RnnlmTrainer(trainer.model, trainer.optimizer)
+    later.load_state_dict(trainer.state_dict())
+    before = [p.copy() for p in later.model.params]
+    calls = []
+    later.fit(xs, ts, **kw, max_steps=9, on_iteration=calls.append)
+    assert later.stopped and later.steps == 9 and calls == []
+    for a, b in zip(later.model.params, before):
+        np.testing.assert_array_equal(a, b, err_msg="params at the cap")
+    # A stop that is already true before the first iteration is the same.
+    later.fit(xs, ts, **kw, stop=lambda t: True)
+    assert later.steps == 9
+    later.fit(xs, ts, **kw, max_steps=15)     # still resumes where it was
+    assert later.steps == 15
+    for a, b in zip(later.model.params, straight.model.params):
+        np.testing.assert_array_equal(a, b, err_msg="params resumed to 15")
+    assert later.ppl_list == straight.ppl_list
+    with pytest.raises(ValueError, match="max_steps must be >= 0"):
+        later.fit(xs, ts, **kw, max_steps=-1)
+
+
+def test_the_progress_bar_counts_to_max_steps(capsys):
+    """The bar's total is what the fit will train: the cap, not the epochs;
+    after a resume it starts at the iterations done (tqdm leaves those out of
+    the rate, so the ETA is for what is left)."""
+    corpus = np.random.default_rng(0).integers(0, 20, 901)
+    xs, ts = corpus[:-1], corpus[1:]
+    kw = dict(max_epoch=3, batch_size=5, time_size=25, progress=True)   # 7 a epoch, 21 in all
+    trainer = RnnlmTrainer(Rnnlm(20, 6, 5, seed=1), SGD(1.0))
+    trainer.fit(xs, ts, **kw, max_steps=10)
+    counts = _bar_counts(capsys.readouterr().err)
+    assert counts[0] == (0, 10) and counts[-1] == (10, 10), counts
+    assert {total for _, total in counts} == {10}
+
+    later = RnnlmTrainer(trainer.model, trainer.optimizer)
+    later.load_state_dict(trainer.state_dict())
+    later.fit(xs, ts, **kw, max_steps=16)
+    counts = _bar_counts(capsys.readouterr().err)
+    assert counts[0] == (10, 16) and counts[-1] == (16, 16), counts
+
+    fresh = RnnlmTrainer(Rnnlm(20, 6, 5, seed=1), SGD(1.0))
+    fresh.fit(xs, ts, **kw, max_steps=100)      # the epochs end first
+    counts = _bar_counts(capsys.readouterr().err)
+    assert counts[-1] == (21, 21), counts
+
+    # fit_with_lr_decay: a bar an epoch, each up to what is left of the cap.
+    fit_with_lr_decay(Rnnlm(20, 6, 5, seed=1), SGD(1.0), corpus, corpus[:400], max_epoch=3,
+                      batch_size=5, time_size=25, progress=True, max_steps=10)
+    counts = [c for c in _bar_counts(capsys.readouterr().err) if c[1] != 1]  # eval bars: 1
+    assert (7, 7) in counts and counts[-1] == (3, 3), counts

@@ -8,8 +8,11 @@ parameter must be equal, bit for bit.
 
 It runs `python -m gatedrnn train` three times in a scratch folder (the
 uninterrupted run; the run that gets SIGINT once --interrupt-after iterations
-have been logged; its --resume), with the installed gatedrnn, PTB from the
-usual places (--data-dir, $GATEDRNN_DATA, the cache). The default 1400
+have been logged; then the "continue with:" command that run printed, as
+printed, plus --no-progress), with the installed gatedrnn, PTB from the usual
+places (--data-dir, $GATEDRNN_DATA, the cache). The continued run must keep
+the interrupted run's files: its parameters, log and checkpoint are compared
+with the uninterrupted run's. The default 1400
 iterations cross BetterRnnlm's first epoch end (1327 iterations), so the
 validation, the best-parameter copy and the learning-rate schedule are part of
 what is resumed. About 25 minutes on 2 cores.
@@ -17,6 +20,7 @@ what is resumed. About 25 minutes on 2 cores.
 import argparse
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -63,6 +67,12 @@ def run_and_interrupt(command, log_path, after, out_log):
     return proc.returncode, output
 
 
+def log_lines(path):
+    """The --log lines without their elapsed seconds (two runs differ there)."""
+    with open(path) as f:
+        return [re.sub(r"time \d+\[s\]", "time -", line) for line in f.read().splitlines()]
+
+
 def figures(output):
     iters = re.search(r"stopped after (\d+) iterations", output)
     ppl = re.search(r"test perplexity: ([0-9.]+)", output)
@@ -82,25 +92,33 @@ def main():
     os.makedirs(work, exist_ok=True)
     path = lambda name: os.path.join(work, name)  # noqa: E731
     with open(path("output.txt"), "w") as out_log:
-        straight = run(train_command(args, path("straight.npz")), out_log)
+        straight = run(train_command(args, path("straight.npz"), "--log", path("straight.log")),
+                       out_log)
         code, first = run_and_interrupt(
             train_command(args, path("resumed.npz"), "--log", path("resumed.log"),
                           "--checkpoint", path("resumed.ckpt.npz")),
             path("resumed.log"), args.interrupt_after, out_log)
         at = re.search(r"interrupted at iteration (\d+)", first)
-        resumed = run([sys.executable, "-m", "gatedrnn", "train", "--resume",
-                       path("resumed.ckpt.npz"), "--max-iters", str(args.iters),
-                       "--no-progress"], out_log)
+        printed = re.search(r"continue with:\n  (.*)", first)
+        if printed is None:
+            print("the interrupted run printed no 'continue with:' command")
+            return 1
+        command = shlex.split(printed.group(1))
+        resumed = run([sys.executable, *command[1:], "--no-progress"], out_log)
     a, b = np.load(path("straight.npz")), np.load(path("resumed.npz"))
     names = a.files
     identical = set(names) == set(b.files) and all(np.array_equal(a[k], b[k]) for k in names)
+    same_log = log_lines(path("straight.log")) == log_lines(path("resumed.log"))
     (n1, p1), (n2, p2) = figures(straight.stdout), figures(resumed.stdout)
     print(f"\nscratch folder: {work}")
     print(f"interrupted run: exit {code}, at iteration {at.group(1) if at else '?'}")
     print(f"uninterrupted: {n1} iterations, test perplexity {p1}")
     print(f"resumed:       {n2} iterations, test perplexity {p2}")
+    print(f"continued with: {' '.join(command)} --no-progress")
     print(f"saved arrays ({', '.join(names)}) bit-identical: {identical}")
-    ok = code == 130 and at and n1 == n2 == args.iters and p1 == p2 and identical
+    print(f"logs equal (but for the elapsed seconds): {same_log}")
+    ok = (code == 130 and at and n1 == n2 == args.iters and p1 == p2 and identical
+          and same_log)
     print("RESUME CHECK PASSED" if ok else "RESUME CHECK FAILED")
     return 0 if ok else 1
 

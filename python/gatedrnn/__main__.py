@@ -5,6 +5,7 @@ One ``add_parser`` block per command; ``main`` dispatches on its name.
 """
 import argparse
 import sys
+from collections.abc import Callable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,14 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def until_interrupted(command: str, run: Callable[[], int]) -> int:
+    """run(), or on Ctrl-C one line on stderr and exit status 130 (128 + SIGINT),
+    as the shell reports a program that SIGINT ended; no traceback."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"\n{command}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "demo"):
         from . import demo
-        return demo.main(quick=getattr(args, "quick", False))
+        return until_interrupted("demo", lambda: demo.main(quick=getattr(args, "quick", False)))
     if args.command == "bench":
         from . import bench
-        return bench.main(args=args)
+        return until_interrupted("bench", lambda: bench.main(args=args))
     if args.command == "train":
         from .lm.cli import run_train
         return run_train(args)

@@ -1,6 +1,6 @@
 """`python -m gatedrnn bench`: the arguments, the header that names the machine,
-and the parts in order (bench/lstm.py, bench/family.py, bench/models.py,
-bench/generation.py).
+and the parts in order (bench/lstm.py, bench/family.py, bench/lengths.py,
+bench/models.py, bench/generation.py).
 
 Everything runs in one process with one thread count for everyone (printed).
 Contenders take turns in blocks of back-to-back calls after a warm-up, with a
@@ -12,6 +12,7 @@ import argparse
 import os
 import platform
 import sys
+import time
 
 import numpy as np
 
@@ -28,13 +29,29 @@ DESCRIPTION = ("Time TimeLSTM, TimeGRU (both variants), TimeRNN (tanh, relu) and
 
 CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 
+# Seconds per part of one full run and one --quick run, measured back to back
+# under the bench lock with torch installed; a --quick run scales each part of
+# the full run by its own time for that part against the reference quick
+# run's. Measure again when a part changes (the end of each run prints its parts).
+# Measured in December 2026 while other jobs loaded the 2 cores (load average
+# 3-5 during the quick run, 5-7.6 during the full one): slower than on a quiet
+# machine, the torch parts most.
+REFERENCE_MACHINE = ("Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0, shared with other "
+                     "jobs (load average 3-7)")
+REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1}
+REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0}
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(prog="python -m gatedrnn bench",
                                                description=DESCRIPTION)
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for everyone (default: gatedrnn's, the usable CPUs)")
     parser.add_argument("--quick", action="store_true",
-                        help="shorter timings, fewer scaling points")
+                        help="under a minute: the book's two LSTM sizes; the family, the "
+                             "lengths and the spec at the small one; fewer scaling points; the "
+                             "models' part shortened; shorter timings. Every table's headline "
+                             "ratio, and an estimate of the full run's time")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-spec", action="store_true", help="leave the NumPy spec out")
     parser.add_argument("--no-scaling", action="store_true", help="skip the T and N curves")
@@ -42,11 +59,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--no-models", action="store_true",
                         help="skip the language models end to end")
+    parser.add_argument("--no-lengths", action="store_true",
+                        help="skip the sequences of different lengths")
     parser.add_argument("--no-generation", action="store_true",
                         help="skip text generation (tokens per second against torch and the "
                              "memory bandwidth)")
-    parser.add_argument("--no-lengths", action="store_true",
-                        help="skip the sequences of different lengths")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -68,7 +85,8 @@ def parse_sizes(text: str) -> list[Size]:
 def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: float,
                kinds: list[str]) -> None:
     """The other layers at the family's sizes (or --sizes)."""
-    sizes = parse_sizes(args.sizes) if args.sizes else family.SIZES
+    sizes = (parse_sizes(args.sizes) if args.sizes
+             else family.SIZES[:1] if args.quick else family.SIZES)
     rows: list[Row] = []
     for kind in kinds:
         for size in sizes:
@@ -79,19 +97,20 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
     family.print_family_targets(rows)
 
 
-def run_lengths(torch: TorchModule | None, budget: float) -> None:
-    """TimeLSTM on sequences of different lengths (bench/lengths.py)."""
-    rows = lengths.run_lengths(torch, budget)
+def run_lengths(torch: TorchModule | None, budget: float, quick: bool) -> None:
+    """TimeLSTM on sequences of different lengths (bench/lengths.py; --quick:
+    the small size only)."""
+    rows = lengths.run_lengths(torch, budget, lengths.SIZES[:1] if quick else None)
     lengths.print_lengths(rows)
     print("\ntargets, lengths")
     for text, ok in lengths.lengths_targets(rows):
         print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
-def run_models(torch: TorchModule | None, budget: float) -> None:
+def run_models(torch: TorchModule | None, budget: float, quick: bool) -> None:
     """The language models end to end (bench/models.py)."""
-    products = models.run_products(budget)
-    rows = models.run_models(torch, budget)
+    products = models.run_products(budget, quick)
+    rows = models.run_models(torch, budget, min_calls=3 if quick else 5)
     models.print_products(products)
     models.print_models(rows)
     print("\ntargets, end to end")
@@ -99,11 +118,33 @@ def run_models(torch: TorchModule | None, budget: float) -> None:
         print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
-def run_generation(args: argparse.Namespace, torch: TorchModule | None, budget: float,
-                   threads: int) -> None:
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def print_duration(parts: dict[str, float], quick: bool, default_plan: bool) -> None:
+    """How long this run took, by part; after a --quick run with the default
+    plan, the full run's time: measured once (REFERENCE_FULL) and estimated
+    for this machine from this run's parts."""
+    total = sum(parts.values())
+    print(f"\nthis {'--quick ' if quick else ''}run took {_minutes(total)} ("
+          + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items()) + ")")
+    if not quick or not default_plan:
+        return
+    full, ref = sum(REFERENCE_FULL.values()), sum(REFERENCE_QUICK.values())
+    estimate = sum(REFERENCE_FULL[k] * parts[k] / REFERENCE_QUICK[k] for k in parts
+                   if REFERENCE_QUICK.get(k))
+    left_out = [k for k in REFERENCE_FULL if k not in parts]
+    print(f"the full run (without --quick) took {_minutes(full)} on {REFERENCE_MACHINE}, "
+          f"where --quick took {_minutes(ref)};\nestimated from this run's parts, the full "
+          f"run takes about {_minutes(estimate)} here"
+          + (f" for the parts run ({', '.join(left_out)} left out)" if left_out else ""))
+
+
+def run_generation(torch: TorchModule | None, budget: float, quick: bool, threads: int) -> None:
     """Text generation, a token at a time (bench/generation.py)."""
     bandwidth, array_bytes = read_bandwidth(threads)
-    rows = generation.run_generation(torch, budget, args.quick)
+    rows = generation.run_generation(torch, budget, quick)
     generation.print_generation(rows, bandwidth, array_bytes)
     print("\ntargets, generation")
     for text, ok in generation.generation_targets(rows, bandwidth):
@@ -112,15 +153,23 @@ def run_generation(args: argparse.Namespace, torch: TorchModule | None, budget: 
 
 def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
     args = args or build_parser().parse_args(argv)
+    started = time.perf_counter()
+    parts: dict[str, float] = {}
+
+    def part_done(name: str) -> None:
+        parts[name] = time.perf_counter() - started - sum(parts.values())
+
     threads = args.threads or _kernels.get_num_threads()
     _kernels.set_num_threads(threads)
     torch = None if args.no_torch else import_torch()
     if torch is not None:
         torch.set_num_threads(threads)
     keep, blas = blas_threads(threads)
-    budget = args.budget or (0.25 if args.quick else 0.6)
-    sizes = parse_sizes(args.sizes) if args.sizes else lstm.SIZES
-    f64_sizes = [s for s in sizes if s in lstm.FLOAT64_SIZES]
+    budget = args.budget or (0.1 if args.quick else 0.6)
+    sizes = (parse_sizes(args.sizes) if args.sizes
+             else lstm.QUICK_SIZES if args.quick else lstm.SIZES)
+    f64_sizes = [s for s in sizes
+                 if s in (lstm.QUICK_FLOAT64_SIZES if args.quick else lstm.FLOAT64_SIZES)]
 
     print(f"gatedrnn {__version__} bench: recurrent layers vs the NumPy spec"
           f"{', PyTorch ' + torch.__version__ + ' (CPU)' if torch else ''} and the BLAS")
@@ -144,16 +193,27 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     unknown = sorted(set(cells) - set(CELLS))
     if unknown:
         raise SystemExit(f"bench: unknown --cells {unknown}; choose from {', '.join(CELLS)}")
+    part_done("setup")
     if "lstm" in cells:
         lstm.run_lstm(args, torch, budget, sizes, f64_sizes, peak)
+        part_done("lstm")
     family = [c for c in cells if c != "lstm"]
     if family:
         run_family(args, torch, budget, family)
+        part_done("family")
     if not args.no_lengths:
-        run_lengths(torch, budget)
+        run_lengths(torch, budget, args.quick)
+        part_done("lengths")
     if not args.no_models:
-        run_models(torch, budget)
+        run_models(torch, budget, args.quick)
+        part_done("models")
     if not args.no_generation:
-        run_generation(args, torch, budget, threads)
+        run_generation(torch, budget, args.quick, threads)
+        part_done("generation")
+    # Only the sizes, cells and budget of the reference runs give a fair estimate.
+    default_plan = (args.sizes is None and args.budget is None and args.cells == ",".join(CELLS)
+                    and args.threads is None and not (args.no_spec or args.no_scaling
+                                                      or args.no_interference))
+    print_duration(parts, args.quick, default_plan)
     del keep
     return 0

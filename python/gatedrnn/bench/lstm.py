@@ -33,6 +33,12 @@ SIZES = [  # (N, T, D, H)
 ]
 FLOAT64_SIZES = SIZES[:2]
 SMALL = (1, 1, 100, 100)
+# --quick: the book's two sizes and the small call; float64 and the spec at the
+# small one only; one torch instance a size, not the fastest of three; the
+# products alone, most scaling points and the interference at 650 left out.
+QUICK_SIZES = [SIZES[0], SIZES[1], SMALL]
+QUICK_FLOAT64_SIZES = SIZES[:1]
+QUICK_SPEC_FLOPS = 1e9          # the spec only below this many forward FLOPs
 # The targets we hold ourselves to: forward+backward, float32, ours / torch.
 TARGETS = {(20, 35, 100, 100): 0.8, (20, 35, 650, 650): 0.85, (64, 35, 256, 256): 1.0,
            (1, 35, 650, 650): 0.5}
@@ -139,14 +145,15 @@ def fastest_torch(torch: TorchModule, p: Problem, candidates: int = 3) -> Torch 
 
 
 def run_size(size: Size, dtype: DTypeLike, torch: TorchModule | None, budget: float,
-             with_gemm_only: bool) -> Row:
-    """Ours against torch (when given) at one size: forward+backward, forward."""
+             with_gemm_only: bool, torch_candidates: int = 3) -> Row:
+    """Ours against torch (when given) at one size: forward+backward, forward;
+    torch's fastest of `torch_candidates` instances."""
     N, T, D, H = size
     p = make_problem(N, T, D, H, dtype)
     ours = Ours(p)
     row: Row = {"size": size, "dtype": np.dtype(dtype).name}
 
-    tw = fastest_torch(torch, p) if torch is not None else None
+    tw = fastest_torch(torch, p, torch_candidates) if torch is not None else None
     if tw is not None:
         hs = ours.layer.forward(p["xs"], train=False)
         ref = tw.hs()
@@ -236,8 +243,8 @@ def scaling(budget: float, quick: bool, D: int = 650, H: int = 650) -> list[Row]
     """forward+backward time per step and per sequence as T and N grow, with the
     memory the layer keeps: the cache (values per N*T*H) and the workspace."""
     rows: list[Row] = []
-    Ts = [35, 140, 700] if quick else [35, 70, 140, 350, 700]
-    Ns = [1, 5, 20, 80] if quick else [1, 2, 5, 10, 20, 40, 80]
+    Ts = [35, 140] if quick else [35, 70, 140, 350, 700]
+    Ns = [1, 20] if quick else [1, 2, 5, 10, 20, 40, 80]
     for kind, sizes in (("T", [(20, T, D, H) for T in Ts]), ("N", [(N, 35, D, H) for N in Ns])):
         for size in sizes:
             N, T, _, _ = size
@@ -280,15 +287,17 @@ def print_scaling(rows: list[Row]) -> None:
           "forward+backward (inputs excluded).")
 
 
-def interference(torch: TorchModule | None, budget: float) -> list[Row]:
+def interference(torch: TorchModule | None, budget: float,
+                 sizes: Sequence[Size] = ((20, 35, 100, 100), (20, 35, 650, 650))) -> list[Row]:
     """forward+backward right after another library's call, whose thread pool
     may then keep a core busy for a while (NumPy's OpenBLAS busy-waits up to
     ~0.1 s after a matmul; torch's libgomp spins for milliseconds)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((512, 512), dtype=np.float32)
     rows: list[Row] = []
-    for size in [(20, 35, 100, 100), (20, 35, 650, 650)]:
-        p = make_problem(*size, np.float32)
+    for size in sizes:
+        N, T, D, H = size
+        p = make_problem(N, T, D, H, np.float32)
         ours = Ours(p)
         tw = fastest_torch(torch, p) if torch is not None else None
         contenders: dict[str, Callable[[], object]] = {"gatedrnn": ours.forward_backward}
@@ -381,15 +390,18 @@ def run_lstm(args: argparse.Namespace, torch: TorchModule | None, budget: float,
         for size in group:
             # The products alone exist on the SIMD paths (GEMM_ONLY), not on the BLAS one.
             rows.append(run_size(size, dtype, torch if dtype == np.float32 else None, budget,
-                                 dtype == np.float32 and _kernels.get_path() != "blas"))
+                                 dtype == np.float32 and _kernels.get_path() != "blas"
+                                 and not args.quick, 1 if args.quick else 3))
             err = rows[-1].get("torch_error")
             print(f"  timed {str(size):18s} {np.dtype(dtype).name:8s}"
                   + ("" if err is None else f"  (|hs - torch hs| / max|torch hs| = {err:.1e})"))
             sys.stdout.flush()
-    inter = None if args.no_interference else interference(torch, budget / 2)
+    inter = None if args.no_interference else interference(
+        torch, budget / 2, [SIZES[0]] if args.quick else [SIZES[0], SIZES[1]])
     if not args.no_spec:
         for row in rows:
-            add_spec(row, budget)
+            if not args.quick or forward_flops(*row["size"]) < QUICK_SPEC_FLOPS:
+                add_spec(row, budget)
     print_tables(rows, peak, torch)
     if inter:
         print_interference(inter)

@@ -154,12 +154,12 @@ class TorchModel:
             self.torch.nn.functional.cross_entropy(scores.reshape(-1, VOCAB), self.ets)
 
 
-def _median_of(fn: Callable[[], float], budget: float, pause: float) -> float:
+def _median_of(fn: Callable[[], float], budget: float, pause: float, min_calls: int) -> float:
     """Median of the values fn() returns, in blocks with a pause, as compare()."""
     fn()
     values: list[float] = []
     spent = 0.0
-    while spent < budget or len(values) < 5:
+    while spent < budget or len(values) < min_calls:
         time.sleep(pause)
         start = time.perf_counter()
         for _ in range(3):
@@ -168,7 +168,10 @@ def _median_of(fn: Callable[[], float], budget: float, pause: float) -> float:
     return statistics.median(values)
 
 
-def run_models(torch: TorchModule | None, budget: float) -> list[Row]:
+def run_models(torch: TorchModule | None, budget: float, min_calls: int = 5) -> list[Row]:
+    """One row per model: training iteration and evaluation batch, ours and
+    torch's; our LSTM's time inside the iteration and alone. A BetterRnnlm
+    iteration takes about 0.3 s: --quick asks for fewer calls (`min_calls`)."""
     rows: list[Row] = []
     for name in MODELS:
         ours = OursModel(name)
@@ -179,12 +182,13 @@ def run_models(torch: TorchModule | None, budget: float) -> list[Row]:
                 "ours": ours.train_step if what == "train" else ours.eval_batch}
             if tm is not None:
                 contenders["torch"] = tm.train_step if what == "train" else tm.eval_batch
-            times = compare(contenders, budget)
+            times = compare(contenders, budget, min_calls=min_calls)
             row[what] = times
         step = ours.time_lstms_inside()
-        row["lstm_inside"] = _median_of(step, budget, 0.03)
+        row["lstm_inside"] = _median_of(step, budget, 0.03, min_calls)
         ours.untime()
-        row["lstm_alone"] = compare({"alone": ours.lstm_calls_alone()}, budget)["alone"]
+        row["lstm_alone"] = compare({"alone": ours.lstm_calls_alone()}, budget,
+                                    min_calls=min_calls)["alone"]
         rows.append(row)
         print(f"  timed {name}")
     return rows
@@ -253,11 +257,16 @@ def _product_cases(rng: np.random.Generator) -> list[tuple[str, Any, Any, Any]]:
     return cases
 
 
-def run_products(budget: float) -> list[Row]:
+def run_products(budget: float, quick: bool = False) -> list[Row]:
+    """Our engine against sgemm on the output layer's products (--quick: the
+    training forward of each model only)."""
     rng = np.random.default_rng(3)
     scratch = _kernels.MatmulScratch()
     rows: list[Row] = []
-    for name, out, a, b in _product_cases(rng):
+    cases = _product_cases(rng)
+    if quick:
+        cases = [c for c in cases if c[0].endswith("train forward x @ W")]
+    for name, out, a, b in cases:
         def engine(out: Any = out, a: Any = a, b: Any = b) -> None:
             with _products.engine_limit(float("inf")):
                 _products.matmul_into(out, a, b, scratch=scratch)

@@ -24,11 +24,12 @@ def time_calls(fn: Callable[[], object], calls: int) -> list[float]:
 
 
 def compare(contenders: Mapping[str, Callable[[], object]], budget: float,
-            pause: float = 0.03) -> dict[str, float]:
+            pause: float = 0.03, min_calls: int = 5) -> dict[str, float]:
     """Median seconds per call of each contender (a dict name -> fn).
 
     Contenders take turns in blocks of back-to-back calls (about 100 ms, at
-    least 3 calls) until each has had about `budget` seconds and 5 calls.
+    least 3 calls) until each has had about `budget` seconds and `min_calls`
+    calls (after a warm-up call and two that size the blocks).
     Before each block the process sleeps `pause` seconds: thread pools that
     spin after their work (libgomp's in torch, OpenBLAS's in NumPy, ours)
     then have gone idle, so that each contender is timed as it runs on its
@@ -41,9 +42,9 @@ def compare(contenders: Mapping[str, Callable[[], object]], budget: float,
     block = {name: max(3, int(0.1 / t)) for name, t in estimate.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     spent = {name: 0.0 for name in contenders}
-    while any(spent[n] < budget or len(samples[n]) < 5 for n in contenders):
+    while any(spent[n] < budget or len(samples[n]) < min_calls for n in contenders):
         for name, fn in contenders.items():
-            if spent[name] >= budget and len(samples[name]) >= 5:
+            if spent[name] >= budget and len(samples[name]) >= min_calls:
                 continue
             time.sleep(pause)
             times = time_calls(fn, block[name])

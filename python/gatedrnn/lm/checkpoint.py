@@ -14,7 +14,10 @@ holds everything the next iteration depends on:
   validation perplexity and parameters, and the history;
 - the run's settings (the command line's), under ``"run"``.
 
-It is written atomically: to a temporary file beside it, then renamed.
+It is written atomically: to a temporary file beside it
+(``.NAME.PID.tmp``), then renamed. A process killed during the write leaves
+that temporary file behind; `remove_stale_temporaries` removes those of
+processes no longer running.
 """
 import json
 import os
@@ -25,11 +28,15 @@ import numpy as np
 
 from .._layers import TimeLSTM
 from .._typing import StrPath
+from ._atomic import remove_stale_temporaries, write_atomically
 from .layers import TimeDropout
 
 from .models import BetterRnnlm, Rnnlm
 from .optim import SGD, Adam
 from .trainer import RnnlmTrainer
+
+__all__ = ["Checkpoint", "is_checkpoint", "load_checkpoint", "remove_stale_temporaries",
+           "save_checkpoint"]
 
 FORMAT = "gatedrnn-checkpoint"
 VERSION = 1
@@ -159,15 +166,7 @@ def save_checkpoint(path: StrPath, model: Rnnlm | BetterRnnlm, optimizer: SGD | 
     arrays["checkpoint"] = np.array(json.dumps(meta))
     if vocab is not None:
         arrays["vocab"] = np.array(list(vocab), dtype=str)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
     return path
 
 

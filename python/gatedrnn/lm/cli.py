@@ -5,6 +5,7 @@ Defaults are the book's chapter-6 hyperparameters: ch06/train_rnnlm.py for
 """
 import argparse
 import os
+import shlex
 import signal
 import sys
 import time
@@ -25,6 +26,8 @@ Log = Callable[[str], object]
 _MODEL_DEFAULTS = {"rnnlm": (100, 100, 4, "Rnnlm.npz"),
                    "better": (650, 650, 40, "BetterRnnlm.npz")}
 _LR_DEFAULTS = {"sgd": 20.0, "adam": 0.001}
+# What --resume keeps from the run it continues, unless given anew.
+_KEPT_ON_RESUME = ("save", "plot", "log", "max_iters", "checkpoint_every")
 
 
 def _positive_int(text: str) -> int:
@@ -93,14 +96,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-iters", type=_positive_int, metavar="N",
                    help="stop after N iterations in all (a resumed run counts those before)")
     p.add_argument("--checkpoint", metavar="FILE",
-                   help="where checkpoints go (default: the --save name with .ckpt.npz); one "
-                        "is always written on Ctrl-C")
+                   help="where checkpoints go (default: the --save name with .ckpt.npz; with "
+                        "--resume, the checkpoint resumed); one is always written on Ctrl-C")
     p.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                    help="write a checkpoint every N iterations")
     p.add_argument("--resume", metavar="FILE",
-                   help="continue the run saved in this checkpoint: its model, data and "
-                        "settings; only --max-iters, --checkpoint, --checkpoint-every, --plot, "
-                        "--log and --no-progress apply anew")
+                   help="continue the run saved in this checkpoint, writing its checkpoints "
+                        "back to FILE: its model, data, settings, --save, --plot, --log, "
+                        "--max-iters and --checkpoint-every are kept; of the options, only "
+                        "those and --checkpoint, --data-dir and --no-progress apply anew")
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -130,28 +134,40 @@ def _encode(words: Sequence[str], word_to_id: Mapping[str, int], unk: str | None
     return words_to_ids(words, word_to_id, unk=unk, source=source)
 
 
-def _load_training_data(args: argparse.Namespace
-                        ) -> tuple[Ids, Ids | None, Ids | None, list[str], str]:
-    """(train ids, valid ids or None, test ids or None, vocabulary list, description)."""
-    from .datasets import load_corpus, load_ptb
-    if args.train_file:
-        train, word_to_id, id_to_word = load_corpus(args.train_file)
+def _load_training_data(run: Mapping[str, Any]
+                        ) -> tuple[Ids, Ids | None, Ids | None, list[str], str, str | None]:
+    """(train ids, valid ids or None, test ids or None, vocabulary list,
+    description, the folder PTB was read from or None) of a run's settings."""
+    from .datasets import load_corpus, load_ptb, ptb_path
+    folder = None
+    if run["train_file"]:
+        train, word_to_id, id_to_word = load_corpus(run["train_file"])
         valid: Ids | None = None
         test: Ids | None = None
-        if args.valid_file:
-            valid, _, _ = load_corpus(args.valid_file, word_to_id, unk=args.unk)
-        if args.test_file:
-            test, _, _ = load_corpus(args.test_file, word_to_id, unk=args.unk)
-        source = args.train_file
+        if run["valid_file"]:
+            valid, _, _ = load_corpus(run["valid_file"], word_to_id, unk=run["unk"])
+        if run["test_file"]:
+            test, _, _ = load_corpus(run["test_file"], word_to_id, unk=run["unk"])
+        source = run["train_file"]
     else:
-        if args.valid_file or args.test_file:
+        if run["valid_file"] or run["test_file"]:
             raise SystemExit("error: --valid-file and --test-file need --train-file")
-        train, word_to_id, id_to_word = load_ptb("train", args.data_dir)
-        valid, _, _ = load_ptb("valid", args.data_dir)
-        test, _, _ = load_ptb("test", args.data_dir)
+        train, word_to_id, id_to_word = load_ptb("train", run["data_dir"])
+        valid, _, _ = load_ptb("valid", run["data_dir"])
+        test, _, _ = load_ptb("test", run["data_dir"])
         source = "PTB"
+        folder = os.path.dirname(ptb_path("train", run["data_dir"], download=False))
     vocab = [id_to_word[i] for i in range(len(id_to_word))]
-    return train, valid, test, vocab, source
+    return train, valid, test, vocab, source, folder
+
+
+def _recorded_data(run: Mapping[str, Any]) -> str:
+    """The data a checkpoint's run recorded, for an error message."""
+    if run.get("train_file"):
+        return ", ".join(repr(run[k]) for k in ("train_file", "valid_file", "test_file")
+                         if run.get(k))
+    return (f"PTB in {run['data_dir']!r}" if run.get("data_dir")
+            else "PTB from the usual places (no folder recorded)")
 
 
 def _user_errors(run: Callable[[argparse.Namespace], int]
@@ -199,8 +215,14 @@ def _check_plot(path: str | None) -> None:
         raise ValueError("--plot needs matplotlib: pip install 'gatedrnn[plot]'") from None
 
 
+def _absolute(path: str | None) -> str | None:
+    """Paths are recorded absolute, so that a resume from elsewhere finds them
+    ('-', standard output, stays)."""
+    return path if path is None or path == "-" else os.path.abspath(path)
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The run's settings: from the checkpoint with --resume, else the options."""
+    """A new run's settings, from the options (JSON-ready: a checkpoint keeps them)."""
     D0, H0, epochs0, save0 = _MODEL_DEFAULTS[args.model]
     return dict(model=args.model, wordvec_size=args.wordvec_size or D0,
                 hidden_size=args.hidden_size or H0, dropout=args.dropout,
@@ -208,9 +230,26 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                 lr=args.lr if args.lr is not None else _LR_DEFAULTS[args.optimizer],
                 max_grad=args.max_grad if args.max_grad and args.max_grad > 0 else None,
                 max_epoch=args.max_epoch or epochs0, eval_interval=args.eval_interval,
-                seed=args.seed, save=args.save or save0, train_file=args.train_file,
-                valid_file=args.valid_file, test_file=args.test_file, data_dir=args.data_dir,
-                unk=args.unk)
+                seed=args.seed, save=_absolute(args.save or save0),
+                train_file=_absolute(args.train_file), valid_file=_absolute(args.valid_file),
+                test_file=_absolute(args.test_file), data_dir=_absolute(args.data_dir),
+                unk=args.unk, plot=_absolute(args.plot), log=_absolute(args.log),
+                max_iters=args.max_iters, checkpoint_every=args.checkpoint_every)
+
+
+def _resumed_settings(args: argparse.Namespace, run: Mapping[str, Any]) -> dict[str, Any]:
+    """A resumed run's settings: the checkpoint's, with the options given anew.
+    A checkpoint from before these were recorded has no plot, log or caps."""
+    settings = {"plot": None, "log": None, "max_iters": None, "checkpoint_every": None,
+                **run}
+    for key in _KEPT_ON_RESUME:
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = (value if key in ("max_iters", "checkpoint_every")
+                             else _absolute(value))
+    if args.data_dir is not None:
+        settings["data_dir"] = _absolute(args.data_dir)
+    return settings
 
 
 class _Run:
@@ -223,11 +262,21 @@ class _Run:
         from .trainer import RnnlmTrainer
 
         resumed = load_checkpoint(args.resume) if args.resume else None
-        self.settings = run = dict(resumed.run) if resumed else _settings(args)
-        data_args = argparse.Namespace(**{k: run[k] for k in ("train_file", "valid_file",
-                                                              "test_file", "data_dir", "unk")})
-        self.train, self.valid, self.test, self.vocab, self.source = \
-            _load_training_data(data_args)
+        self.settings = run = (_resumed_settings(args, resumed.run) if resumed
+                               else _settings(args))
+        self.recorded_log = resumed.run.get("log") if resumed else None
+        try:
+            (self.train, self.valid, self.test, self.vocab, self.source,
+             folder) = _load_training_data(run)
+        except FileNotFoundError as e:
+            if not resumed or args.data_dir is not None:
+                raise
+            raise FileNotFoundError(
+                f"{args.resume} records its data as {_recorded_data(run)}, and it is not "
+                f"there any more ({str(e).splitlines()[0]}); put it back"
+                + (", or give --data-dir" if not run["train_file"] else "")) from None
+        if folder is not None:
+            run["data_dir"] = folder    # where PTB was found, for eval and resume
         if run["model"] == "better" and self.valid is None:
             raise SystemExit("error: --model better needs validation data (--valid-file)")
         if resumed:
@@ -246,7 +295,25 @@ class _Run:
             self.trainer, self.schedule = RnnlmTrainer(self.model, self.optimizer), None
         self.resumed_from = args.resume
         self.save = run["save"]
-        self.checkpoint = args.checkpoint or os.path.splitext(self.save)[0] + ".ckpt.npz"
+        self.checkpoint = (args.checkpoint or args.resume
+                           or os.path.splitext(self.save)[0] + ".ckpt.npz")
+
+    def nothing_left(self) -> str | None:
+        """Why a resumed run has nothing to train, or None."""
+        run, steps = self.settings, self.trainer.steps
+        if run["max_iters"] is not None and steps >= run["max_iters"]:
+            return (f"it is at iteration {steps}, already at --max-iters {run['max_iters']} "
+                    f"(give a larger --max-iters to go on)")
+        epochs = (self.schedule["epoch"] if self.schedule is not None
+                  else self.trainer.current_epoch)
+        if epochs >= run["max_epoch"]:
+            return f"its {run['max_epoch']} epoch(s) are done"
+        return None
+
+    def logged_records(self) -> int:
+        """How many lines the run's --log holds for the records in the checkpoint."""
+        done = sum(len(h["train_ppl"]) for h in (self.schedule or {"history": []})["history"])
+        return done + len(self.trainer.ppl_list)
 
     def describe(self) -> str:
         run, m = self.settings, self.model
@@ -255,8 +322,18 @@ class _Run:
                 f"batch {run['batch_size']}, time {run['time_size']}, {run['optimizer']} lr "
                 f"{self.optimizer.lr:g}, max_grad {run['max_grad']}, {run['max_epoch']} "
                 f"epoch(s), seed {run['seed']}"
-                + (f"; resumed from {self.resumed_from} at iteration {self.trainer.steps}"
-                   if self.resumed_from else ""))
+                + (f"; resumed from {self.resumed_from} at iteration {self.trainer.steps} "
+                   f"({self.files()})" if self.resumed_from else ""))
+
+    def files(self) -> str:
+        run = self.settings
+        every = run["checkpoint_every"]
+        return "; ".join(text for text, value in (
+            (f"checkpoints to {self.checkpoint}" + (f" every {every} iterations" if every else ""),
+             True),
+            (f"parameters to {self.save}", True), (f"log to {run['log']}", run["log"]),
+            (f"curve to {run['plot']}", run["plot"]),
+            (f"--max-iters {run['max_iters']}", run["max_iters"])) if value)
 
     def write_checkpoint(self) -> None:
         from .checkpoint import save_checkpoint
@@ -276,7 +353,8 @@ class _Run:
         sizes = (run["batch_size"], run["time_size"], run["max_grad"], run["eval_interval"])
         if run["model"] == "rnnlm":
             self.trainer.fit(self.train[:-1], self.train[1:], run["max_epoch"], *sizes,
-                             progress=progress, log=log, stop=stop, on_iteration=on_iteration)
+                             progress=progress, log=log, stop=stop, on_iteration=on_iteration,
+                             max_steps=run["max_iters"])
         else:
             self.trainer, _ = fit_with_lr_decay(
                 # __init__ made sure that the better model has validation data.
@@ -284,7 +362,7 @@ class _Run:
                 *sizes,
                 save_best=lambda m: self.save_params(), progress=progress, log=log,
                 report=_say, trainer=self.trainer, schedule=self.schedule, stop=stop,
-                on_iteration=on_iteration)
+                on_iteration=on_iteration, max_steps=run["max_iters"])
 
     def training_perplexities(self) -> list[float]:
         """Every recorded training perplexity of the run, across epochs."""
@@ -295,12 +373,25 @@ class _Run:
                 + (list(self.trainer.ppl_list) if self.trainer.stopped else []))
 
 
-def _open_log(path: str | None, append: bool) -> tuple[Log | None, IO[str] | None]:
-    """(log function or None, file to close or None) for --log."""
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB" if n >= 1000 else f"{n} B"
+
+
+def _open_log(path: str | None, append: bool, keep: int | None = None
+              ) -> tuple[Log | None, IO[str] | None]:
+    """(log function or None, file to close or None) for --log. With `keep`,
+    lines past the first `keep` are dropped first: a run killed after its last
+    checkpoint logged records that the resumed run logs again."""
     if path == "-":
         return print, None
     if not path:
         return None, None
+    if keep is not None and os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+        if len(lines) > keep:
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(lines[:keep])
     f = open(path, "a" if append else "w", encoding="utf-8")
 
     def log(line: str) -> None:
@@ -313,36 +404,57 @@ def _open_log(path: str | None, append: bool) -> tuple[Log | None, IO[str] | Non
 def run_train(args: argparse.Namespace) -> int:
     from .trainer import eval_perplexity, plot_perplexity
 
+    from .checkpoint import remove_stale_temporaries
+
     _check_plot(args.plot)
     r = _Run(args)
+    run = r.settings
+    _check_plot(run["plot"])
+    for path in dict.fromkeys(p for p in (r.checkpoint, args.resume, r.save) if p):
+        removed = remove_stale_temporaries(path)
+        if removed:
+            _say(f"removed {len(removed)} unfinished write(s) of {path} left by processes no "
+                 f"longer running: " + ", ".join(f"{os.path.basename(name)} ({_size(size)})"
+                                                 for name, size in removed))
+    if r.resumed_from:
+        why = r.nothing_left()
+        if why is not None:
+            saved = "" if os.path.exists(r.save) else "; its parameters saved to " + r.save
+            if saved:
+                r.save_params()
+            _say(f"nothing to train: {r.resumed_from} is done, {why}; files left as they "
+                 f"are{saved}")
+            return 0
     _say(r.describe())
     progress = not args.no_progress
-    log, log_file = _open_log(args.log, append=bool(args.resume))
+    keep = (r.logged_records() if r.resumed_from and run["log"] == r.recorded_log else None)
+    log, log_file = _open_log(run["log"], append=bool(args.resume), keep=keep)
+    every, cap = run["checkpoint_every"], run["max_iters"]
 
     def on_iteration(t: "RnnlmTrainer") -> None:
-        if args.checkpoint_every and t.steps % args.checkpoint_every == 0:
+        # At the cap, the checkpoint is written after the parameters, below.
+        if every and t.steps % every == 0 and not (cap is not None and t.steps >= cap):
             r.write_checkpoint()
 
     start = time.perf_counter()
     try:
         with _Interrupt() as interrupt:
-            def stop(t: "RnnlmTrainer") -> bool:
-                return interrupt.requested or (args.max_iters is not None
-                                               and t.steps >= args.max_iters)
-            r.fit(progress, log, stop, on_iteration)
+            r.fit(progress, log, lambda t: interrupt.requested, on_iteration)
             if interrupt.requested:
                 r.write_checkpoint()
                 _say(f"interrupted at iteration {r.trainer.steps}: checkpoint written to "
                      f"{r.checkpoint}; continue with:\n  python -m gatedrnn train --resume "
-                     f"{r.checkpoint}")
+                     f"{shlex.quote(r.checkpoint)}")
                 return 130
         seconds = time.perf_counter() - start
         stopped = r.trainer.stopped
-        if stopped or args.checkpoint or args.checkpoint_every:
-            r.write_checkpoint()
         ppl_list = r.training_perplexities()
         if r.settings["model"] == "rnnlm" or stopped:
+            # Parameters first: a checkpoint at the cap then means they were saved.
             r.save_params()
+        if stopped or args.checkpoint or every or r.resumed_from:
+            r.write_checkpoint()
+        if r.settings["model"] == "rnnlm" or stopped:
             _say((f"stopped after {r.trainer.steps} iterations (--max-iters); checkpoint "
                   f"{r.checkpoint}; " if stopped else "")
                  + f"trained in {seconds:.1f} s; last recorded training perplexity "
@@ -352,10 +464,10 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             _say(f"trained in {seconds:.1f} s; best parameters (valid perplexity "
                  f"{r.trainer.schedule['best_ppl']:.2f}) saved to {r.save}")
-        if args.plot:
-            plot_perplexity(ppl_list, r.settings["eval_interval"], args.plot,
+        if run["plot"]:
+            plot_perplexity(ppl_list, run["eval_interval"], run["plot"],
                             title=f"{type(r.model).__name__} training perplexity")
-            _say(f"perplexity curve drawn to {args.plot}")
+            _say(f"perplexity curve drawn to {run['plot']}")
         if r.test is not None:
             t0 = time.perf_counter()
             ppl = eval_perplexity(r.model, r.test, progress=progress)
@@ -374,11 +486,15 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from .checkpoint import is_checkpoint, load_checkpoint
     info: Mapping[str, Any]
+    run: Mapping[str, Any] = {}
     if is_checkpoint(args.params):
         saved = load_checkpoint(args.params)
         model, info = saved.model, {"format": "checkpoint", "vocab": saved.vocab}
+        run = saved.run
     else:
         model, info = model_from_params(args.params)
+    # The run's --unk goes with the run's data; other data need their own.
+    unk = args.unk if args.unk is not None or args.file else run.get("unk")
     V = model.vocab_size
     vocab = info.get("vocab")
     if args.file:
@@ -392,13 +508,13 @@ def run_eval(args: argparse.Namespace) -> int:
         from .datasets import _read_words
         if not os.path.isfile(args.file):
             raise SystemExit(f"error: no corpus file at {args.file!r}")
-        corpus = _encode(_read_words(args.file), word_to_id, args.unk, args.file)
+        corpus = _encode(_read_words(args.file), word_to_id, unk, args.file)
         what = args.file
     elif vocab is not None:
         word_to_id = {w: i for i, w in enumerate(vocab)}
-        corpus = _encode(_ptb_words(args.split, args.data_dir), word_to_id, args.unk,
-                         f"PTB {args.split}")
-        what, vocab_source = f"PTB {args.split}", args.params
+        words, what = _run_split(run, args.split, args.data_dir, args.params)
+        corpus = _encode(words, word_to_id, unk, what)
+        vocab_source = args.params
     else:
         corpus, word_to_id, _ = load_ptb(args.split, args.data_dir)
         what, vocab_source = f"PTB {args.split}", "the PTB training split"
@@ -413,6 +529,32 @@ def run_eval(args: argparse.Namespace) -> int:
          f"{time.perf_counter() - t0:.1f} s")
     _say(f"{'corpus' if args.file else args.split} perplexity: {ppl:.2f}")
     return 0
+
+
+def _run_split(run: Mapping[str, Any], split: str, data_dir: str | None,
+               params: str) -> tuple[list[str], str]:
+    """(words, description) of a split of the data a checkpoint's run trained
+    on: its own file for the split, else PTB's from the folder it recorded
+    (--data-dir first)."""
+    from .datasets import _read_words
+    if run.get("train_file") and data_dir is None:
+        path = run.get(f"{split}_file")
+        if not path:
+            raise ValueError(f"{params} was trained on {run['train_file']!r} with no {split} "
+                             f"file ({_recorded_data(run)}); give one with --file")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{params} records its {split} data as {path!r}, which is "
+                                    f"not there any more; put it back, or give --file")
+        return _read_words(path), path
+    folder = data_dir if data_dir is not None else run.get("data_dir")
+    try:
+        return _ptb_words(split, folder), f"PTB {split}"
+    except FileNotFoundError as e:
+        if data_dir is not None or not folder:
+            raise
+        raise FileNotFoundError(f"{params} records its data as PTB in {folder!r}, and it is "
+                                f"not there any more ({str(e).splitlines()[0]}); put it back, "
+                                f"or give --data-dir or --file") from None
 
 
 # ---- python -m gatedrnn generate ---------------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._typing import FloatArray, StrPath
+from ._atomic import write_atomically
 
 if TYPE_CHECKING:  # models imports this module
     from .models import _LanguageModel
@@ -122,8 +123,7 @@ def save_params(model: "_LanguageModel", path: StrPath, *,
         if vocab is not None:
             raise ValueError("the book's .pkl format has no room for a vocabulary; use .npz")
         arrays = [np.asarray(p).astype(np.float16) for p in model.book_params()]
-        with open(path, "wb") as f:
-            pickle.dump(arrays, f)
+        write_atomically(path, lambda f: pickle.dump(arrays, f))
         return path
     if format != "npz":
         raise ValueError(f"format must be 'npz' or 'pkl'; got {format!r}")
@@ -134,9 +134,8 @@ def save_params(model: "_LanguageModel", path: StrPath, *,
     if vocab is not None:
         entries["vocab"] = np.array(list(vocab), dtype=str)
     # np.savez appends .npz to names without it; write through a file object
-    # so the file is exactly `path`.
-    with open(path, "wb") as f:
-        np.savez(f, **entries)
+    # so the file is exactly `path`. Written whole or not at all (_atomic.py).
+    write_atomically(path, lambda f: np.savez(f, **entries))
     return path
 
 

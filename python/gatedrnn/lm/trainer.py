@@ -42,11 +42,14 @@ def eval_positions(corpus_size: int, batch_size: int, time_size: int, iters: int
     return (rows + np.arange(time_size, dtype=np.int64)[None, :]) % corpus_size
 
 
-def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
+def _progress_bar(total: int, desc: str, enabled: bool, initial: int = 0) -> Any:
+    """A tqdm bar, or None; ``initial`` iterations count as done already
+    (tqdm leaves them out of the rate, so that the ETA is for what is left)."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=True)
+    return tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True,
+                leave=True)
 
 
 def _emit(bar: Any, log: Callable[[str], object], line: str) -> None:
@@ -139,7 +142,7 @@ class RnnlmTrainer:
         self.skipped_updates = 0
         self.iteration = 0          # iterations done in the current epoch
         self.steps = 0              # iterations done in all
-        self.stopped = False        # the last fit returned early, at stop()'s request
+        self.stopped = False        # the last fit returned early (stop() or max_steps)
         self._epochs_in_fit = 0     # epochs done by the current fit
         self._loss = [0.0, 0]       # loss summed, and counted, since the last record
         self._elapsed = 0.0         # seconds of training before this fit went on
@@ -248,7 +251,8 @@ class RnnlmTrainer:
             time_size: int = 35, max_grad: float | None = None, eval_interval: int | None = 20,
             *, progress: bool = False, log: Callable[[str], object] | None = None,
             stop: "Callable[[RnnlmTrainer], object] | None" = None,
-            on_iteration: "Callable[[RnnlmTrainer], object] | None" = None) -> "RnnlmTrainer":
+            on_iteration: "Callable[[RnnlmTrainer], object] | None" = None,
+            max_steps: int | None = None) -> "RnnlmTrainer":
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)`` iterations.
 
         Parameters
@@ -265,17 +269,23 @@ class RnnlmTrainer:
         eval_interval : int or None, default 20
             Record the perplexity every this many iterations.
         progress : bool, keyword-only, default False
-            Show a tqdm bar with the running perplexity.
+            Show a tqdm bar with the running perplexity; its total is what
+            this fit will train (up to `max_steps`), and the iterations done
+            before a resumed fit count as done.
         log : callable, keyword-only, optional
             Receives a line of text at every record (e.g. ``print``).
         stop : callable, keyword-only, optional
-            ``stop(trainer)``, checked after every iteration, ends the fit
-            early when it returns true (``self.stopped`` is then set, and
-            ``fit`` after `load_state_dict`, or again on this trainer, goes
-            on from there).
+            ``stop(trainer)``, checked before the first iteration and after
+            every iteration, ends the fit early when it returns true
+            (``self.stopped`` is then set, and ``fit`` after
+            `load_state_dict`, or again on this trainer, goes on from there).
         on_iteration : callable, keyword-only, optional
             ``on_iteration(trainer)``, called after every iteration (e.g. to
             write a checkpoint).
+        max_steps : int, keyword-only, optional
+            Stop once ``self.steps`` (the iterations of every fit of this
+            trainer, a resumed run's included) reaches this many, as `stop`
+            does; a trainer already there trains nothing.
 
         Returns
         -------
@@ -300,6 +310,10 @@ class RnnlmTrainer:
         ...                 stop=lambda tr: tr.steps == 25)
         >>> trainer.stopped, trainer.steps, len(lines)
         (True, 25, 3)
+        >>> _ = trainer.fit(corpus[:-1], corpus[1:], max_epoch=2, batch_size=2, time_size=5,
+        ...                 max_steps=25)          # already there: nothing more
+        >>> trainer.stopped, trainer.steps
+        (True, 25)
         """
         xs, ts = np.asarray(xs), np.asarray(ts)
         if xs.ndim != 1 or xs.shape != ts.shape:
@@ -310,6 +324,16 @@ class RnnlmTrainer:
         if max_iters < 1:
             raise ValueError(f"the corpus ({data_size} words) is shorter than one batch of "
                              f"batch_size * time_size = {batch_size * time_size} words")
+        if max_steps is not None and max_steps < 0:
+            raise ValueError(f"max_steps must be >= 0 or None; got {max_steps}")
+
+        def should_stop() -> bool:
+            return ((max_steps is not None and self.steps >= max_steps)
+                    or (stop is not None and bool(stop(self))))
+
+        if should_stop():   # before _resume is used up: a later fit still goes on
+            self.stopped = True
+            return self
         if self._resume:
             self._resume = False
         else:
@@ -322,9 +346,11 @@ class RnnlmTrainer:
         self.stopped = False
         model, optimizer = self.model, self.optimizer
         params, grads, merges = _distinct(model.params, model.grads)
-        bar = _progress_bar(max_epoch * max_iters, "train", progress)
-        if bar is not None:
-            bar.update(self._epochs_in_fit * max_iters + self.iteration)
+        done = self._epochs_in_fit * max_iters + self.iteration
+        left = max(max_epoch * max_iters - done, 0)
+        if max_steps is not None:
+            left = min(left, max_steps - self.steps)
+        bar = _progress_bar(done + left, "train", progress, initial=done)
         start = time.perf_counter() - self._elapsed
         try:
             while self._epochs_in_fit < max_epoch:
@@ -366,7 +392,7 @@ class RnnlmTrainer:
                         bar.update(1)
                     if on_iteration is not None:
                         on_iteration(self)
-                    if stop is not None and stop(self):
+                    if should_stop():
                         self.stopped = True
                         return self
                 self.iteration = 0
@@ -515,6 +541,7 @@ def fit_with_lr_decay(
         trainer: RnnlmTrainer | None = None, schedule: dict[str, Any] | None = None,
         stop: Callable[[RnnlmTrainer], object] | None = None,
         on_iteration: Callable[[RnnlmTrainer], object] | None = None,
+        max_steps: int | None = None,
 ) -> tuple[RnnlmTrainer, list[dict[str, Any]]]:
     """The book's BetterRnnlm schedule (ch06/train_better_rnnlm.py): train one
     epoch at a time on ``corpus``; after each, measure the perplexity on
@@ -528,8 +555,8 @@ def fit_with_lr_decay(
     ``log`` receives the per-record training lines, ``report`` a line per
     epoch.
 
-    ``stop`` and ``on_iteration`` are passed to RnnlmTrainer.fit: when stop()
-    ends the run early, ``trainer.stopped`` is set and ``trainer.schedule``
+    ``stop``, ``on_iteration`` and ``max_steps`` are passed to
+    RnnlmTrainer.fit: when they end the run early, ``trainer.stopped`` is set and ``trainer.schedule``
     holds the schedule's state (epochs done, the best perplexity and
     parameters, the history). Passing ``trainer=`` and ``schedule=`` back (say,
     from a checkpoint) continues the run where it stopped.
@@ -551,6 +578,8 @@ def fit_with_lr_decay(
         A run to continue.
     stop, on_iteration : callable, keyword-only, optional
         As for `RnnlmTrainer.fit`.
+    max_steps : int, keyword-only, optional
+        As for `RnnlmTrainer.fit`: iterations in all, across epochs.
 
     Returns
     -------
@@ -580,7 +609,7 @@ def fit_with_lr_decay(
         lr = optimizer.lr
         trainer.fit(xs, ts, max_epoch=1, batch_size=batch_size, time_size=time_size,
                     max_grad=max_grad, eval_interval=eval_interval, progress=progress, log=log,
-                    stop=stop, on_iteration=on_iteration)
+                    stop=stop, on_iteration=on_iteration, max_steps=max_steps)
         if trainer.stopped:
             return trainer, state["history"]
         ppl = eval_perplexity(model, corpus_val, progress=progress)
