@@ -38,8 +38,11 @@ CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 # machine, the torch parts most.
 REFERENCE_MACHINE = ("Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0, shared with other "
                      "jobs (load average 3-7)")
-REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1}
-REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0}
+# The generation part was measured alone, at load 1-1.7: 24.9 s, and 11.8 s with --quick.
+REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1,
+                  "generation": 24.9}
+REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0,
+                   "generation": 11.8}
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -143,8 +146,10 @@ def print_duration(parts: dict[str, float], quick: bool, default_plan: bool) -> 
 
 def run_generation(torch: TorchModule | None, budget: float, quick: bool, threads: int) -> None:
     """Text generation, a token at a time (bench/generation.py)."""
-    bandwidth, array_bytes = read_bandwidth(threads)
-    rows = generation.run_generation(torch, budget, quick)
+    bandwidth, array_bytes = read_bandwidth(threads, passes=2 if quick else 3)
+    # --quick: shorter pauses before the blocks (torch's and OpenBLAS's threads
+    # spin for about 0.1 s after their calls).
+    rows = generation.run_generation(torch, budget, quick, pause=0.15 if quick else 0.3)
     generation.print_generation(rows, bandwidth, array_bytes)
     print("\ntargets, generation")
     for text, ok in generation.generation_targets(rows, bandwidth):

@@ -32,7 +32,8 @@ MODELS: dict[str, tuple[type[Rnnlm] | type[BetterRnnlm], int]] = {
     "BetterRnnlm": (BetterRnnlm, 650),
 }
 SAMPLES = (1, 20)
-# Tokens per timed call (fewer with --quick).
+# Tokens per timed call (a third with --quick: a call also checks its arguments,
+# fingerprints the weights and feeds the prompt).
 TOKENS = {"Rnnlm": 100, "BetterRnnlm": 30}
 # ours / torch per token; BetterRnnlm's one sample also against the bandwidth bound.
 TARGETS = {("Rnnlm", 1): 0.3, ("BetterRnnlm", 1): 0.9, ("Rnnlm", 20): 0.6,
