@@ -354,6 +354,51 @@ size_t gr_sum_squares_partials(const gr_sum_array *arrays, size_t count);
 int gr_sum_squares(const gr_sum_array *arrays, size_t count, double *partials,
                    size_t partials_len, double *total, int flags);
 
+/*
+ * Text generation, a token at a time for R rows (src/lm/generate.c):
+ *
+ * gr_lm_scores: Y (R, V) = X (R, K) @ W^T + bias, for W (V, K) row-major
+ * (the tied embedding, or an output weight stored transposed) and bias (V)
+ * or NULL. W is read once; a row's scores are the same whatever R is.
+ *
+ * gr_lm_sample: for each row r of the scores P (R, V), in place:
+ *   - banned ids (banned[j] != 0; banned may be NULL) become -inf when
+ *     top_k > 0 or inv_temperature == 0 (otherwise the caller redraws them);
+ *   - inv_temperature == 0: ids[r] is the first id of the highest score;
+ *   - else, with top_k > 0 and top_k < allowed (the ids not banned), scores
+ *     below the top_k-th highest become -inf (ties with it are kept); then
+ *     P[r, j] = exp((P[r, j] - max) * inv_temperature), totals[r] their sum
+ *     (double), and ids[r] the id whose cumulative weight first exceeds
+ *     u[r] * totals[r] (u in [0, 1)): numpy.random.choice's inverse
+ *     distribution function. An id of weight 0 is never drawn.
+ *   ids[r] = -1 where the scores hold NaN or are not finite at their maximum.
+ * gr_lm_redraw: ids[rows[k]] drawn again from the weights and totals that
+ * gr_lm_sample left, with uniforms u[k], for count rows of R.
+ *
+ * gr_lm_fingerprint: a 64-bit hash of n bytes (not cryptographic), to tell
+ * whether weights changed since a table was derived from them.
+ */
+typedef struct gr_lm_sampling {
+    double inv_temperature;   /* 1 / temperature; 0: greedy */
+    size_t top_k;             /* 0: every id */
+    size_t allowed;           /* ids not banned */
+    const uint8_t *banned;    /* (V) or NULL */
+} gr_lm_sampling;
+
+int gr_lm_scores_f32(float *Y, const float *X, const float *W, const float *bias, size_t R,
+                     size_t V, size_t K, int flags);
+int gr_lm_scores_f64(double *Y, const double *X, const double *W, const double *bias, size_t R,
+                     size_t V, size_t K, int flags);
+int gr_lm_sample_f32(float *P, double *totals, int64_t *ids, const double *u,
+                     const gr_lm_sampling *s, size_t R, size_t V, int flags);
+int gr_lm_sample_f64(double *P, double *totals, int64_t *ids, const double *u,
+                     const gr_lm_sampling *s, size_t R, size_t V, int flags);
+int gr_lm_redraw_f32(const float *P, const double *totals, int64_t *ids, const double *u,
+                     const int64_t *rows, size_t count, size_t R, size_t V);
+int gr_lm_redraw_f64(const double *P, const double *totals, int64_t *ids, const double *u,
+                     const int64_t *rows, size_t count, size_t R, size_t V);
+uint64_t gr_lm_fingerprint(const void *data, size_t nbytes);
+
 #ifdef __cplusplus
 }
 #endif

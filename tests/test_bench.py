@@ -4,10 +4,11 @@ import pytest
 
 from gatedrnn import __main__ as cli
 from gatedrnn import bench
-from gatedrnn.bench import cli as bench_cli, lstm as bench_lstm
+from gatedrnn.bench import cli as bench_cli, generation as bench_generation, lstm as bench_lstm
+from gatedrnn.lm import BetterRnnlm, Rnnlm
 
 TINY = ["--sizes", "2,3,4,5;1,1,8,8", "--budget", "0.001", "--peak-size", "64", "--no-scaling",
-        "--no-interference", "--no-lengths", "--no-engines"]
+        "--no-interference", "--no-lengths", "--no-generation", "--no-engines"]
 
 
 def test_bench_quick_without_torch(capsys, monkeypatch):
@@ -119,6 +120,49 @@ def test_the_bench_package_has_no_import_circle():
 
     for module in graph:
         visit(module)
+
+
+SMALL_MODELS = {"Rnnlm": (Rnnlm, 8), "BetterRnnlm": (BetterRnnlm, 300)}
+
+
+def test_generation_bytes_per_step_are_the_weights_read():
+    rnnlm, better = Rnnlm(50, 8, 8, seed=0), BetterRnnlm(50, 300, 300, seed=0)
+    f = 4  # float32
+    # Rnnlm: Wx, Wh, b (torch: two), an embedding row, the output weight and bias
+    assert bench_generation.bytes_per_step(rnnlm, True) == f * (8 * 32 + 8 * 32 + 32 + 8 + 8 * 50 + 50)
+    assert bench_generation.bytes_per_step(rnnlm, False) == f * (8 * 32 + 8 * 32 + 64 + 8 + 8 * 50 + 50)
+    # BetterRnnlm, Wx of 1.4 MB: ours reads a memo row in place of Wx and the embedding row
+    H4 = 4 * 300
+    assert bench_generation.bytes_per_step(better, True) == f * (
+        H4 + 300 * H4 + H4 + (300 * H4 + 300 * H4 + H4) + 50 * 300 + 50)
+    assert bench_generation.bytes_per_step(better, False) == f * (
+        300 + 2 * (300 * H4 + 300 * H4 + 2 * H4) + 50 * 300 + 50)
+
+
+def test_generation_part_runs_and_prints(capsys, monkeypatch):
+    monkeypatch.setattr(bench_generation, "TOKENS", {"Rnnlm": 6, "BetterRnnlm": 6})
+    rows = bench_generation.run_generation(None, 0.0, True, SMALL_MODELS, vocab=60, pause=0.0)
+    assert [(r["model"], r["samples"]) for r in rows] == [
+        ("Rnnlm", 1), ("Rnnlm", 20), ("BetterRnnlm", 1), ("BetterRnnlm", 20)]
+    assert all(r["ours"] > 0 and "torch" not in r for r in rows)
+    bench_generation.print_generation(rows, 1e10, 1 << 28)
+    targets = bench_generation.generation_targets(rows, 1e10)
+    assert [ok for _, ok in targets].count(None) == 4 and len(targets) == 5
+    out = capsys.readouterr().out
+    assert "text generation, float32" in out and "256 MB" in out and "ours/bound" in out
+
+
+def test_generation_part_against_torch(capsys, torch, monkeypatch):
+    monkeypatch.setattr(bench_generation, "TOKENS", {"Rnnlm": 6, "BetterRnnlm": 6})
+    rows = bench_generation.run_generation(torch, 0.0, True, {"Rnnlm": (Rnnlm, 8)}, vocab=60,
+                                           pause=0.0)
+    assert all(r["torch"] > 0 for r in rows)
+    assert all(ok is not None for _, ok in bench_generation.generation_targets(rows, 1e10))
+
+
+def test_read_bandwidth_reads_a_bounded_array():
+    rate, nbytes = bench_cli.read_bandwidth(2, passes=1, most=64 << 20)
+    assert nbytes == 64 << 20 and rate > 0
 
 
 def test_lengths_part_runs_and_checks_torch(capsys, torch):

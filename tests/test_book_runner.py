@@ -52,9 +52,10 @@ BOOK_NAMES = {
                            "Simple_TimeAffine"},
     "common.optimizer": {"SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"},
     "common.util": {"clip_grads", "eval_perplexity"},
+    "rnnlm_gen": {"RnnlmGen", "BetterRnnlmGen"},   # ch07's (issue 20)
 }
 
-USER_TOP_LEVEL = {"common", "model", "stand_in_time_layers", "stand_in_optimizer",
+USER_TOP_LEVEL = {"common", "model", "rnnlm_gen", "stand_in_time_layers", "stand_in_optimizer",
                   "stand_in_util", "stand_in_without_all"}
 
 
@@ -199,19 +200,42 @@ def test_the_real_table_replaces_every_name_of_gatedrnn_book(clean_imports, monk
     """gatedrnn.book's modules export the book's names, and install() puts each in place."""
     assert hook.REPLACEMENTS == {"common.time_layers": "gatedrnn.book.time_layers",
                                  "common.optimizer": "gatedrnn.book.optimizer",
-                                 "common.util": "gatedrnn.book.util"}
+                                 "common.util": "gatedrnn.book.util",
+                                 "rnnlm_gen": "gatedrnn.book.rnnlm_gen"}
     ours = {book: importlib.import_module(m) for book, m in hook.REPLACEMENTS.items()}
     for book, module in ours.items():
         assert set(getattr(module, "__all__", ())) == BOOK_NAMES[book], module.__name__
     replaced = hook.install()
     assert {book: set(names) for book, names in replaced.items()} == BOOK_NAMES
     monkeypatch.syspath_prepend(str(BOOK))
+    monkeypatch.syspath_prepend(str(CHAPTER))   # rnnlm_gen sits in its chapter, as ch07's
     for book, names in BOOK_NAMES.items():
         module = importlib.import_module(book)
         for name in sorted(names):
             assert getattr(module, name) is getattr(ours[book], name), f"{book}.{name}"
     trainer = importlib.import_module("common.trainer")
     assert trainer.clip_grads is ours["common.util"].clip_grads
+    assert sys.modules["rnnlm_gen"].helper() == "the user's helper"   # the user's file ran
+
+
+def test_runner_runs_a_chapter_7_script_on_our_generators(clean_imports, capsys):
+    """The layout's generate.py (as ch07/generate_text.py: `from rnnlm_gen import
+    RnnlmGen`, whose generate fails on NumPy 2 in the user's file) prints text
+    through gatedrnn.book.rnnlm_gen, the one line on stderr saying so."""
+    assert gatedrnn_main(["book", str(CHAPTER / "generate.py"), "30"]) == 0
+    captured = capsys.readouterr()
+    assert "rnnlm_gen {RnnlmGen, BetterRnnlmGen}" in captured.err.splitlines()[0]
+    text, helper = captured.out.rsplit("\n", 2)[:2]
+    assert helper == "the user's helper"
+    words = text.replace(".\n", " <eos>\n").split()
+    assert len(words) == 30 and words[0] == "a" and "g" not in words
+    # the same text as our RnnlmGen outside the runner
+    from gatedrnn.book.rnnlm_gen import RnnlmGen
+    np.random.seed(0)
+    model = RnnlmGen(vocab_size=8, wordvec_size=4, hidden_size=5)
+    np.random.seed(1)
+    vocab = ["a", "b", "c", "d", "<eos>", "e", "f", "g"]
+    assert words == [vocab[i] for i in model.generate(0, skip_ids=[7], sample_size=30)]
 
 
 # ---------------------------------------------------------------- the runner, in process

@@ -72,13 +72,17 @@ CASES = {
     "the dot-product backward": ((2, 30, 3, 5), [30, 7]),
     "one sequence, T = 1": ((1, 1, 4, 3), [1]),
 }
-THREADS = {"1 thread": 1, "2 threads": 2}
+# Threads, and how two share a step: by sequences (slices of near-equal total
+# length) or by gate columns (a barrier per step).
+THREADS = {"1 thread": (1, None), "2 threads, rows": (2, "rows"),
+           "2 threads, columns": (2, "columns")}
 
 
 @pytest.fixture
 def kernels_restored():
     yield
     _kernels.set_path(None)
+    _kernels.set_split(None)
     _kernels.set_all_threads(False)
     _kernels.set_num_threads(0)
 
@@ -102,14 +106,16 @@ def test_blas_path(kind, case, dtype, kernels_restored):
 @pytest.mark.parametrize("path", SIMD_PATHS)
 @pytest.mark.parametrize("kind", family.KINDS)
 def test_simd_path(kind, path, case, threads, dtype, kernels_restored):
+    count, split = THREADS[threads]
     _kernels.set_path(path)
-    _kernels.set_num_threads(THREADS[threads])
+    _kernels.set_split(split)
+    _kernels.set_num_threads(count)
     _kernels.set_all_threads(True)
     p, ref = reference(kind, case, dtype)
     before = _kernels.jobs_shared()
     out = run_all_three(kind, p)
     assert_matches_reference(out, ref, dtype, f"{kind}, {path}, {threads}, {case}")
-    if THREADS[threads] == 1:
+    if count == 1:
         return
     # Bit-identical to one thread, and a worker really took part (see test_path_matrix).
     _kernels.set_num_threads(1)

@@ -25,3 +25,19 @@ def test_cli_eval_of_the_books_pickle(lm_book_rnnlm_pkl, lm_ptb_dir, capsys):
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "test perplexity: 136.08" in out, out
+
+
+def test_cli_generate_is_the_books_generate_text(lm_book_rnnlm_pkl, lm_ptb_dir, capsys):
+    """`generate --start you --seed 1` on the book's Rnnlm.pkl prints 100 words:
+    generate_text.py's, with np.random.seed(1) before its generate (or a tie)."""
+    from book_generator import BookGenerator, assert_same_ids_or_tie
+    assert main(["generate", "--params", lm_book_rnnlm_pkl, "--data-dir", lm_ptb_dir,
+                 "--start", "you", "--seed", "1"]) == 0
+    words = capsys.readouterr().out.replace(".\n", " <eos>\n").split()
+    assert len(words) == 100
+    model, _ = model_from_params(lm_book_rnnlm_pkl)
+    _, word_to_id, id_to_word = load_ptb("train", lm_ptb_dir)
+    book = BookGenerator(model)
+    np.random.seed(1)
+    expected = book.generate(word_to_id["you"], [word_to_id[w] for w in ("N", "<unk>", "$")])
+    assert_same_ids_or_tie([word_to_id[w] for w in words], expected, book, 2e-6)

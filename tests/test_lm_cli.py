@@ -2,6 +2,10 @@
 import hashlib
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -166,3 +170,95 @@ def test_a_checkpoint_records_the_ptb_folder(fake_ptb, tmp_path, capsys):
     assert main(["train", "--resume", str(ckpt), "--max-iters", "5", "--data-dir", str(moved),
                  "--no-progress"]) == 0
     assert "stopped after 5 iterations" in capsys.readouterr().out
+
+
+# ---- python -m gatedrnn generate ------------------------------------------------------
+
+def _words(out):
+    """The printed text back to words: '.\n' is the book's rendering of ' <eos>'."""
+    return out.replace(".\n", " <eos>\n").split()
+
+
+@pytest.fixture
+def tiny_params(corpus_files):
+    """An .npz with its vocabulary (w0 .. w14, <eos>) and a checkpoint of the same model."""
+    from gatedrnn.lm import SGD, RnnlmTrainer, Rnnlm, load_corpus
+    from gatedrnn.lm.checkpoint import save_checkpoint
+    _, word_to_id, id_to_word = load_corpus(corpus_files / "train.txt")
+    vocab = [id_to_word[i] for i in range(len(id_to_word))]
+    model = Rnnlm(len(vocab), 8, 8, seed=0)
+    model.params[0][...] *= 50
+    path = corpus_files / "tiny.npz"
+    model.save_params(path, vocab=vocab)
+    model.predict(np.zeros((4, 3), int))            # a training batch's state, saved with it
+    ckpt = corpus_files / "tiny.ckpt.npz"
+    save_checkpoint(ckpt, model, SGD(1.0), RnnlmTrainer(model, SGD(1.0)), vocab=vocab)
+    model.reset_state()
+    return path, ckpt, model, vocab, word_to_id
+
+
+def test_generate_prints_the_words_and_uses_the_seed(tiny_params, capsys):
+    path, ckpt, model, vocab, word_to_id = tiny_params
+    for params in (path, ckpt):
+        assert main(["generate", "--params", str(params), "--start", "w3 w4", "--length", "12",
+                     "--seed", "1", "--samples", "2"]) == 0
+        captured = capsys.readouterr()
+        texts = captured.out.split("-" * 50 + "\n")
+        assert len(texts) == 2
+        expected = model.generate([word_to_id["w3"], word_to_id["w4"]], 12, samples=2,
+                                  rng=np.random.RandomState(1))
+        for text, ids in zip(texts, expected):
+            assert _words(text) == ["w3", "w4"] + [vocab[i] for i in ids]
+        assert "Rnnlm from" in captured.err and "2 text(s)" in captured.err
+
+
+def test_generate_skips_and_handles_unknown_words(tiny_params, capsys):
+    path, _, _, vocab, _ = tiny_params
+    assert main(["generate", "--params", str(path), "--start", "w1", "--length", "40",
+                 "--skip", "w0 <eos> w5", "--seed", "3"]) == 0
+    words = _words(capsys.readouterr().out)
+    assert len(words) == 41 and not {"w0", "<eos>", "w5"} & set(words)
+
+    assert main(["generate", "--params", str(path), "--start", "w1 zebra"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --start has 1 word(s) not in the vocabulary") and "zebra" in err
+    assert "--unk" in err
+    assert main(["generate", "--params", str(path), "--start", "w1 zebra", "--unk", "w7",
+                 "--length", "3"]) == 0
+    assert _words(capsys.readouterr().out)[:2] == ["w1", "w7"]
+    assert main(["generate", "--params", str(path)]) == 2
+    assert "the default --start, the book's 'you', is not a word" in capsys.readouterr().err
+    assert main(["generate", "--params", str(path), "--start", "w1", "--skip", "w1 giraffe"]) == 2
+    assert "--skip has word(s) not in the vocabulary" in capsys.readouterr().err
+    assert main(["generate", "--params", str(path), "--start", "w1", "--top-k", "17"]) == 2
+    assert "--top-k must be at most V = 16; got 17" in capsys.readouterr().err
+    assert main(["generate", "--params", str(path.parent / "missing.npz")]) == 2
+    assert "error: no parameter file at" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "--params", str(path), "--temperature", "-1"])
+    assert "must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_generate_greedy_and_top_k(tiny_params, capsys):
+    path, _, model, vocab, word_to_id = tiny_params
+    assert main(["generate", "--params", str(path), "--start", "w2", "--length", "10",
+                 "--temperature", "0"]) == 0
+    greedy = model.generate(word_to_id["w2"], 10, temperature=0)
+    assert _words(capsys.readouterr().out) == ["w2"] + [vocab[i] for i in greedy]
+    assert main(["generate", "--params", str(path), "--start", "w2", "--length", "10",
+                 "--top-k", "1", "--seed", "5"]) == 0
+    assert _words(capsys.readouterr().out) == ["w2"] + [vocab[i] for i in greedy]
+
+
+def test_generate_ctrl_c_is_one_line_and_130(tiny_params):
+    path = tiny_params[0]
+    argv = [sys.executable, "-m", "gatedrnn", "generate", "--params", str(path), "--start",
+            "w1", "--length", "5000000", "--seed", "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()     # the run's description: generation has begun
+    assert "Rnnlm from" in line, (line, proc.communicate())
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err == "\ninterrupted: no text generated\n" and out == ""

@@ -1,4 +1,5 @@
-"""Command line: `python -m gatedrnn [--version] [demo | bench | train | eval | book | gradients]`.
+"""Command line: `python -m gatedrnn [--version] [demo | bench | train | eval | generate | book |
+gradients]`.
 
 One ``add_parser`` block per command; ``main`` dispatches on its name.
 """
@@ -42,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate saved parameters with the book's protocol (batch 10, time 35).")
     lm_cli.add_eval_arguments(evaluate)
 
+    generate = commands.add_parser(
+        "generate", help="sample text from a trained language model (.npz, checkpoint or the "
+                         "book's .pkl)",
+        description="Sample text from Rnnlm or BetterRnnlm parameters, as the book's "
+                    "ch07/generate_text.py does: the start words are fed to the model, then "
+                    "each word is drawn from its softmax and fed back. Text goes to standard "
+                    "output ('<eos>' printed as a sentence end); one line on standard error "
+                    "describes the run.")
+    lm_cli.add_generate_arguments(generate)
+
     from .book import run as book_run  # argparse definitions only
     book_run.add_arguments(commands.add_parser(
         "book", help="run one of the book's programs unchanged, on gatedrnn's layers",
@@ -79,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         from .lm.cli import run_eval
         return run_eval(args)
+    if args.command == "generate":
+        from .lm.cli import run_generate
+        return run_generate(args)
     if args.command == "book":
         from .book.run import main as run_book
         return run_book(args)

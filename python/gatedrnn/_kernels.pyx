@@ -13,7 +13,7 @@ default; set_path() or the environment variable GATEDRNN_KERNEL_PATH forces
 one (tests run every path this way).
 """
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 cimport numpy as cnp
@@ -1048,3 +1048,149 @@ def fma_peak(path=None, dtype=np.float32, int threads=0, size_t iterations=10000
         status = gr_fma_peak(p, double_precision, n, iterations, flops, seconds, &wall)
     _raise_status(status)
     return wall, [flops[t] for t in range(n)], [seconds[t] for t in range(n)]
+
+
+# ---- Text generation's per-token kernels (src/lm/generate.c) ----------------------
+
+cdef extern from "gatedrnn.h" nogil:
+    ctypedef struct gr_lm_sampling:
+        double inv_temperature
+        size_t top_k
+        size_t allowed
+        const uint8_t *banned
+    int gr_lm_scores_f32(float *Y, const float *X, const float *W, const float *bias,
+                         size_t R, size_t V, size_t K, int flags)
+    int gr_lm_scores_f64(double *Y, const double *X, const double *W, const double *bias,
+                         size_t R, size_t V, size_t K, int flags)
+    int gr_lm_sample_f32(float *P, double *totals, int64_t *ids, const double *u,
+                         const gr_lm_sampling *s, size_t R, size_t V, int flags)
+    int gr_lm_sample_f64(double *P, double *totals, int64_t *ids, const double *u,
+                         const gr_lm_sampling *s, size_t R, size_t V, int flags)
+    int gr_lm_redraw_f32(const float *P, const double *totals, int64_t *ids, const double *u,
+                         const int64_t *rows, size_t count, size_t R, size_t V)
+    int gr_lm_redraw_f64(const double *P, const double *totals, int64_t *ids,
+                         const double *u, const int64_t *rows, size_t count, size_t R,
+                         size_t V)
+    uint64_t gr_lm_fingerprint(const void *data, size_t nbytes)
+
+
+cdef int _c_array(a, int typenum, int ndim, str name) except -1:
+    """Guard the C code: a C-contiguous, aligned ndarray of typenum and ndim."""
+    if (not isinstance(a, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum
+            or cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim or not a.flags.c_contiguous
+            or not a.flags.aligned):
+        raise ValueError(f"internal: {name} must be a C-contiguous, aligned {ndim}-D array of "
+                         f"type {typenum}; got {type(a).__name__} "
+                         f"{getattr(a, 'dtype', '')} {getattr(a, 'shape', '')}")
+    return 0
+
+
+def lm_scores(Y, X, W, bias):
+    """Y (R, V) = X (R, K) @ W.T + bias, for W (V, K) C-contiguous (the tied
+    embedding, or an output weight stored transposed) and bias (V,) or None,
+    all of one float dtype; W is read once. GIL released."""
+    cdef int typenum = _typenum(W.dtype)
+    _c_array(Y, typenum, 2, "Y")
+    _c_array(X, typenum, 2, "X")
+    _c_array(W, typenum, 2, "W")
+    if bias is not None:
+        _c_array(bias, typenum, 1, "bias")
+    cdef size_t R = Y.shape[0], V = Y.shape[1], K = X.shape[1]
+    if (<size_t>X.shape[0] != R or <size_t>W.shape[0] != V or <size_t>W.shape[1] != K
+            or (bias is not None and <size_t>bias.shape[0] != V)):
+        raise ValueError(f"internal: lm_scores of {X.shape} @ {W.shape}.T into {Y.shape}")
+    cdef void *p_y = _data(Y)
+    cdef const void *p_x = _data(X)
+    cdef const void *p_w = _data(W)
+    cdef const void *p_b = _data(bias)
+    cdef int status, flags = _all_threads_flag
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            status = gr_lm_scores_f32(<float *>p_y, <const float *>p_x, <const float *>p_w,
+                                      <const float *>p_b, R, V, K, flags)
+        else:
+            status = gr_lm_scores_f64(<double *>p_y, <const double *>p_x, <const double *>p_w,
+                                      <const double *>p_b, R, V, K, flags)
+    _raise_status(status)
+
+
+def lm_sample(P, totals, ids, u, double inv_temperature, size_t top_k, size_t allowed,
+              banned):
+    """One id per row of the scores P (R, V), written to ids (R,) int64; P
+    becomes the rows' unnormalized softmax weights and totals (R,) float64
+    their sums (src/lm/generate.c, gr_lm_sample). u (R,) float64 uniforms in
+    [0, 1), or None when greedy (inv_temperature 0); banned (V,) uint8 or
+    None. ids[r] == -1 for a row whose scores are not finite. GIL released."""
+    cdef int typenum = _typenum(P.dtype)
+    _c_array(P, typenum, 2, "P")
+    _c_array(totals, cnp.NPY_FLOAT64, 1, "totals")
+    _c_array(ids, cnp.NPY_INT64, 1, "ids")
+    cdef size_t R = P.shape[0], V = P.shape[1]
+    if <size_t>totals.shape[0] != R or <size_t>ids.shape[0] != R:
+        raise ValueError(f"internal: lm_sample of {P.shape} with {totals.shape} totals and "
+                         f"{ids.shape} ids")
+    if u is not None:
+        _c_array(u, cnp.NPY_FLOAT64, 1, "u")
+        if <size_t>u.shape[0] != R:
+            raise ValueError(f"internal: lm_sample of {R} rows with {u.shape[0]} uniforms")
+    if banned is not None:
+        _c_array(banned, cnp.NPY_UINT8, 1, "banned")
+        if <size_t>banned.shape[0] != V:
+            raise ValueError(f"internal: lm_sample of {V} ids with {banned.shape[0]} bans")
+    cdef gr_lm_sampling s
+    s.inv_temperature = inv_temperature
+    s.top_k = top_k
+    s.allowed = allowed
+    s.banned = <const uint8_t *>_data(banned)
+    cdef void *p_p = _data(P)
+    cdef double *p_t = <double *>_data(totals)
+    cdef int64_t *p_i = <int64_t *>_data(ids)
+    cdef const double *p_u = <const double *>_data(u)
+    cdef int status, flags = _all_threads_flag
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            status = gr_lm_sample_f32(<float *>p_p, p_t, p_i, p_u, &s, R, V, flags)
+        else:
+            status = gr_lm_sample_f64(<double *>p_p, p_t, p_i, p_u, &s, R, V, flags)
+    _raise_status(status)
+
+
+def lm_redraw(P, totals, ids, u, rows):
+    """Draw ids[rows[k]] again with uniforms u[k] from the weights and totals
+    that lm_sample left in P and totals (the book's rule: a banned id is
+    drawn again)."""
+    cdef int typenum = _typenum(P.dtype)
+    _c_array(P, typenum, 2, "P")
+    _c_array(totals, cnp.NPY_FLOAT64, 1, "totals")
+    _c_array(ids, cnp.NPY_INT64, 1, "ids")
+    _c_array(u, cnp.NPY_FLOAT64, 1, "u")
+    _c_array(rows, cnp.NPY_INT64, 1, "rows")
+    cdef size_t R = P.shape[0], V = P.shape[1], count = rows.shape[0]
+    if (<size_t>totals.shape[0] != R or <size_t>ids.shape[0] != R
+            or <size_t>u.shape[0] != count):
+        raise ValueError("internal: lm_redraw's arrays do not fit")
+    cdef const void *p_p = _data(P)
+    cdef const double *p_t = <const double *>_data(totals)
+    cdef int64_t *p_i = <int64_t *>_data(ids)
+    cdef const double *p_u = <const double *>_data(u)
+    cdef const int64_t *p_r = <const int64_t *>_data(rows)
+    cdef int status
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            status = gr_lm_redraw_f32(<const float *>p_p, p_t, p_i, p_u, p_r, count, R, V)
+        else:
+            status = gr_lm_redraw_f64(<const double *>p_p, p_t, p_i, p_u, p_r, count, R, V)
+    _raise_status(status)
+
+
+def lm_fingerprint(a):
+    """A 64-bit hash (an int) of a C-contiguous array's bytes: whether weights
+    changed since a table was derived from them. GIL released."""
+    if not isinstance(a, cnp.ndarray) or not a.flags.c_contiguous:
+        raise ValueError("internal: lm_fingerprint takes a C-contiguous ndarray")
+    cdef const void *p = _data(a)
+    cdef size_t nbytes = a.nbytes
+    cdef uint64_t h
+    with nogil:
+        h = gr_lm_fingerprint(p, nbytes)
+    return h

@@ -115,7 +115,13 @@ static inline size_t gr_running(const gr_steps *s, size_t N, size_t t)
 /* Rows of the per-step arrays. */
 static inline size_t gr_rows(const gr_steps *s, size_t N, size_t T) { return s ? s->row[T] : N * T; }
 
+/* The packed sequences cut into `slices` runs of near-equal total length:
+ * slice k is sequences [cut[k], cut[k + 1]) (sequences.c). */
+void gr_steps_cuts(const gr_steps *s, size_t N, size_t T, size_t slices, size_t *cut);
+
 /* ---- threads.c ---------------------------------------------------------- */
+
+#define GR_MAX_THREADS 64
 
 /* The threads running one job; members are private to threads.c. */
 typedef struct gr_team gr_team;

@@ -26,8 +26,6 @@
 
 #include "base/internal.h"
 
-#define GR_MAX_THREADS 64
-
 #if defined(__STDC_NO_ATOMICS__) || defined(_WIN32) || defined(GATEDRNN_NO_THREADS)
 #define GR_HAVE_THREADS 0
 #else

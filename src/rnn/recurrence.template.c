@@ -42,18 +42,27 @@
  * the threads.
  */
 static size_t FN(batch_slices)(size_t N, size_t H, size_t G, int nthreads, size_t ndirs,
-                               int flags, const gr_steps *steps)
+                               int flags)
 {
     if (flags & GR_FLAG_SPLIT_COLUMNS) return 0;
     const size_t threads = nthreads > (int)ndirs ? (size_t)nthreads / ndirs : 1;
     if (threads == 1) return 1;
-    // Packed sequences: a slice's rows of a chunk are not one block, and its
-    // sequences' lengths differ from the other slices'; the columns split keeps
-    // one input projection per chunk and shares every step evenly.
-    if (steps) return 0;
     if (flags & GR_FLAG_SPLIT_ROWS) return N < threads ? (N ? N : 1) : threads;
     size_t rows = N / threads, packed_bytes = H * ((H + GW - 1) / GW) * G * GW * sizeof(TYPE);
     return rows >= 2 && (packed_bytes <= (768u << 10) || rows >= 8) ? threads : 0;
+}
+
+/* The sequences [*n_lo, *n_hi) of batch slice k: equal counts, or for packed
+ * sequences near-equal total lengths (cut). */
+static inline void FN(slice_rows)(const gr_steps *steps, const size_t *cut, size_t N, size_t k,
+                                  size_t slices, size_t *n_lo, size_t *n_hi)
+{
+    if (steps) {
+        *n_lo = cut[k];
+        *n_hi = cut[k + 1];
+        return;
+    }
+    FN(share)(N, (int)k, (int)slices, n_lo, n_hi);
 }
 
 /* Items of a phase shared by the directions: direction d takes items
@@ -91,6 +100,7 @@ typedef struct FN(forward) {
     size_t panel_at[2];          /* product p's panels within `packed` */
     size_t Tc;                   /* time steps per chunk of the input projection */
     size_t slices;               /* batch slices per direction, or 0: split by columns */
+    size_t cut[GR_MAX_THREADS + 1];  /* packed sequences: the slices' first sequences */
     size_t nb;                   /* row blocks of N (splitting columns) */
     int train, gemm_only;
 } FN(forward);
@@ -253,12 +263,18 @@ static void FN(input_item)(const FN(forward) *f, const FN(forward_dir) *dir, siz
 
 /* Phases: packing (by group, and Wx's tail panel); then one phase of batch
  * slices, or, splitting columns, per chunk the input projection and a phase
- * per product of each step. */
+ * per product of each step. Packed sequences in slices: per chunk the input
+ * projection (a slice's rows of a chunk are not one block), then the slices. */
 static size_t FN(forward_items)(const void *ctx, size_t phase)
 {
     const FN(forward) *f = ctx;
     if (phase == 0) return f->ndirs * (f->max_groups + 1);
-    if (f->slices) return phase == 1 ? f->ndirs * f->slices : 0;
+    if (f->slices && !f->steps) return phase == 1 ? f->ndirs * f->slices : 0;
+    if (f->slices) {
+        const size_t t0 = (phase - 1) / 2 * f->Tc;
+        if (t0 >= f->T) return 0;
+        return f->ndirs * ((phase - 1) % 2 ? f->slices : FN(input_items)(f, t0, 0, f->N));
+    }
     const size_t P = (size_t)f->L->fwd_products, per_chunk = 1 + f->Tc * P;
     const size_t c = (phase - 1) / per_chunk, k = (phase - 1) % per_chunk, t0 = c * f->Tc;
     if (t0 >= f->T) return 0;
@@ -268,8 +284,9 @@ static size_t FN(forward_items)(const void *ctx, size_t phase)
 
 static size_t FN(forward_phases)(const FN(forward) *f)
 {
-    const size_t P = (size_t)f->L->fwd_products;
-    return f->slices ? 2 : 1 + (f->T + f->Tc - 1) / f->Tc * (1 + f->Tc * P);
+    const size_t P = (size_t)f->L->fwd_products, chunks = (f->T + f->Tc - 1) / f->Tc;
+    if (f->slices) return f->steps ? 1 + 2 * chunks : 2;
+    return 1 + chunks * (1 + f->Tc * P);
 }
 
 /* Every product of step t for rows [n0, n0 + mr): groups in alternating
@@ -290,6 +307,14 @@ static void FN(step_rows)(const FN(forward) *f, const FN(forward_dir) *dir, size
     }
 }
 
+/* The steps of the chunk at t0 for sequences [n_lo, n_hi). */
+static void FN(chunk_steps)(const FN(forward) *f, const FN(forward_dir) *dir, size_t t0,
+                            size_t n_lo, size_t n_hi)
+{
+    for (size_t t = t0; t < FN(min)(t0 + f->Tc, f->T); t++)
+        for (int p = 0; p < f->L->fwd_products; p++) FN(step_rows)(f, dir, t, t0, p, n_lo, n_hi);
+}
+
 /* A batch slice: sequences [n_lo, n_hi) through every step. */
 static void FN(forward_slice)(const FN(forward) *f, const FN(forward_dir) *dir, size_t n_lo,
                               size_t n_hi)
@@ -297,9 +322,7 @@ static void FN(forward_slice)(const FN(forward) *f, const FN(forward_dir) *dir, 
     for (size_t t0 = 0; t0 < f->T; t0 += f->Tc) {
         const size_t items = FN(input_items)(f, t0, n_lo, n_hi);
         for (size_t item = 0; item < items; item++) FN(input_item)(f, dir, t0, n_lo, n_hi, item);
-        for (size_t t = t0; t < FN(min)(t0 + f->Tc, f->T); t++)
-            for (int p = 0; p < f->L->fwd_products; p++)
-                FN(step_rows)(f, dir, t, t0, p, n_lo, n_hi);
+        FN(chunk_steps)(f, dir, t0, n_lo, n_hi);
     }
 }
 
@@ -329,11 +352,22 @@ static void FN(forward_run)(const void *ctx, size_t phase, size_t item)
         FN(pack_forward)(f, &f->dir[d], item);
         return;
     }
-    if (f->slices) {
+    if (f->slices && !f->steps) {
         const size_t d = FN(direction_of)(&item, f->slices);
         size_t n_lo, n_hi;
         FN(share)(f->N, (int)item, (int)f->slices, &n_lo, &n_hi);
         FN(forward_slice)(f, &f->dir[d], n_lo, n_hi);
+        return;
+    }
+    if (f->slices) {  // packed sequences: the chunk's input projection, then its steps
+        const size_t t0 = (phase - 1) / 2 * f->Tc;
+        if ((phase - 1) % 2 == 0) {
+            const size_t d = FN(direction_of)(&item, FN(input_items)(f, t0, 0, f->N));
+            FN(input_item)(f, &f->dir[d], t0, 0, f->N, item);
+            return;
+        }
+        const size_t d = FN(direction_of)(&item, f->slices);
+        FN(chunk_steps)(f, &f->dir[d], t0, f->cut[item], f->cut[item + 1]);
         return;
     }
     const size_t P = (size_t)f->L->fwd_products, per_chunk = 1 + f->Tc * P;
@@ -389,7 +423,8 @@ int FN(gr_simd_forward)(int cell, const gr_forward_io *io, size_t ndirs, size_t 
             .r_h = f.L->r_h ? (TYPE *)(ws + off[3]) : NULL,
         };
     }
-    f.slices = FN(batch_slices)(N, H, (size_t)f.L->gates, nthreads, ndirs, flags, steps);
+    f.slices = FN(batch_slices)(N, H, (size_t)f.L->gates, nthreads, ndirs, flags);
+    if (steps && f.slices) gr_steps_cuts(steps, N, T, f.slices, f.cut);
     f.nb = FN(count_blocks)(N, MR);
     FN(plan) plan = {&f, FN(forward_items), FN(forward_run), 0};
     plan.total = FN(count_items)(&plan, FN(forward_phases)(&f));
@@ -416,6 +451,7 @@ typedef struct FN(backward) {
     size_t PH, PD;                    /* panels of Wh^T over H and of Wx^T over D */
     int dot_h, dot_x;                 /* dh, dxs as dot products of rows (Wh, Wx unpacked) */
     size_t slices, nb;
+    size_t cut[GR_MAX_THREADS + 1];   /* packed sequences: the slices' first sequences */
     size_t kw, nkw;                   /* the weight gradients' blocks of K = N*T */
     int gemm_only;
 } FN(backward);
@@ -733,7 +769,7 @@ static void FN(backward_run)(const void *ctx, size_t phase, size_t item)
         if (w->slices) {
             const size_t d = FN(direction_of)(&item, w->slices);
             size_t n_lo, n_hi;
-            FN(share)(w->N, (int)item, (int)w->slices, &n_lo, &n_hi);
+            FN(slice_rows)(w->steps, w->cut, w->N, item, w->slices, &n_lo, &n_hi);
             FN(backward_slice)(w, &w->dir[d], n_lo, n_hi);
             return;
         }
@@ -784,7 +820,8 @@ int FN(gr_simd_backward)(int cell, const gr_backward_io *io, size_t ndirs, size_
             .pwh = (TYPE *)(ws + off[0]), .pwx = (TYPE *)(ws + off[1]),
         };
     }
-    w.slices = FN(batch_slices)(N, H, (size_t)w.L->gates, nthreads, ndirs, flags, steps);
+    w.slices = FN(batch_slices)(N, H, (size_t)w.L->gates, nthreads, ndirs, flags);
+    if (steps && w.slices) gr_steps_cuts(steps, N, T, w.slices, w.cut);
     w.nb = FN(count_blocks)(N, MR);
     w.nkw = (NT + KW - 1) / KW;
     w.kw = FN(k_block)(NT, KW);

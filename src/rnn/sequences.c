@@ -59,6 +59,19 @@ size_t gr_sequences_make(gr_sequences *s, void *memory, const int64_t *lengths, 
     return longest;
 }
 
+void gr_steps_cuts(const gr_steps *s, size_t N, size_t T, size_t slices, size_t *cut)
+{
+    const size_t total = s->row[T];
+    size_t k = 1, done = 0, length = T;
+    cut[0] = 0;
+    for (size_t i = 0; i < N; i++) {
+        while (length > 0 && s->batch[length - 1] <= i) length--;  // sequence i's length
+        while (k < slices && done * slices >= k * total) cut[k++] = i;
+        done += length;
+    }
+    while (k <= slices) cut[k++] = N;
+}
+
 /* The step of sequence n's (N, T) array that packed step t holds. */
 static inline size_t source_step(const gr_sequences *s, size_t n, size_t t, int reversed)
 {

@@ -1,5 +1,6 @@
 """`python -m gatedrnn bench`: the arguments, the header that names the machine,
-and the parts in order (bench/lstm.py, bench/family.py, bench/models.py).
+and the parts in order (bench/lstm.py, bench/family.py, bench/lengths.py,
+bench/models.py, bench/generation.py).
 
 Everything runs in one process with one thread count for everyone (printed).
 Contenders take turns in blocks of back-to-back calls after a warm-up, with a
@@ -16,9 +17,9 @@ import time
 import numpy as np
 
 from .. import __version__, _kernels
-from . import family, lengths, lstm, models
+from . import family, generation, lengths, lstm, models
 from .machine import (Peak, blas_threads, cpu_count, cpu_name, describe_caches, fma_peaks,
-                      sgemm_peak)
+                      read_bandwidth, sgemm_peak)
 from .timing import Row, Size, TorchModule, import_torch
 
 
@@ -38,8 +39,11 @@ CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 # machine, the torch parts most.
 REFERENCE_MACHINE = ("Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0, shared with other "
                      "jobs (load average 3-7)")
-REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1}
-REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0}
+# The generation part was measured alone, at load 1-1.7: 24.9 s, and 11.8 s with --quick.
+REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1,
+                  "generation": 24.9}
+REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0,
+                   "generation": 11.8}
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -63,6 +67,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="skip the language models end to end")
     parser.add_argument("--no-lengths", action="store_true",
                         help="skip the sequences of different lengths")
+    parser.add_argument("--no-generation", action="store_true",
+                        help="skip text generation (tokens per second against torch and the "
+                             "memory bandwidth)")
     parser.add_argument("--sizes", default=None,
                         help="sizes to run, e.g. '20,35,100,100;1,1,100,100' (default: "
                              "20,35,100,100; 20,35,650,650; 64,35,256,256; 1,35,650,650 and "
@@ -160,6 +167,18 @@ def print_duration(parts: dict[str, float], quick: bool, default_plan: bool) -> 
           + (f" for the parts run ({', '.join(left_out)} left out)" if left_out else ""))
 
 
+def run_generation(torch: TorchModule | None, budget: float, quick: bool, threads: int) -> None:
+    """Text generation, a token at a time (bench/generation.py)."""
+    bandwidth, array_bytes = read_bandwidth(threads, passes=2 if quick else 3)
+    # --quick: shorter pauses before the blocks (torch's and OpenBLAS's threads
+    # spin for about 0.1 s after their calls).
+    rows = generation.run_generation(torch, budget, quick, pause=0.15 if quick else 0.3)
+    generation.print_generation(rows, bandwidth, array_bytes)
+    print("\ntargets, generation")
+    for text, ok in generation.generation_targets(rows, bandwidth):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
+
+
 def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
     args = args or build_parser().parse_args(argv)
     started = time.perf_counter()
@@ -219,6 +238,9 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     if not args.no_models:
         run_models(torch, budget, args.quick, peak["float32"])
         part_done("models")
+    if not args.no_generation:
+        run_generation(torch, budget, args.quick, threads)
+        part_done("generation")
     # Only the sizes, cells and budget of the reference runs give a fair estimate.
     default_plan = (args.sizes is None and args.budget is None and args.cells == ",".join(CELLS)
                     and args.threads is None and not (args.no_spec or args.no_scaling

@@ -114,3 +114,45 @@ def describe_caches() -> str:
     parts = [f"{name} {_size(c[name])}" + (f" (shared by {n} CPUs)" if n > 1 else "")
              for name, n in zip(("L1d", "L2", "L3"), shared)]
     return f"{', '.join(parts)}; from {c['source']}"
+
+
+def l3_bytes() -> int | None:
+    """The largest L3 cache this CPU reports (sysfs), in bytes, or None."""
+    import glob
+    sizes = []
+    for folder in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            with open(os.path.join(folder, "level")) as f:
+                if f.read().strip() != "3":
+                    continue
+            with open(os.path.join(folder, "size")) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+        sizes.append(int(text.rstrip("KkMmGg")) * scale)
+    return max(sizes) if sizes else None
+
+
+def read_bandwidth(threads: int, passes: int = 3, most: int = 2 << 30) -> tuple[float, int]:
+    """(bytes per second, array bytes): the best of `passes` NumPy sums over an
+    array 4 times the L3 (at least 256 MB, at most `most`), split among
+    `threads` Python threads (NumPy's sum releases the GIL), as int64 so that
+    the sum costs less than the read. Memory, not a cache, answers."""
+    import threading
+    import time
+    l3 = l3_bytes() or (64 << 20)
+    nbytes = min(max(4 * l3, 256 << 20), most)
+    a = np.ones(nbytes // 8, np.int64)
+    parts = np.array_split(a, max(threads, 1))
+    best = float("inf")
+    for _ in range(passes):
+        workers = [threading.Thread(target=np.sum, args=(p,)) for p in parts]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        best = min(best, time.perf_counter() - start)
+    del a, parts
+    return nbytes / best, nbytes

@@ -32,6 +32,8 @@ REPLACEMENTS: dict[str, str] = {
     "common.time_layers": "gatedrnn.book.time_layers",
     "common.optimizer": "gatedrnn.book.optimizer",
     "common.util": "gatedrnn.book.util",
+    # Chapter 7's generators, imported as `from rnnlm_gen import RnnlmGen` from ch07/.
+    "rnnlm_gen": "gatedrnn.book.rnnlm_gen",
 }
 
 
@@ -123,7 +125,7 @@ def is_installed() -> bool:
     >>> from gatedrnn import book
     >>> replaced = book.install()
     >>> sorted(replaced), replaced["common.util"]
-    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    (['common.optimizer', 'common.time_layers', 'common.util', 'rnnlm_gen'], ('clip_grads', 'eval_perplexity'))
     >>> book.is_installed()
     True
     >>> book.uninstall(), book.is_installed()
@@ -166,7 +168,7 @@ def install() -> dict[str, tuple[str, ...]]:
     >>> from gatedrnn import book
     >>> replaced = book.install()
     >>> sorted(replaced), replaced["common.util"]
-    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    (['common.optimizer', 'common.time_layers', 'common.util', 'rnnlm_gen'], ('clip_grads', 'eval_perplexity'))
     >>> book.is_installed()
     True
     >>> book.uninstall(), book.is_installed()
@@ -208,7 +210,7 @@ def uninstall() -> bool:
     >>> from gatedrnn import book
     >>> replaced = book.install()
     >>> sorted(replaced), replaced["common.util"]
-    (['common.optimizer', 'common.time_layers', 'common.util'], ('clip_grads', 'eval_perplexity'))
+    (['common.optimizer', 'common.time_layers', 'common.util', 'rnnlm_gen'], ('clip_grads', 'eval_perplexity'))
     >>> book.is_installed()
     True
     >>> book.uninstall(), book.is_installed()

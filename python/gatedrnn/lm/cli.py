@@ -555,3 +555,129 @@ def _run_split(run: Mapping[str, Any], split: str, data_dir: str | None,
         raise FileNotFoundError(f"{params} records its data as PTB in {folder!r}, and it is "
                                 f"not there any more ({str(e).splitlines()[0]}); put it back, "
                                 f"or give --data-dir or --file") from None
+
+
+# ---- python -m gatedrnn generate ---------------------------------------------------
+
+# The words the book's ch07/generate_text.py never prints.
+BOOK_SKIP_WORDS = ("N", "<unk>", "$")
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text!r}")
+    return value
+
+
+def add_generate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", metavar="FILE", required=True,
+                   help="parameters saved by train (.npz), a checkpoint of train (.ckpt.npz), "
+                        "or the book's parameters (.pkl, a pickle: read only files you trust)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with ptb.train.txt, for the vocabulary of files that do not "
+                        "hold one (the book's .pkl): else $GATEDRNN_DATA, then the user cache, "
+                        "then a download")
+    p.add_argument("--unk", metavar="WORD",
+                   help="map start words outside the vocabulary to WORD (e.g. '<unk>') "
+                        "instead of failing")
+    p.add_argument("--start", metavar="WORDS", default="you",
+                   help="the words the text starts from, fed to the model first (default: "
+                        "you, as the book's generate_text.py)")
+    p.add_argument("--length", type=_positive_int, default=99, metavar="N",
+                   help="words to sample after the start words (default 99: with one start "
+                        "word, the book's 100-word text)")
+    p.add_argument("--skip", metavar="WORDS", default=None,
+                   help="words never to print, drawn again when sampled as the book does "
+                        f"(default: {' '.join(BOOK_SKIP_WORDS)}, the book's, those in the "
+                        f"vocabulary; '' for none)")
+    p.add_argument("--temperature", type=_temperature, default=1.0, metavar="T",
+                   help="divide the scores by T: below 1 safer, above 1 more varied; 0 always "
+                        "takes the likeliest word (default 1)")
+    p.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+                   help="sample only among the K likeliest words")
+    p.add_argument("--samples", type=_positive_int, default=1, metavar="S",
+                   help="texts to sample from the same start, at once (default 1)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed of NumPy's legacy generator (np.random.seed(S), as the book's "
+                        "programs use it): the same words as the book's RnnlmGen.generate "
+                        "after np.random.seed(S); default: fresh randomness")
+
+
+def _generation_model(args: argparse.Namespace) -> tuple[Any, list[str], str]:
+    """(model, vocabulary list, where the vocabulary came from) for --params."""
+    from .checkpoint import is_checkpoint, load_checkpoint
+    from .models import model_from_params
+    if not os.path.isfile(args.params):
+        raise FileNotFoundError(f"no parameter file at {args.params!r}")
+    vocab: Sequence[str] | None
+    if is_checkpoint(args.params):
+        saved = load_checkpoint(args.params)
+        model, vocab = saved.model, saved.vocab
+    else:
+        model, info = model_from_params(args.params)
+        vocab = info.get("vocab")
+    source = args.params
+    if vocab is None:
+        from .datasets import load_ptb
+        _, _, id_to_word = load_ptb("train", args.data_dir)
+        vocab = [id_to_word[i] for i in range(len(id_to_word))]
+        source = "the PTB training split"
+    if len(vocab) != model.vocab_size:
+        raise ValueError(f"the model's vocabulary has V={model.vocab_size} words, but the "
+                         f"vocabulary from {source} has {len(vocab)}")
+    model.reset_state()   # a checkpoint carries its training batch's state: start from zeros
+    return model, list(vocab), source
+
+
+def _text(words: Sequence[str]) -> str:
+    """The words as the book prints them: '<eos>' ends a sentence."""
+    return " ".join(words).replace(" <eos>", ".\n")
+
+
+@_user_errors
+def run_generate(args: argparse.Namespace) -> int:
+    try:
+        return _generate(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: no text generated", file=sys.stderr, flush=True)
+        return 130
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .datasets import split_words
+    model, vocab, vocab_source = _generation_model(args)
+    word_to_id = {w: i for i, w in enumerate(vocab)}
+    start_words = split_words(args.start)
+    if not start_words:
+        raise ValueError("--start must hold at least one word")
+    if args.start == "you" and "you" not in word_to_id and args.unk is None:
+        raise ValueError(f"the default --start, the book's 'you', is not a word of the "
+                         f"vocabulary (from {vocab_source}): pass --start WORDS")
+    start = _encode(start_words, word_to_id, args.unk, "--start")
+    if args.skip is None:
+        skip_words = [w for w in BOOK_SKIP_WORDS if w in word_to_id]
+    else:
+        skip_words = split_words(args.skip)
+        unknown = [w for w in skip_words if w not in word_to_id]
+        if unknown:
+            raise ValueError(f"--skip has word(s) not in the vocabulary (from {vocab_source}): "
+                             f"{', '.join(repr(w) for w in unknown[:5])}")
+    skip_ids = [word_to_id[w] for w in skip_words] or None
+    if args.top_k is not None and args.top_k > model.vocab_size:
+        raise ValueError(f"--top-k must be at most V = {model.vocab_size}; got {args.top_k}")
+    rng = np.random.RandomState(args.seed) if args.seed is not None else None
+    print(f"{type(model).__name__} from {args.params}: V={model.vocab_size}; "
+          f"{args.samples} text(s) of {len(start_words)} start word(s) and {args.length} "
+          f"sampled; skipping {' '.join(skip_words) or 'nothing'}", file=sys.stderr, flush=True)
+    ids = model.generate(start, args.length, skip_ids=skip_ids, temperature=args.temperature,
+                         top_k=args.top_k, samples=args.samples, rng=rng)
+    shown = [vocab[i] for i in start]   # what the model read: --unk's word for unknown ones
+    for k, row in enumerate(ids):
+        if k:
+            _say("-" * 50)
+        _say(_text(shown + [vocab[i] for i in row]))
+    return 0

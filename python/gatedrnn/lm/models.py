@@ -13,11 +13,12 @@ nothing has to search the list for duplicates.
 """
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from .._checks import check_array
 from .._layers import TimeLSTM
 from .layers import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
 from .._typing import FloatArray, IntArray
@@ -162,6 +163,165 @@ class _LanguageModel:
             file_name = type(self).__name__ + ".npz"
         load_params(self, file_name)
 
+    def generate(self, start: ArrayLike, length: int = 100, *,
+                 skip_ids: ArrayLike | None = None, temperature: float = 1.0,
+                 top_k: int | None = None, samples: int | None = None,
+                 rng: Any = None, keep_state: bool = False) -> IntArray:
+        """Sample word ids: the prompt `start`, then `length` ids drawn one by one.
+
+        The prompt goes through the model in one call over its whole length;
+        then each id is drawn from ``softmax(scores / temperature)`` and fed
+        back. Generation starts from the model's state (zeros after
+        `reset_state`, or a state set with `set_state`), which is left as it
+        was unless ``keep_state``.
+
+        Parameters
+        ----------
+        start : int or array_like of int
+            A start id, a prompt of ids (P,), or one prompt per sample (N, P).
+        length : int, default 100
+            Ids to sample after the prompt (the book's ``sample_size`` counts
+            the start id too: ``sample_size - 1``).
+        skip_ids : array_like of int, optional
+            Ids never produced. When sampling, a drawn id in the set is
+            dropped and the sample's last input is fed to the model again
+            before it draws anew: the book's ``RnnlmGen`` rule, which
+            advances the state (after 1000 drops in a row the draw is made
+            from the other ids' weights alone). With `top_k` or
+            ``temperature=0`` they are left out of the choice instead.
+        temperature : float, default 1.0
+            Scores are divided by it: below 1 sharper, above 1 flatter; 0
+            takes the likeliest id every time (greedy, no random numbers).
+        top_k : int, optional
+            Draw only among the `top_k` likeliest ids (those not skipped;
+            ids tied with the `top_k`-th are kept too).
+        samples : int, optional
+            Sample this many sequences at once from one prompt (rows of the
+            same calls); the result is then (samples, length).
+        rng : numpy.random.Generator, int, RandomState, numpy.random or None; or a sequence of them
+            The random numbers: a Generator, a seed, None (fresh entropy),
+            or the module ``numpy.random`` for its global generator, with
+            which, after ``np.random.seed(s)``, the ids are those of the
+            book's ``RnnlmGen.generate`` (one ``random_sample()`` per draw).
+            A sequence gives each sample its own source: the batch then
+            equals that many single runs.
+        keep_state : bool, default False
+            Leave the model in the state after the prompt and every sampled
+            id but the last (as the book's generator does), so that
+            ``generate(ids[-1], ...)`` continues the text.
+
+        Returns
+        -------
+        ndarray of int64
+            Shape (length,), or (N, length) with `samples` or a 2-D `start`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If an argument is of the wrong type or out of range (length < 1,
+            temperature < 0, top_k outside [1, V], skip_ids covering the
+            vocabulary, ids outside [0, V)), or the model's stored state fits
+            neither one row nor N; nothing is drawn and nothing changes then.
+
+        See Also
+        --------
+        gatedrnn.book.RnnlmGen : the book's generator class, on this method.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=50, wordvec_size=8, hidden_size=8, seed=0)
+        >>> ids = model.generate(3, 10, skip_ids=[0, 1], rng=0)
+        >>> ids.shape, bool(np.isin(ids, [0, 1]).any())
+        ((10,), False)
+        >>> model.generate([3, 4, 5], 6, samples=4, rng=1).shape
+        (4, 6)
+        >>> greedy = model.generate(3, 5, temperature=0)
+        >>> bool((greedy == model.generate(3, 5, temperature=0)).all())
+        True
+        """
+        from .generate import generate
+        return generate(cast("Rnnlm | BetterRnnlm", self), start, length, skip_ids=skip_ids, temperature=temperature,
+                        top_k=top_k, samples=samples, rng=rng, keep_state=keep_state)
+
+    def _lstms(self) -> list[TimeLSTM]:
+        raise NotImplementedError
+
+    def get_state(self) -> list[tuple[FloatArray | None, FloatArray | None]]:
+        """The LSTMs' states, ``[(h, c), ...]`` from the first LSTM on (None before any).
+
+        Rnnlm's is a list of one pair; the book's ``RnnlmGen.get_state``
+        returns the pair itself (`gatedrnn.book.RnnlmGen` does).
+
+        Returns
+        -------
+        list of (h, c)
+            Each (N, H) or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> model.get_state()
+        [(None, None)]
+        >>> _ = model.predict(np.array([[1, 2]]))
+        >>> [(h.shape, c.shape) for h, c in model.get_state()]
+        [((1, 5), (1, 5))]
+        """
+        return [(layer.h, layer.c) for layer in self._lstms()]
+
+    def set_state(self, state: Sequence[tuple[FloatArray | None, FloatArray | None]]) -> None:
+        """Set the LSTMs' states, as `get_state` returns them (None: zeros).
+
+        Parameters
+        ----------
+        state : sequence of (h, c)
+            One pair per LSTM, each (N, H) of the model's dtype, or None.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If a pair does not fit its LSTM; nothing changes then.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.lm import Rnnlm
+        >>> model = Rnnlm(vocab_size=10, wordvec_size=4, hidden_size=5, seed=0)
+        >>> _ = model.predict(np.array([[1, 2]]))
+        >>> saved = model.get_state()
+        >>> _ = model.predict(np.array([[3]]))
+        >>> model.set_state(saved)
+        >>> model.get_state()[0][0] is saved[0][0]
+        True
+        """
+        layers = self._lstms()
+        if not isinstance(state, (list, tuple)) or len(state) != len(layers) or not all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in state):
+            raise ValueError(f"state must be {len(layers)} pair(s) (h, c), one per LSTM, as "
+                             f"get_state() returns; got {type(state).__name__}")
+        checked: list[tuple[FloatArray, FloatArray | None] | None] = []
+        for k, (layer, (h, c)) in enumerate(zip(layers, state)):
+            if h is None:
+                if c is not None:
+                    raise ValueError(f"state[{k}] has c but no h")
+                checked.append(None)
+                continue
+            H = layer.params[1].shape[0]
+            h = check_array(h, f"state[{k}]'s h", layer.dtype, (None, H), "(N, H)",
+                            f"with H == {H}")
+            if c is not None:
+                c = check_array(c, f"state[{k}]'s c", layer.dtype, h.shape, "(N, H)",
+                                "to match h")
+            checked.append((h, c))
+        for layer, pair in zip(layers, checked):
+            if pair is None:
+                layer.reset_state()
+            else:
+                layer.h, layer.c = pair
+
     @property
     def dtype(self) -> np.dtype[Any]:
         """The parameters' dtype, float32 or float64."""
@@ -303,6 +463,9 @@ class Rnnlm(_LanguageModel):
         d = self.affine.backward(d)
         d = self.lstm_layer.backward(d)
         self.embed.backward(d)
+
+    def _lstms(self) -> list[TimeLSTM]:
+        return [self.lstm_layer]
 
     def reset_state(self) -> None:
         """Forget the LSTM's state: the next forward starts from zeros.
@@ -510,6 +673,9 @@ class BetterRnnlm(_LanguageModel):
             d = self.lstm_layers[k].backward(d)
         d = self.drop_layers[0].backward(d)
         self.embed.backward(d)                 # adds to the shared gradient
+
+    def _lstms(self) -> list[TimeLSTM]:
+        return list(self.lstm_layers)
 
     def reset_state(self) -> None:
         """Forget both LSTMs' states: the next forward starts from zeros.
