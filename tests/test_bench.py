@@ -181,3 +181,19 @@ def test_lengths_part_without_torch(capsys):
     lengths.print_lengths(rows)
     verdicts = dict(lengths.lengths_targets(rows))
     assert [ok for text, ok in verdicts.items() if "torch" in text] == [None]
+
+
+def test_step_part_reports_the_bytes_each_core_streams(capsys):
+    from gatedrnn.bench import step
+    rows = step.run_step(0.0, 100.0, 2, sizes=[(4, 16), (20, 650)])
+    by = {(r["size"], r["threads"]): r for r in rows}
+    assert by[((4, 16), 1)]["bytes"] == 16 * 64 * 4          # Wh, float32, one thread
+    assert by[((20, 650), 2)]["split"] == "rows"              # 10 rows a slice
+    assert by[((20, 650), 2)]["bytes"] == 650 * 2600 * 4      # each slice reads all of Wh
+    assert by[((4, 16), 2)]["split"] == "rows" and by[((4, 16), 2)]["bytes"] == 16 * 64 * 4
+    for r in rows:
+        assert r["gbs"] * 1e9 * r["seconds"] == pytest.approx(r["bytes"])
+        assert r["of_peak"] == pytest.approx(r["gflops"] / (100.0 * r["threads"] / 2))
+    step.print_step(rows)
+    assert "L3 GB/s" in capsys.readouterr().out
+    assert [ok is not None for _, ok in step.step_targets(rows)] == [True]

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .. import __version__, _kernels
-from . import family, generation, lengths, lstm, models
+from . import family, generation, lengths, lstm, models, step
 from .machine import (Peak, blas_threads, cpu_count, cpu_name, describe_caches, fma_peaks,
                       read_bandwidth, sgemm_peak)
 from .timing import Row, Size, TorchModule, import_torch
@@ -65,6 +65,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="skip timing ours right after NumPy's and torch's calls")
     parser.add_argument("--no-models", action="store_true",
                         help="skip the language models end to end")
+    parser.add_argument("--no-step", action="store_true",
+                        help="skip the recurrent step against the FMA peak and L3 bandwidth")
     parser.add_argument("--no-lengths", action="store_true",
                         help="skip the sequences of different lengths")
     parser.add_argument("--no-generation", action="store_true",
@@ -101,6 +103,14 @@ def run_family(args: argparse.Namespace, torch: TorchModule | None, budget: floa
             sys.stdout.flush()
     family.print_family(rows, torch, peak)
     family.print_family_targets(rows)
+
+
+def run_step(budget: float, peak: float | None, threads: int, quick: bool) -> None:
+    """The recurrent step against its limits (bench/step.py)."""
+    rows = step.run_step(budget, peak, threads, [(20, 650)] if quick else None)
+    step.print_step(rows)
+    for text, ok in step.step_targets(rows):
+        print(f"  {text:64s} {'met' if ok else 'NOT MET' if ok is False else 'n/a'}")
 
 
 def run_lengths(torch: TorchModule | None, budget: float, quick: bool) -> None:
@@ -228,6 +238,9 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     if "lstm" in cells:
         lstm.run_lstm(args, torch, budget, sizes, f64_sizes, peak)
         part_done("lstm")
+    if not args.no_step and _kernels.get_path() != "blas":
+        run_step(budget, peak["float32"], threads, args.quick)
+        part_done("step")
     family = [c for c in cells if c != "lstm"]
     if family:
         run_family(args, torch, budget, family, peak["float32"])

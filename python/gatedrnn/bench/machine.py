@@ -139,15 +139,35 @@ def read_bandwidth(threads: int, passes: int = 3, most: int = 2 << 30) -> tuple[
     array 4 times the L3 (at least 256 MB, at most `most`), split among
     `threads` Python threads (NumPy's sum releases the GIL), as int64 so that
     the sum costs less than the read. Memory, not a cache, answers."""
-    import threading
-    import time
     l3 = l3_bytes() or (64 << 20)
     nbytes = min(max(4 * l3, 256 << 20), most)
+    return sum_bandwidth(nbytes, threads, passes), nbytes
+
+
+def l3_read_bandwidth(threads: int, passes: int = 5) -> float:
+    """Bytes per second read from L3: the sums of read_bandwidth over an array
+    of 8 times the cores' L2 (at most half the L3), so that it stays in L3."""
+    c = _kernels.cache_sizes()
+    nbytes = min(8 * c["L2"] * max(threads, 1), c["L3"] // 2)
+    return sum_bandwidth(nbytes, threads, passes, repeats=4)
+
+
+def sum_bandwidth(nbytes: int, threads: int, passes: int, repeats: int = 1) -> float:
+    """Bytes per second of the best of `passes` rounds of `repeats` int64 sums
+    over an array of nbytes, split among `threads` Python threads."""
+    import threading
+    import time
     a = np.ones(nbytes // 8, np.int64)
     parts = np.array_split(a, max(threads, 1))
+
+    def read(part: np.ndarray[Any, Any]) -> None:
+        for _ in range(repeats):
+            np.sum(part)
+
+    read(a)  # warm: the pages, and the cache when the array fits it
     best = float("inf")
     for _ in range(passes):
-        workers = [threading.Thread(target=np.sum, args=(p,)) for p in parts]
+        workers = [threading.Thread(target=read, args=(p,)) for p in parts]
         start = time.perf_counter()
         for w in workers:
             w.start()
@@ -155,4 +175,4 @@ def read_bandwidth(threads: int, passes: int = 3, most: int = 2 << 30) -> tuple[
             w.join()
         best = min(best, time.perf_counter() - start)
     del a, parts
-    return nbytes / best, nbytes
+    return repeats * nbytes / best
