@@ -34,16 +34,13 @@ CELLS = ("lstm", "gru_reset_after", "gru", "rnn", "rnn_relu", "bilstm")
 # under the bench lock with torch installed; a --quick run scales each part of
 # the full run by its own time for that part against the reference quick
 # run's. Measure again when a part changes (the end of each run prints its parts).
-# Measured in December 2026 while other jobs loaded the 2 cores (load average
-# 3-5 during the quick run, 5-7.6 during the full one): slower than on a quiet
-# machine, the torch parts most.
-REFERENCE_MACHINE = ("Intel(R) Xeon(R) Processor, 2 CPUs, torch 2.13.0, shared with other "
-                     "jobs (load average 3-7)")
-# The generation part was measured alone, at load 1-1.7: 24.9 s, and 11.8 s with --quick.
-REFERENCE_FULL = {"setup": 3.3, "lstm": 352.6, "family": 296.8, "lengths": 82.5, "models": 109.1,
-                  "generation": 24.9}
-REFERENCE_QUICK = {"setup": 2.3, "lstm": 23.2, "family": 19.8, "lengths": 1.4, "models": 46.0,
-                   "generation": 11.8}
+# Measured on 7 December 2026 on a quiet machine (load average about 1), the
+# full run first, then --quick (56.7 s of wall time, the interpreter's start included).
+REFERENCE_MACHINE = "Intel(R) Xeon(R) Processor (2 CPUs, AVX-512), torch 2.13.0, quiet"
+REFERENCE_FULL = {"setup": 6.2, "lstm": 139.9, "step": 7.2, "family": 58.7, "lengths": 9.7,
+                  "models": 118.1, "generation": 27.2}
+REFERENCE_QUICK = {"setup": 4.2, "lstm": 17.1, "step": 0.6, "family": 5.9, "lengths": 0.8,
+                   "models": 15.5, "generation": 11.8}
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
