@@ -1,5 +1,5 @@
 """Shared test helpers: tolerances keyed by dtype, problem builders, layer
-snapshots, a subprocess runner for crash-prone cases, hypothesis profiles, and
+snapshots, a subprocess runner for crash-prone cases, a child that Ctrl-C reaches, hypothesis profiles, and
 the language-model data.
 
 Language-model data (gatedrnn.lm tests): the PTB text files and the book's
@@ -134,6 +134,13 @@ def lm_book_rnnlm_pkl(pytestconfig):
 
 
 # -- Memory layouts: the same values in arrays that are not plain C arrays ----------
+
+def interruptible():
+    """A child's SIGINT back to the default, for the Ctrl-C tests: a parent
+    started in the background (``cmd &``, as CI may be) hands its children
+    SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 def _fortran(a):
     return np.asfortranarray(a) if a.ndim > 1 else a

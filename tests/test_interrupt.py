@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+from conftest import interruptible
 
 COMMANDS = {
     # A budget that keeps it timing for minutes, without torch to start faster.
@@ -21,7 +22,8 @@ STARTED = {"bench": "threads:", "demo": "gatedrnn demo:"}
 def test_ctrl_c_ends_with_one_line_and_130(command):
     proc = subprocess.Popen([sys.executable, "-m", "gatedrnn", *COMMANDS[command]],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 60
         for line in proc.stdout:          # wait until it is under way

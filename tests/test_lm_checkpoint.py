@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import interruptible
 
 from gatedrnn.__main__ import main
 from gatedrnn.lm import Adam, BetterRnnlm, Rnnlm, SGD, RnnlmTrainer, fit_with_lr_decay
@@ -156,7 +157,8 @@ def test_cli_ctrl_c_writes_a_checkpoint_and_the_printed_command_continues_the_ru
     d = corpus_files
     argv = [sys.executable, "-m", "gatedrnn"] + _train_argv(
         d, d / "interrupted.npz", "--max-iters", "4000", "--log", str(d / "interrupted.log"))
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     log = d / "interrupted.log"
     deadline = time.monotonic() + 60
     while (not log.exists() or not log.read_text()) and time.monotonic() < deadline:

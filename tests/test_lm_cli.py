@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import interruptible
 
 from gatedrnn.__main__ import build_parser, main
 from gatedrnn.lm import model_from_params
@@ -254,7 +255,8 @@ def test_generate_ctrl_c_is_one_line_and_130(tiny_params):
     path = tiny_params[0]
     argv = [sys.executable, "-m", "gatedrnn", "generate", "--params", str(path), "--start",
             "w1", "--length", "5000000", "--seed", "0"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     line = proc.stderr.readline()     # the run's description: generation has begun
     assert "Rnnlm from" in line, (line, proc.communicate())
     time.sleep(0.3)

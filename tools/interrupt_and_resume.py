@@ -52,7 +52,8 @@ def run_and_interrupt(command, log_path, after, out_log):
     print("$", " ".join(command), f"  (SIGINT after {after} iterations)", flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True,  # SIGINT reaches it even when this runs in the background
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while proc.poll() is None:
         time.sleep(0.2)
         if os.path.exists(log_path):

@@ -392,6 +392,7 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
                            states):
                 break
         x_in: FloatArray
+        args: tuple[FloatArray, ...]
         for layer, ((Wx, Wh, b), state, ws) in enumerate(zip(weights, states, workspaces)):
             if layer == 0:
                 if memo is not None:   # x @ Wx as a row of the memo, picked by a one-hot x
@@ -422,7 +423,7 @@ class _Ragged:
     def __init__(self, N: int, length: int, t: int) -> None:
         self.count = np.full(N, t, np.int64)
         self.dropped = np.zeros(N, np.int64)
-        self.active = np.arange(N, dtype=np.int64)
+        self.active: NDArray[np.int64] = np.arange(N, dtype=np.int64)
         self.length = length
         self.finished: list[tuple[NDArray[np.int64], list[list[FloatArray]]]] = []
         self.u = np.zeros(N)
