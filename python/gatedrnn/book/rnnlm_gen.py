@@ -22,7 +22,7 @@ import numpy as np
 
 from .._typing import FloatArray, StrPath
 from ..lm.generate import generate
-from ..lm.models import BetterRnnlm, Rnnlm
+from ..lm.models import BetterRnnlm, Rnnlm, _LanguageModel
 
 __all__ = ["RnnlmGen", "BetterRnnlmGen"]
 
@@ -52,7 +52,54 @@ def _book_file(model: object, file_name: StrPath | None, must_exist: bool) -> st
     return file_name
 
 
-class RnnlmGen(Rnnlm):
+class _BookFiles(_LanguageModel):
+    """The book's BaseModel file handling: ``<ClassName>.pkl`` by default, and
+    ``No file: ...`` when it is absent."""
+
+    def load_params(self, file_name: StrPath | None = None) -> None:
+        """Load the book's parameter file (default ``<ClassName>.pkl``), or an ``.npz``.
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+
+        Raises
+        ------
+        OSError
+            ``No file: ...`` if the file does not exist, as the book's.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
+        >>> RnnlmGen(30, 4, 5).save_params(path)
+        >>> RnnlmGen(30, 4, 5).load_params(path)
+        """
+        super().load_params(_book_file(self, file_name, True))
+
+    def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
+        """Save in the book's format (default ``<ClassName>.pkl``; a ``.pkl`` is float16).
+
+        Parameters
+        ----------
+        file_name : str or os.PathLike, optional
+        **kwargs
+            Passed to `gatedrnn.lm.save_params`.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
+        >>> RnnlmGen(30, 4, 5).save_params(path)
+        >>> os.path.getsize(path) > 0
+        True
+        """
+        super().save_params(_book_file(self, file_name, False), **kwargs)
+
+
+class RnnlmGen(_BookFiles, Rnnlm):
     """The book's ``RnnlmGen``: ``Rnnlm`` with ``generate``, ``get_state``, ``set_state``.
 
     Parameters
@@ -158,50 +205,8 @@ class RnnlmGen(Rnnlm):
         """
         super().set_state([tuple(state)])  # type: ignore[list-item]
 
-    def load_params(self, file_name: StrPath | None = None) -> None:
-        """Load the book's parameter file (default ``RnnlmGen.pkl``), or an ``.npz``.
 
-        Parameters
-        ----------
-        file_name : str or os.PathLike, optional
-
-        Raises
-        ------
-        OSError
-            ``No file: ...`` if the file does not exist, as the book's.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
-        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
-        >>> RnnlmGen(30, 4, 5).save_params(path)
-        >>> RnnlmGen(30, 4, 5).load_params(path)
-        """
-        super().load_params(_book_file(self, file_name, True))
-
-    def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
-        """Save in the book's format (default ``RnnlmGen.pkl``; a ``.pkl`` is float16).
-
-        Parameters
-        ----------
-        file_name : str or os.PathLike, optional
-        **kwargs
-            Passed to `gatedrnn.lm.save_params`.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
-        >>> path = os.path.join(tempfile.mkdtemp(), "Rnnlm.pkl")
-        >>> RnnlmGen(30, 4, 5).save_params(path)
-        >>> os.path.getsize(path) > 0
-        True
-        """
-        super().save_params(_book_file(self, file_name, False), **kwargs)
-
-
-class BetterRnnlmGen(BetterRnnlm):
+class BetterRnnlmGen(_BookFiles, BetterRnnlm):
     """The book's ``BetterRnnlmGen``: ``BetterRnnlm`` with ``generate``, ``get_state``, ``set_state``.
 
     Parameters
@@ -301,45 +306,3 @@ class BetterRnnlmGen(BetterRnnlm):
         [(None, None), (None, None)]
         """
         super().set_state([tuple(s) for s in states])
-
-    def load_params(self, file_name: StrPath | None = None) -> None:
-        """Load the book's parameter file (default ``BetterRnnlmGen.pkl``), or an ``.npz``.
-
-        Parameters
-        ----------
-        file_name : str or os.PathLike, optional
-
-        Raises
-        ------
-        OSError
-            ``No file: ...`` if the file does not exist, as the book's.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
-        >>> path = os.path.join(tempfile.mkdtemp(), "BetterRnnlm.pkl")
-        >>> BetterRnnlmGen(30, 4, 4).save_params(path)
-        >>> BetterRnnlmGen(30, 4, 4).load_params(path)
-        """
-        super().load_params(_book_file(self, file_name, True))
-
-    def save_params(self, file_name: StrPath | None = None, **kwargs: Any) -> None:
-        """Save in the book's format (default ``BetterRnnlmGen.pkl``; a ``.pkl`` is float16).
-
-        Parameters
-        ----------
-        file_name : str or os.PathLike, optional
-        **kwargs
-            Passed to `gatedrnn.lm.save_params`.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
-        >>> path = os.path.join(tempfile.mkdtemp(), "BetterRnnlm.pkl")
-        >>> BetterRnnlmGen(30, 4, 4).save_params(path)
-        >>> os.path.getsize(path) > 0
-        True
-        """
-        super().save_params(_book_file(self, file_name, False), **kwargs)
