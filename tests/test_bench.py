@@ -188,12 +188,26 @@ def test_step_part_reports_the_bytes_each_core_streams(capsys):
     rows = step.run_step(0.0, 100.0, 2, sizes=[(4, 16), (20, 650)])
     by = {(r["size"], r["threads"]): r for r in rows}
     assert by[((4, 16), 1)]["bytes"] == 16 * 64 * 4          # Wh, float32, one thread
-    assert by[((20, 650), 2)]["split"] == "rows"              # 10 rows a slice
-    assert by[((20, 650), 2)]["bytes"] == 650 * 2600 * 4      # each slice reads all of Wh
-    assert by[((4, 16), 2)]["split"] == "rows" and by[((4, 16), 2)]["bytes"] == 16 * 64 * 4
+    by = {(r["size"], r["threads"], r["split"]): r for r in rows}
+    assert by[((20, 650), 2, "rows")]["default"]               # 10 rows a slice
+    assert by[((20, 650), 2, "rows")]["bytes"] == 650 * 2600 * 4    # each slice reads all of Wh
+    assert not by[((20, 650), 2, "columns")]["default"]
+    assert by[((20, 650), 2, "columns")]["bytes"] == 650 * 2600 * 4 / 2  # each core its half
+    assert by[((4, 16), 2, "rows")]["default"] and by[((4, 16), 2, "rows")]["bytes"] == 16 * 64 * 4
     for r in rows:
         assert r["gbs"] * 1e9 * r["seconds"] == pytest.approx(r["bytes"])
         assert r["of_peak"] == pytest.approx(r["gflops"] / (100.0 * r["threads"] / 2))
     step.print_step(rows)
     assert "L3 GB/s" in capsys.readouterr().out
     assert [ok is not None for _, ok in step.step_targets(rows)] == [True]
+
+
+def test_products_part_times_torch_mm_beside_sgemm(capsys, torch):
+    """torch.mm (MKL on x86) is the measured ceiling the products are read against."""
+    from gatedrnn.bench import machine, models
+    assert machine.torch_mm_peak(torch, 0.0, n=64) > 0
+    rows = models.run_products(0.0, quick=True, torch=torch)
+    assert rows and all(r["torch"] > 0 and r["sgemm"] > 0 for r in rows)
+    models.print_products(rows, 100.0)
+    out = capsys.readouterr().out
+    assert "torch.mm" in out and f"{rows[0]['engine'] / rows[0]['torch']:.2f}" in out

@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__, _kernels
 from . import family, generation, lengths, lstm, models, step
 from .machine import (Peak, blas_threads, cpu_count, cpu_name, describe_caches, fma_peaks,
-                      read_bandwidth, sgemm_peak)
+                      read_bandwidth, sgemm_peak, torch_mm_peak)
 from .timing import Row, Size, TorchModule, import_torch
 
 
@@ -122,7 +122,7 @@ def run_lengths(torch: TorchModule | None, budget: float, quick: bool) -> None:
 
 def run_models(torch: TorchModule | None, budget: float, quick: bool, peak: float | None) -> None:
     """The language models end to end (bench/models.py)."""
-    products = models.run_products(budget, quick)
+    products = models.run_products(budget, quick, torch)
     rows = models.run_models(torch, budget, min_calls=3 if quick else 5)
     models.print_products(products, peak)
     models.print_models(rows)
@@ -225,6 +225,10 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
     sgemm = sgemm_peak(budget, args.peak_size)
     print(f"BLAS reference: SciPy sgemm {args.peak_size}^3 at {sgemm:.1f} GFLOP/s"
           + (f", {sgemm / peak['float32']:.2f} of the FMA peak" if peak["float32"] else ""))
+    if torch is not None:
+        mm = torch_mm_peak(torch, budget, args.peak_size)
+        print(f"torch reference: torch.mm {args.peak_size}^3 float32 at {mm:.1f} GFLOP/s"
+              + (f", {mm / peak['float32']:.2f} of the FMA peak" if peak["float32"] else ""))
     sys.stdout.flush()
 
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]

@@ -268,11 +268,14 @@ def _on_engine(engine: str | None, fn: Callable[[], object]) -> Callable[[], Non
     return run
 
 
-def run_products(budget: float, quick: bool = False) -> list[Row]:
-    """The output layer's products on the Goto engine, the first one (panels)
-    and SciPy's sgemm, side by side in one run (blocks with pauses, taking
-    turns), and the evaluation's fused loss on both engines (--quick: the
-    training forward of each model only, no fused loss)."""
+def run_products(budget: float, quick: bool = False,
+                 torch: TorchModule | None = None) -> list[Row]:
+    """The output layer's products on the Goto engine, the first one (panels),
+    SciPy's sgemm and, with torch, torch.mm (MKL on x86: the best vendor
+    product this machine has, a measured ceiling beside the FMA peak), side by
+    side in one run (blocks with pauses, taking turns), and the evaluation's
+    fused loss on both engines (--quick: the training forward of each model
+    only, no fused loss)."""
     rng = np.random.default_rng(3)
     scratch = _kernels.MatmulScratch()
     rows: list[Row] = []
@@ -287,9 +290,15 @@ def run_products(budget: float, quick: bool = False) -> list[Row]:
         def blas(out: Any = out, a: Any = a, b: Any = b) -> None:
             with _products.engine_limit(0.0):
                 _products.matmul_into(out, a, b)
+        contenders = {"goto": _on_engine("goto", ours), "panels": _on_engine("panels", ours),
+                      "engine": ours, "sgemm": blas}
+        if torch is not None:
+            def mm(ta: Any = torch.from_numpy(a), tb: Any = torch.from_numpy(b),
+                   tout: Any = torch.empty(out.shape)) -> None:
+                torch.mm(ta, tb, out=tout)
+            contenders["torch"] = mm
         # OpenBLAS spins for about 0.1 s after its block: a longer pause.
-        times = compare({"goto": _on_engine("goto", ours), "panels": _on_engine("panels", ours),
-                         "engine": ours, "sgemm": blas}, budget, pause=0.3)
+        times = compare(contenders, budget, pause=0.3)
         flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
         rows.append({"name": name, "shape": (a.shape, b.shape), "flops": flops, **times})
     for model, H, tied in () if quick else (("Rnnlm", 100, False), ("BetterRnnlm", 650, True)):
@@ -311,19 +320,24 @@ def run_products(budget: float, quick: bool = False) -> list[Row]:
 
 def print_products(rows: list[Row], peak: float | None) -> None:
     print("\nthe output layer's products (float32), median ms: the Goto engine, the first one "
-          "(panels), the\ndefault (each shape on the engine measured faster), SciPy's sgemm; "
-          "GFLOP/s and of peak (of the FMA peak): the default's")
+          "(panels), the\ndefault (each shape on the engine measured faster), SciPy's sgemm, "
+          "torch.mm; GFLOP/s and of peak (of the FMA peak):\nthe default's, and torch.mm's "
+          "of peak")
     print(f"  {'product':34s} {'(M, K) @ (K, N)':26s} {'goto':>7s} {'panels':>7s} "
           f"{'goto/':>7s} {'default':>7s} {'GFLOP/s':>8s} {'of peak':>7s} {'sgemm':>7s} "
-          f"{'default/':>8s}")
+          f"{'default/':>8s} {'torch':>7s} {'torch':>7s} {'default/':>8s}")
     print(f"  {'':34s} {'':26s} {'':>7s} {'':>7s} {'panels':>7s} {'':>7s} {'':>8s} {'':>7s} "
-          f"{'':>7s} {'sgemm':>8s}")
+          f"{'':>7s} {'sgemm':>8s} {'mm':>7s} {'of peak':>7s} {'torch':>8s}")
+
+    def share(value: float | None, of: float | None) -> str:
+        return "-" if value is None or of is None else f"{value / of:.2f}"
     for r in rows:
         (M, K), (_, N) = r["shape"]
         rate = r["flops"] / r["engine"] / 1e9
-        sgemm = r.get("sgemm")
-        versus = "-" if sgemm is None else f"{r['engine'] / sgemm:.2f}"
+        mm = r.get("torch")
+        mm_rate = None if mm is None else r["flops"] / mm / 1e9
         print(f"  {r['name']:34s} {f'({M}, {K}) @ ({K}, {N})':26s} {_ms(r['goto']):>7s} "
               f"{_ms(r['panels']):>7s} {r['goto'] / r['panels']:7.2f} {_ms(r['engine']):>7s} "
-              f"{rate:8.0f} {'-' if peak is None else f'{rate / peak:.2f}':>7s} "
-              f"{_ms(sgemm):>7s} {versus:>8s}")
+              f"{rate:8.0f} {share(rate, peak):>7s} {_ms(r.get('sgemm')):>7s} "
+              f"{share(r['engine'], r.get('sgemm')):>8s} {_ms(mm):>7s} "
+              f"{share(mm_rate, peak):>7s} {share(r['engine'], mm):>8s}")
