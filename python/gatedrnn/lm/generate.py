@@ -380,7 +380,7 @@ def _sample(inf: _Inference, prompt: NDArray[np.int64], length: int, inv_t: floa
         if ragged is None and refeed and banned[drawn].any():  # type: ignore[index]
             ragged = _Ragged(N, length, t)
         if ragged is None:
-            if drawn.min() < 0:
+            if (drawn < 0).any():
                 raise _not_finite()
             out[:, t] = drawn
             fed[:] = drawn
@@ -439,7 +439,7 @@ class _Ragged:
         """Take the active rows' draws; True when every row has its ids."""
         rows = self.active
         ids = drawn[rows]
-        if ids.min() < 0:
+        if (ids < 0).any():
             raise _not_finite()
         hit = banned[ids] != 0
         self.dropped[rows[hit]] += 1
