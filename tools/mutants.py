@@ -379,11 +379,11 @@ MUTANTS = [
            "const size_t through = t + 1 < T ? mr : 0;",
            "SIMD paths' backward: a sequence that ends before T-1 takes dh through Wh from "
            "the next step's rows (another sequence's) instead of dh_T"),
+    # (Moving a cut by one only rebalances the slices: an equivalent mutant.)
     Mutant("lengths-slices-skip-a-sequence", "src/rnn/sequences.c",
-           "while (k < slices && done * slices >= k * total) cut[k++] = i;",
-           "while (k < slices && done * slices >= k * total) cut[k++] = i + 1;",
-           "threads splitting packed sequences into slices: the sequence at each cut is in "
-           "no slice (its steps never run)"),
+           "while (k <= slices) cut[k++] = N;", "while (k <= slices) cut[k++] = N - 1;",
+           "threads splitting packed sequences into slices: the last (shortest) sequence is "
+           "in no slice, so its steps never run"),
     Mutant("lengths-sorted-shortest-first", "src/rnn/sequences.c",
            "s->order[row[len]++] = n;", "s->order[N - 1 - row[len]++] = n;",
            "the packed rows hold the sequences shortest first: the rows still running at a "
