@@ -68,10 +68,16 @@ def test_resume_is_bit_identical(kind, opt, stop_at, tmp_path):
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("stop_at", [5, 7, 12])
+# A step count, or a stop that comes while an epoch is being evaluated (as a
+# Ctrl-C then does): the next epoch's fit stops before its first iteration.
+AFTER_EPOCH_1 = "after epoch 1's evaluation"
+
+
+@pytest.mark.parametrize("stop_at", [5, 7, 12, AFTER_EPOCH_1])
 def test_the_learning_rate_schedule_resumes_bit_identically(stop_at, tmp_path):
     """BetterRnnlm's schedule (validation, lr / 4, the best parameters kept),
-    stopped inside an epoch or at its end and resumed from a checkpoint."""
+    stopped inside an epoch, at its end, or during its evaluation, and resumed
+    from a checkpoint."""
     corpus, valid = _corpus(), _corpus(400, seed=1)
 
     def run(trainer=None, schedule=None, model=None, optimizer=None, **kw):
@@ -82,7 +88,11 @@ def test_the_learning_rate_schedule_resumes_bit_identically(stop_at, tmp_path):
                                  schedule=schedule, **kw)
 
     straight, history = run()
-    first, _ = run(stop=lambda t: t.steps >= stop_at)
+    if stop_at == AFTER_EPOCH_1:
+        first, _ = run(stop=lambda t: t.schedule["epoch"] >= 1)
+        assert first.steps == 7
+    else:
+        first, _ = run(stop=lambda t: t.steps >= stop_at)
     assert first.stopped
     path = tmp_path / "schedule.ckpt.npz"
     save_checkpoint(path, first.model, first.optimizer, first, schedule=first.schedule)

@@ -331,17 +331,19 @@ class RnnlmTrainer:
             return ((max_steps is not None and self.steps >= max_steps)
                     or (stop is not None and bool(stop(self))))
 
-        if should_stop():   # before _resume is used up: a later fit still goes on
-            self.stopped = True
-            return self
-        if self._resume:
-            self._resume = False
-        else:
+        if not self._resume:
             self.time_idx = 0
             self.ppl_list, self.records = [], []
             self.iteration, self._epochs_in_fit = 0, 0
             self._loss = [0.0, 0]
             self._elapsed = 0.0
+        # A stop before the first iteration keeps this fit's start (a fresh one,
+        # or the resumed state) for a checkpoint: a later fit goes on from it.
+        if should_stop():
+            self._resume = True
+            self.stopped = True
+            return self
+        self._resume = False
         self.eval_interval = eval_interval
         self.stopped = False
         model, optimizer = self.model, self.optimizer
