@@ -165,8 +165,12 @@ def test_cli_ctrl_c_writes_a_checkpoint_and_the_printed_command_continues_the_ru
     the same end, with the same parameters file and the same log as a run
     left alone."""
     d = corpus_files
+    # 30 epochs (3120 iterations, about a second): the signal, sent within 50 ms
+    # of the first log line, lands well before the end, in an iteration or in
+    # an epoch's evaluation.
+    run = ["--max-epoch", "30", "--max-iters", "4000"]
     argv = [sys.executable, "-m", "gatedrnn"] + _train_argv(
-        d, d / "interrupted.npz", "--max-iters", "4000", "--log", str(d / "interrupted.log"))
+        d, d / "interrupted.npz", *run, "--log", str(d / "interrupted.log"))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=interruptible)
     log = d / "interrupted.log"
@@ -181,17 +185,16 @@ def test_cli_ctrl_c_writes_a_checkpoint_and_the_printed_command_continues_the_ru
     ckpt = d / "interrupted.ckpt.npz"
     assert f"checkpoint written to {ckpt}" in out
     steps = load_checkpoint(ckpt).trainer.steps
-    assert 0 < steps < 312                     # 3 epochs of 104 iterations
+    assert 0 < steps < 3120                    # 30 epochs of 104 iterations
     command = shlex.split(re.search(r"continue with:\n  (.*)", out).group(1))
     assert command[:3] == ["python", "-m", "gatedrnn"]
     assert main(command[3:]) == 0
-    assert main(_train_argv(d, d / "straight.npz", "--max-iters", "4000", "--log",
-                            str(d / "straight.log"))) == 0
+    assert main(_train_argv(d, d / "straight.npz", *run, "--log", str(d / "straight.log"))) == 0
     for a, b in zip(read_params_file(d / "straight.npz")[0],
                     read_params_file(d / "interrupted.npz")[0]):
         np.testing.assert_array_equal(a, b)
     assert _log_lines(d / "interrupted.log") == _log_lines(d / "straight.log")
-    assert load_checkpoint(ckpt).trainer.steps == 312
+    assert load_checkpoint(ckpt).trainer.steps == 3120
 
 
 @pytest.mark.parametrize("model", ["rnnlm", "better"])
