@@ -27,19 +27,6 @@ from ..lm.models import BetterRnnlm, Rnnlm, _LanguageModel
 __all__ = ["RnnlmGen", "BetterRnnlmGen"]
 
 
-def _book_generate(model: "Rnnlm | BetterRnnlm", start_id: Any, skip_ids: Iterable[int] | None,
-                   sample_size: int) -> list[Any]:
-    """The book's loop: [start_id] and sample_size - 1 ids drawn with
-    np.random, the state carried on (the book never restores it)."""
-    word_ids = [start_id]
-    if sample_size <= 1:   # the book's while loop does not run
-        return word_ids
-    ids = generate(model, start_id, int(sample_size) - 1,
-                   skip_ids=None if skip_ids is None else list(skip_ids), rng=np.random,
-                   keep_state=True)
-    return word_ids + [int(i) for i in ids]
-
-
 def _book_file(model: object, file_name: StrPath | None, must_exist: bool) -> str:
     """The book's BaseModel file name: <ClassName>.pkl by default; IOError if absent."""
     if file_name is None:
@@ -52,9 +39,49 @@ def _book_file(model: object, file_name: StrPath | None, must_exist: bool) -> st
     return file_name
 
 
-class _BookFiles(_LanguageModel):
-    """The book's BaseModel file handling: ``<ClassName>.pkl`` by default, and
-    ``No file: ...`` when it is absent."""
+class _BookGenerator(_LanguageModel):
+    """What the book's two generators share: ``generate``, and BaseModel's
+    files (``<ClassName>.pkl`` by default, ``No file: ...`` when absent)."""
+
+    def generate(self, start_id: Any, skip_ids: Iterable[int] | None = None,  # type: ignore[override]
+                 sample_size: int = 100) -> list[Any]:
+        """``[start_id]`` and ``sample_size - 1`` sampled ids, as the book's.
+
+        A drawn id in `skip_ids` is dropped, the last input fed again, and a
+        new id drawn; the random numbers come from ``np.random``; the state
+        carries on to the next call (`gatedrnn.lm.Rnnlm.generate` with
+        ``rng=np.random, keep_state=True``).
+
+        Parameters
+        ----------
+        start_id : int
+            The first word id, fed to the model first.
+        skip_ids : list of int, optional
+            Ids never returned.
+        sample_size : int, default 100
+            The length of the list returned, `start_id` included.
+
+        Returns
+        -------
+        list of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
+        >>> np.random.seed(0)
+        >>> model = RnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=5)
+        >>> ids = model.generate(3, skip_ids=[0, 1], sample_size=6)
+        >>> len(ids), ids[0], {0, 1} & set(ids)
+        (6, 3, set())
+        """
+        word_ids = [start_id]
+        if sample_size <= 1:   # the book's while loop does not run
+            return word_ids
+        ids = generate(self, start_id, int(sample_size) - 1,  # type: ignore[arg-type]
+                       skip_ids=None if skip_ids is None else list(skip_ids), rng=np.random,
+                       keep_state=True)
+        return word_ids + [int(i) for i in ids]
 
     def load_params(self, file_name: StrPath | None = None) -> None:
         """Load the book's parameter file (default ``<ClassName>.pkl``), or an ``.npz``.
@@ -99,7 +126,7 @@ class _BookFiles(_LanguageModel):
         super().save_params(_book_file(self, file_name, False), **kwargs)
 
 
-class RnnlmGen(_BookFiles, Rnnlm):
+class RnnlmGen(_BookGenerator, Rnnlm):
     """The book's ``RnnlmGen``: ``Rnnlm`` with ``generate``, ``get_state``, ``set_state``.
 
     Parameters
@@ -130,40 +157,6 @@ class RnnlmGen(_BookFiles, Rnnlm):
         affine_W = (rn(H, V) / np.sqrt(H)).astype("f")
         self.load_book_arrays([embed_W, lstm_Wx, lstm_Wh, np.zeros(4 * H, "f"), affine_W,
                                np.zeros(V, "f")])
-
-    def generate(self, start_id: Any, skip_ids: Iterable[int] | None = None,  # type: ignore[override]
-                 sample_size: int = 100) -> list[Any]:
-        """``[start_id]`` and ``sample_size - 1`` sampled ids, as the book's.
-
-        A drawn id in `skip_ids` is dropped, the last input fed again, and a
-        new id drawn; the random numbers come from ``np.random``; the state
-        carries on to the next call (`gatedrnn.lm.Rnnlm.generate` with
-        ``rng=np.random, keep_state=True``).
-
-        Parameters
-        ----------
-        start_id : int
-            The first word id, fed to the model first.
-        skip_ids : list of int, optional
-            Ids never returned.
-        sample_size : int, default 100
-            The length of the list returned, `start_id` included.
-
-        Returns
-        -------
-        list of int
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from gatedrnn.book.rnnlm_gen import RnnlmGen
-        >>> np.random.seed(0)
-        >>> model = RnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=5)
-        >>> ids = model.generate(3, skip_ids=[0, 1], sample_size=6)
-        >>> len(ids), ids[0], {0, 1} & set(ids)
-        (6, 3, set())
-        """
-        return _book_generate(self, start_id, skip_ids, sample_size)
 
     def get_state(self) -> tuple[FloatArray | None, FloatArray | None]:  # type: ignore[override]
         """The LSTM's ``(h, c)``, as the book's.
@@ -206,7 +199,7 @@ class RnnlmGen(_BookFiles, Rnnlm):
         super().set_state([tuple(state)])  # type: ignore[list-item]
 
 
-class BetterRnnlmGen(_BookFiles, BetterRnnlm):
+class BetterRnnlmGen(_BookGenerator, BetterRnnlm):
     """The book's ``BetterRnnlmGen``: ``BetterRnnlm`` with ``generate``, ``get_state``, ``set_state``.
 
     Parameters
@@ -240,36 +233,6 @@ class BetterRnnlmGen(_BookFiles, BetterRnnlm):
         zeros = np.zeros(4 * H, "f")
         self.load_book_arrays([embed_W, lstm_Wx1, lstm_Wh1, zeros, lstm_Wx2, lstm_Wh2, zeros,
                                np.zeros(V, "f")])
-
-    def generate(self, start_id: Any, skip_ids: Iterable[int] | None = None,  # type: ignore[override]
-                 sample_size: int = 100) -> list[Any]:
-        """``[start_id]`` and ``sample_size - 1`` sampled ids, as the book's.
-
-        See `RnnlmGen.generate`.
-
-        Parameters
-        ----------
-        start_id : int
-            The first word id, fed to the model first.
-        skip_ids : list of int, optional
-            Ids never returned.
-        sample_size : int, default 100
-            The length of the list returned, `start_id` included.
-
-        Returns
-        -------
-        list of int
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from gatedrnn.book.rnnlm_gen import BetterRnnlmGen
-        >>> np.random.seed(0)
-        >>> model = BetterRnnlmGen(vocab_size=30, wordvec_size=4, hidden_size=4)
-        >>> len(model.generate(3, skip_ids=[0], sample_size=7))
-        7
-        """
-        return _book_generate(self, start_id, skip_ids, sample_size)
 
     def get_state(self) -> list[tuple[FloatArray | None, FloatArray | None]]:
         """Both LSTMs' ``(h, c)``, as the book's.
